@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian 12 machine: install what is missing, build,
+# and pass the tests — a plain build, an AddressSanitizer +
+# UndefinedBehaviorSanitizer build, and the loader fuzzers for a bounded time.
+#   FUZZ_SECONDS=N   seconds per fuzzer (default 30; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+bash scripts/install-deps.sh
+
+echo "== build (strict warnings as errors)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLEAVE_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLEAVE_SANITIZE=ON -DCLEAVE_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+echo "== tests under sanitizers"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  echo "== fuzzers"
+  bash scripts/run-fuzzers.sh "${FUZZ_SECONDS:-30}"
+fi

@@ -1,0 +1,33 @@
+/*
+ * The command-line tool's shared pieces. Only cli/ prints or exits.
+ */
+#ifndef CLEAVE_CLI_H
+#define CLEAVE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cleave/graph.h"
+
+/* Exit statuses of every subcommand. */
+#define CLI_OK 0
+#define CLI_FAIL 1  /* the work failed (bad model, I/O error) */
+#define CLI_USAGE 2 /* the command line was wrong */
+
+/* Loads MODEL for a subcommand: a .onnx or .cfg path, or "zoo:NAME" for a
+ * zoo model built in memory (seeded with `seed`). Prints the error and
+ * returns NULL on failure. */
+clv_graph *cli_load(const char *model, uint64_t seed);
+
+/* Parses a non-negative integer option value; prints a usage error naming
+ * `opt` and returns false when `s` is not one. */
+bool cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+
+int cli_info(int argc, char **argv);
+int cli_zoo(int argc, char **argv);
+int cli_demo(int argc, char **argv);
+
+/* Prints the node table and totals of `g` as `cleave info` does. */
+void cli_print_summary(const char *label, const clv_graph *g);
+
+#endif

@@ -1,0 +1,97 @@
+/* cleave: the command-line tool. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleave/load.h"
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: cleave COMMAND [ARGS]\n"
+    "\n"
+    "cleave splits a DNN between an edge device and a cloud server.\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL [--json]        layers, shapes, sizes, FLOPs and valid cut points\n"
+    "  zoo [NAME -o FILE.onnx]    list the built-in networks, or write one as ONNX\n"
+    "  demo                       the main job on built-in defaults\n"
+    "  help [COMMAND]             this text, or a command's own help\n"
+    "\n"
+    "MODEL is an ONNX file (.onnx), a darknet network (.cfg, with the .weights\n"
+    "of the same name beside it if there is one, else seeded random weights),\n"
+    "or zoo:NAME for a built-in network (see `cleave zoo`).\n"
+    "\n"
+    "Run `cleave COMMAND --help` for the options of a command.\n";
+
+clv_graph *cli_load(const char *model, uint64_t seed)
+{
+    clv_graph *g = NULL;
+    clv_error err;
+    int rc;
+
+    clv_error_clear(&err);
+    if (strncmp(model, "zoo:", 4) == 0)
+        rc = clv_zoo_build(model + 4, seed, 0, &g, &err);
+    else
+        rc = clv_load_model(model, &g, &err);
+    if (rc) {
+        fprintf(stderr, "cleave: %s\n", clv_error_text(&err, rc));
+        return NULL;
+    }
+    return g;
+}
+
+bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') {
+        fprintf(stderr, "cleave: %s needs a non-negative integer\n", opt);
+        return false;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) {
+        fprintf(stderr, "cleave: %s: '%s' is not a non-negative integer\n",
+                opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            char *sub[] = {argv[2], "--help", NULL};
+            if (!strcmp(argv[2], "info"))
+                return cli_info(2, sub);
+            if (!strcmp(argv[2], "zoo"))
+                return cli_zoo(2, sub);
+            if (!strcmp(argv[2], "demo"))
+                return cli_demo(2, sub);
+            fprintf(stderr, "cleave: no command '%s'\n", argv[2]);
+            return CLI_USAGE;
+        }
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        puts("cleave 0.1.0");
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "info"))
+        return cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "zoo"))
+        return cli_zoo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "demo"))
+        return cli_demo(argc - 1, argv + 1);
+    fprintf(stderr, "cleave: unknown command '%s'\n\n%s", cmd, usage);
+    return CLI_USAGE;
+}

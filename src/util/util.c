@@ -1,0 +1,139 @@
+#include "util/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *clv_util_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    return clv_util_strndup(s, strlen(s));
+}
+
+char *clv_util_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+int clv_util_read_file(const char *path, uint64_t max, char **buf,
+                       size_t *len, clv_error *err)
+{
+    FILE *f = NULL;
+    char *data = NULL;
+    size_t cap = 0, used = 0;
+    int rc;
+
+    *buf = NULL;
+    if (len)
+        *len = 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return clv_error_set(err, CLV_EIO, "%s: cannot open: %s", path,
+                             strerror(errno));
+    for (;;) {
+        if (used == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nd;
+            if ((uint64_t)cap >= max + 1) {
+                rc = clv_error_set(err, CLV_ELIMIT,
+                                   "%s: larger than the limit of %llu bytes",
+                                   path, (unsigned long long)max);
+                goto fail;
+            }
+            nd = realloc(data, ncap + 1);
+            if (!nd) {
+                rc = clv_error_set(err, CLV_ENOMEM, "%s: out of memory", path);
+                goto fail;
+            }
+            data = nd;
+            cap = ncap;
+        }
+        size_t got = fread(data + used, 1, cap - used, f);
+        used += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                rc = clv_error_set(err, CLV_EIO, "%s: read error: %s", path,
+                                   strerror(errno));
+                goto fail;
+            }
+            break;
+        }
+    }
+    if ((uint64_t)used > max) {
+        rc = clv_error_set(err, CLV_ELIMIT,
+                           "%s: larger than the limit of %llu bytes", path,
+                           (unsigned long long)max);
+        goto fail;
+    }
+    if (!data) {
+        data = malloc(1);
+        if (!data) {
+            rc = clv_error_set(err, CLV_ENOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+    }
+    data[used] = '\0';
+    fclose(f);
+    *buf = data;
+    if (len)
+        *len = used;
+    return 0;
+fail:
+    free(data);
+    fclose(f);
+    return rc;
+}
+
+void clv_rng_seed(clv_rng *r, uint64_t seed)
+{
+    r->state = seed;
+}
+
+uint64_t clv_rng_next(clv_rng *r)
+{
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double clv_rng_uniform(clv_rng *r)
+{
+    return (double)(clv_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double clv_rng_normal(clv_rng *r)
+{
+    double u1 = clv_rng_uniform(r), u2 = clv_rng_uniform(r);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void clv_rng_fill_normal(clv_rng *r, float *x, size_t n, float std)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(clv_rng_normal(r) * std);
+}
+
+void clv_rng_fill_uniform(clv_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (float)clv_rng_uniform(r) * (hi - lo);
+}
+
+int clv_util_mul_checked(uint64_t a, uint64_t b, uint64_t max, uint64_t *out)
+{
+    if (a != 0 && b > max / a)
+        return CLV_ELIMIT;
+    *out = a * b;
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * Internal helpers shared by the modules of libcleave (not installed).
+ */
+#ifndef CLEAVE_UTIL_H
+#define CLEAVE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleave/error.h"
+
+/* A copy of `s` from malloc, or NULL when out of memory (or s is NULL). */
+char *clv_util_strdup(const char *s);
+/* A copy of the first `n` bytes of `s`, NUL-terminated. */
+char *clv_util_strndup(const char *s, size_t n);
+
+/* Reads the whole file `path` into a malloc'd buffer (NUL-terminated, the
+ * terminator not counted in *len). Fails with CLV_EIO (message names the
+ * path and the system's reason) or CLV_ELIMIT when the file is larger than
+ * `max` bytes. The caller frees *buf. */
+int clv_util_read_file(const char *path, uint64_t max, char **buf,
+                       size_t *len, clv_error *err);
+
+/* A small, fast, seedable generator (splitmix64). Same seed, same stream,
+ * on every machine. */
+typedef struct clv_rng {
+    uint64_t state;
+} clv_rng;
+
+void clv_rng_seed(clv_rng *r, uint64_t seed);
+uint64_t clv_rng_next(clv_rng *r);
+/* Uniform in [0, 1). */
+double clv_rng_uniform(clv_rng *r);
+/* Standard normal (Box-Muller). */
+double clv_rng_normal(clv_rng *r);
+/* Fills `n` floats with normal values of standard deviation `std`. */
+void clv_rng_fill_normal(clv_rng *r, float *x, size_t n, float std);
+/* Fills `n` floats uniformly in [lo, hi). */
+void clv_rng_fill_uniform(clv_rng *r, float *x, size_t n, float lo, float hi);
+
+/* Multiplies two non-negative sizes; returns 0 and sets *out, or CLV_ELIMIT
+ * when the product overflows or exceeds `max`. */
+int clv_util_mul_checked(uint64_t a, uint64_t b, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,185 @@
+/* Tests of the cleave command-line tool, run as a user would. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "cleave/load.h"
+
+/* Runs `cleave ARGS`, capturing stdout+stderr into *out (malloc'd). Returns
+ * the exit status. */
+static int run(const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", CLEAVE_CLI, args);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!p || !buf) {
+        free(buf);
+        *out = NULL;
+        return -1;
+    }
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+    }
+    buf[len] = '\0';
+    int st = pclose(p);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_usage(void)
+{
+    char *out;
+    CHECK(run("", &out) == 2);
+    CHECK(strstr(out, "usage: cleave") != NULL);
+    free(out);
+    CHECK(run("--help", &out) == 0);
+    CHECK(strstr(out, "info MODEL") != NULL);
+    free(out);
+    CHECK(run("info --help", &out) == 0);
+    CHECK(strstr(out, "--json") != NULL);
+    free(out);
+    CHECK(run("frobnicate", &out) == 2);
+    CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
+    free(out);
+    CHECK(run("info", &out) == 2);
+    free(out);
+    CHECK(run("info zoo:resnet18 --bogus", &out) == 2);
+    CHECK(strstr(out, "--bogus") != NULL);
+    free(out);
+    CHECK(run("info --seed x zoo:lenet", &out) == 2);
+    free(out);
+}
+
+static void test_errors(void)
+{
+    char *out;
+    CHECK(run("info /nonexistent/model.onnx", &out) == 1);
+    CHECKF(strstr(out, "/nonexistent/model.onnx") != NULL, "%s", out);
+    free(out);
+    CHECK(run("info zoo:nosuchnet", &out) == 1);
+    CHECKF(strstr(out, "resnet18") != NULL, "names the known models: %s",
+           out);
+    free(out);
+    CHECK(run("info model.txt", &out) == 1);
+    free(out);
+    CHECK(run("zoo resnet18", &out) == 2); /* no -o */
+    CHECK(strstr(out, "-o") != NULL);
+    free(out);
+}
+
+/* info --json agrees with the library on the same model. */
+static void test_info_json(const char *model, const char *zoo_name)
+{
+    char args[512], *out;
+    snprintf(args, sizeof args, "info %s --json", model);
+    int st = run(args, &out);
+    CHECKF(st == 0, "cleave %s: %s", args, out);
+    cJSON *j = cJSON_Parse(out);
+    CHECKF(j != NULL, "valid JSON from cleave %s", args);
+    clv_graph *g = NULL;
+    if (zoo_name)
+        clv_zoo_build(zoo_name, 1, 0, &g, NULL);
+    else
+        clv_load_model(model, &g, NULL);
+    CHECK(g != NULL);
+    if (j && g) {
+        cJSON *nodes = cJSON_GetObjectItem(j, "nodes");
+        int n = clv_graph_n_nodes(g);
+        CHECK(cJSON_GetArraySize(nodes) == n);
+        CHECK(strcmp(cJSON_GetObjectItem(j, "format")->valuestring,
+                     "cleave-info") == 0);
+        int *cr = malloc(sizeof *cr * (size_t)n);
+        clv_graph_crossing(g, cr);
+        int valid = 0, mismatch = 0;
+        for (int i = 0; i < n; i++) {
+            cJSON *nd = cJSON_GetArrayItem(nodes, i);
+            const clv_node *cn = clv_graph_node(g, i);
+            mismatch += strcmp(cJSON_GetObjectItem(nd, "name")->valuestring,
+                               cn->name) != 0;
+            mismatch += cJSON_GetObjectItem(nd, "flops")->valuedouble !=
+                        (double)cn->flops;
+            bool v = cJSON_IsTrue(cJSON_GetObjectItem(nd, "cut_valid"));
+            mismatch += v != (i + 1 < n && cr[i] == 1);
+            valid += v;
+        }
+        CHECK(mismatch == 0);
+        cJSON *tot = cJSON_GetObjectItem(j, "totals");
+        CHECK(cJSON_GetObjectItem(tot, "valid_cuts")->valueint == valid);
+        CHECK(cJSON_GetObjectItem(tot, "flops")->valuedouble ==
+              (double)clv_graph_total_flops(g));
+        CHECK(strcmp(cJSON_GetObjectItem(j, "structure")->valuestring,
+                     clv_graph_is_chain(g) ? "chain" : "dag") == 0);
+        free(cr);
+    }
+    cJSON_Delete(j);
+    clv_graph_free(g);
+    free(out);
+}
+
+static void test_info_table(void)
+{
+    char *out;
+    CHECK(run("info zoo:resnet18", &out) == 0);
+    CHECK(strstr(out, "DAG") != NULL);
+    CHECK(strstr(out, "1x512x7x7") != NULL);
+    CHECK(strstr(out, "valid single-cut points") != NULL);
+    free(out);
+    CHECK(run("info zoo:vgg16", &out) == 0);
+    CHECK(strstr(out, "structure: chain") != NULL);
+    free(out);
+    CHECK(run("info /usr/share/darknet/cfg/yolov3-tiny.cfg", &out) == 0);
+    CHECK(strstr(out, "1x255x13x13") != NULL);
+    free(out);
+}
+
+static void test_zoo_roundtrip(void)
+{
+    char args[1024], *out;
+    CHECK(run("zoo", &out) == 0);
+    CHECK(strstr(out, "tiny-yolov2") && strstr(out, "mobilenet-v2"));
+    free(out);
+    snprintf(args, sizeof args, "zoo lenet -o '%s/cli-lenet.onnx' --seed 3",
+             CLEAVE_BINARY_DIR);
+    CHECK(run(args, &out) == 0);
+    free(out);
+    snprintf(args, sizeof args, "%s/cli-lenet.onnx", CLEAVE_BINARY_DIR);
+    test_info_json(args, NULL);
+    snprintf(args, sizeof args, "zoo lenet -o /nonexistent-dir/x.onnx");
+    CHECK(run(args, &out) == 1);
+    CHECK(strstr(out, "/nonexistent-dir/x.onnx") != NULL);
+    free(out);
+}
+
+static void test_demo(void)
+{
+    char *out;
+    CHECK(run("demo", &out) == 0);
+    CHECK(strstr(out, "1x125x13x13") != NULL);
+    free(out);
+}
+
+int main(void)
+{
+    test_usage();
+    test_errors();
+    test_info_json("zoo:resnet18", "resnet18");
+    test_info_json("zoo:googlenet", "googlenet");
+    test_info_table();
+    test_zoo_roundtrip();
+    test_demo();
+    return check_report("test_cli");
+}
