@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-  libcjson-dev libopenblas-dev libzstd-dev
+  libcjson-dev libopenblas-dev libzstd-dev libglpk-dev
+  libigraph-dev python3-networkx
   clang libclang-rt-14-dev
   python3 python3-onnx python3-numpy
   darknet

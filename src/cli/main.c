@@ -15,6 +15,8 @@ static const char usage[] =
     "commands:\n"
     "  info MODEL [--json]        layers, shapes, sizes, FLOPs and valid cut points\n"
     "  zoo [NAME -o FILE.onnx]    list the built-in networks, or write one as ONNX\n"
+    "  run MODEL [--input FILE]   run a model on the CPU: output summary, median time\n"
+    "  plan ...                   choose where to cut: edge, cloud or the cut between\n"
     "  demo                       the main job on built-in defaults\n"
     "  help [COMMAND]             this text, or a command's own help\n"
     "\n"
@@ -76,6 +78,10 @@ int main(int argc, char **argv)
                 return cli_zoo(2, sub);
             if (!strcmp(argv[2], "demo"))
                 return cli_demo(2, sub);
+            if (!strcmp(argv[2], "plan"))
+                return cli_plan(2, sub);
+            if (!strcmp(argv[2], "run"))
+                return cli_run(2, sub);
             fprintf(stderr, "cleave: no command '%s'\n", argv[2]);
             return CLI_USAGE;
         }
@@ -92,6 +98,10 @@ int main(int argc, char **argv)
         return cli_zoo(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo"))
         return cli_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan"))
+        return cli_plan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cli_run(argc - 1, argv + 1);
     fprintf(stderr, "cleave: unknown command '%s'\n\n%s", cmd, usage);
     return CLI_USAGE;
 }
