@@ -1,4 +1,5 @@
 /* Tests of the cleave command-line tool, run as a user would. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
