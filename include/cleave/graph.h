@@ -89,7 +89,10 @@ const char *clv_dtype_name(clv_dtype dt);
  *              Resize with "asymmetric" and nearest_mode "floor".
  *  SHAPE       start, end.           GATHER   in data, indices. axis.
  *  UNSQUEEZE, SQUEEZE  axes (sorted, non-negative).
- *  SLICE       starts, ends, axes, steps (one entry per sliced axis).
+ *  SLICE       starts, ends, axes, steps (one entry per sliced axis),
+ *              clamped as ONNX defines: with a negative step an end of -1
+ *              means "before index 0"; a step larger than the extent is
+ *              stored as the extent (same result).
  *  SPLIT       axis, split (the size of every output).
  *  CAST        to (a clv_dtype value).
  *  REORG       stride (darknet's reorg layer, as darknet computes it).

@@ -644,9 +644,8 @@ int clv_graph__node_error(const clv_graph *g, int node, clv_error *err,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (node >= 0 && node < g->n_nodes)
-        return clv_error_set(err, code, "node '%s' (%s): %s",
-                             g->nodes[node].name,
-                             clv_op_name(g->nodes[node].op), msg);
+        return clv_error_set(err, code, "node '%s': %s",
+                             g->nodes[node].name, msg);
     return clv_error_set(err, code, "%s", msg);
 }
 

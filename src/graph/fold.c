@@ -1,0 +1,480 @@
+/*
+ * Constant folding: evaluates, at load time, the nodes whose inputs are
+ * all constant and whose op only moves or combines small tensors — the
+ * shape arithmetic of PyTorch exports (Shape -> Gather -> Unsqueeze ->
+ * Concat -> Reshape) above all. The node has been through
+ * clv_graph__infer_node() already, so its attributes are canonical (Slice
+ * bounds clamped, axes non-negative, inputs of later opsets moved into
+ * attributes) and its outputs have their shapes.
+ *
+ * Semantics follow ONNX: numpy broadcasting for Add/Sub/Mul/Div; integer
+ * arithmetic wraps around (two's complement) and integer Div truncates
+ * toward zero (a zero divisor is an error); Cast from float to an integer
+ * type truncates toward zero and saturates at the type's limits (NaN gives
+ * 0), to bool gives x != 0.
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "graph/shape_ops.h"
+
+/* Nodes whose outputs hold more elements than this stay unfolded. */
+#define CLV_FOLD_MAX_NUMEL ((int64_t)64 << 20)
+
+static int64_t numel(const clv_tensor *t)
+{
+    return clv_graph__numel(t->ndim, t->dims);
+}
+
+static bool is_int(clv_dtype dt)
+{
+    return dt == CLV_DT_INT64 || dt == CLV_DT_INT32 || dt == CLV_DT_INT8 ||
+           dt == CLV_DT_UINT8 || dt == CLV_DT_BOOL;
+}
+
+static int64_t get_i(const clv_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case CLV_DT_INT64:
+        return ((const int64_t *)t->data)[i];
+    case CLV_DT_INT32:
+        return ((const int32_t *)t->data)[i];
+    case CLV_DT_INT8:
+        return ((const int8_t *)t->data)[i];
+    case CLV_DT_UINT8:
+        return ((const uint8_t *)t->data)[i];
+    case CLV_DT_BOOL:
+        return ((const uint8_t *)t->data)[i] != 0;
+    default:
+        assert(0);
+        return 0;
+    }
+}
+
+static double get_f(const clv_tensor *t, int64_t i)
+{
+    return t->dtype == CLV_DT_FLOAT ? (double)((const float *)t->data)[i]
+                                    : ((const double *)t->data)[i];
+}
+
+/* Output `i` as a constant with fresh storage. */
+static int out_data(clv_graph *g, int node, int i, void **data,
+                    clv_error *err)
+{
+    int t = g->nodes[node].outputs[i];
+    int rc = clv_graph_alloc_data(g, t, data, err);
+    if (rc)
+        return clv_error_prefix(err, "node '%s': folding: ",
+                                g->nodes[node].name);
+    return 0;
+}
+
+/* Contiguous element strides of a shape. */
+static void strides(int nd, const int64_t *dims, int64_t *st)
+{
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        st[i] = s;
+        s *= dims[i];
+    }
+}
+
+/* ---- per op ------------------------------------------------------------ */
+
+static int fold_shape(clv_graph *g, int node, clv_error *err)
+{
+    const clv_node *n = &g->nodes[node];
+    const clv_tensor *x = clv_graph__in(g, node, 0);
+    int64_t start = clv_node_int(n, "start", 0);
+    int64_t *o;
+    void *data;
+    int rc = out_data(g, node, 0, &data, err);
+    if (rc)
+        return rc;
+    o = data;
+    for (int64_t i = 0; i < numel(clv_graph__out(g, node, 0)); i++)
+        o[i] = x->dims[start + i];
+    return 0;
+}
+
+/* Identity, Flatten, Reshape, Squeeze, Unsqueeze: the same bytes. */
+static int fold_copy(clv_graph *g, int node, clv_error *err)
+{
+    const clv_tensor *x = clv_graph__in(g, node, 0);
+    void *data;
+    int rc = out_data(g, node, 0, &data, err);
+    if (rc)
+        return rc;
+    if (numel(x) > 0)
+        memcpy(data, x->data,
+               (size_t)numel(x) * clv_dtype_size(x->dtype));
+    return 0;
+}
+
+static int fold_gather(clv_graph *g, int node, clv_error *err)
+{
+    const clv_tensor *x = clv_graph__in(g, node, 0);
+    const clv_tensor *ix = clv_graph__in(g, node, 1);
+    int64_t axis = clv_node_int(&g->nodes[node], "axis", 0);
+    size_t es = clv_dtype_size(x->dtype);
+    int64_t outer = clv_graph__numel((int)axis, x->dims);
+    int64_t s = x->dims[axis];
+    size_t inner = (size_t)clv_graph__numel(x->ndim - (int)axis - 1,
+                                            x->dims + axis + 1) * es;
+    int64_t ni = numel(ix);
+    char *o;
+    const char *in = x->data;
+    void *data;
+    int rc = out_data(g, node, 0, &data, err);
+    if (rc)
+        return rc;
+    o = data;
+    for (int64_t j = 0; j < ni; j++) {
+        int64_t k = get_i(ix, j);
+        if (k < 0)
+            k += s;
+        if (k < 0 || k >= s)
+            return clv_graph__node_error(
+                g, node, err, CLV_ERANGE,
+                "Gather index %lld is out of range for extent %lld",
+                (long long)get_i(ix, j), (long long)s);
+    }
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t j = 0; j < ni; j++) {
+            int64_t k = get_i(ix, j);
+            if (k < 0)
+                k += s;
+            if (inner)
+                memcpy(o + (size_t)(a * ni + j) * inner,
+                       in + (size_t)(a * s + k) * inner, inner);
+        }
+    return 0;
+}
+
+static int fold_concat(clv_graph *g, int node, clv_error *err)
+{
+    const clv_node *n = &g->nodes[node];
+    const clv_tensor *y = clv_graph__out(g, node, 0);
+    int64_t axis = clv_node_int(n, "axis", 0);
+    size_t es = clv_dtype_size(y->dtype);
+    int64_t outer = clv_graph__numel((int)axis, y->dims);
+    size_t inner = (size_t)clv_graph__numel(y->ndim - (int)axis - 1,
+                                            y->dims + axis + 1) * es;
+    char *o;
+    void *data;
+    int rc = out_data(g, node, 0, &data, err);
+    if (rc)
+        return rc;
+    o = data;
+    for (int64_t a = 0; a < outer; a++)
+        for (int i = 0; i < n->n_inputs; i++) {
+            const clv_tensor *x = clv_graph__in(g, node, i);
+            size_t chunk = (size_t)x->dims[axis] * inner;
+            if (chunk) {
+                memcpy(o, (const char *)x->data + (size_t)a * chunk, chunk);
+                o += chunk;
+            }
+        }
+    return 0;
+}
+
+static int fold_split(clv_graph *g, int node, clv_error *err)
+{
+    const clv_node *n = &g->nodes[node];
+    const clv_tensor *x = clv_graph__in(g, node, 0);
+    int64_t axis = clv_node_int(n, "axis", 0);
+    size_t es = clv_dtype_size(x->dtype);
+    int64_t outer = clv_graph__numel((int)axis, x->dims);
+    size_t inner = (size_t)clv_graph__numel(x->ndim - (int)axis - 1,
+                                            x->dims + axis + 1) * es;
+    size_t row = (size_t)x->dims[axis] * inner, off = 0;
+    for (int i = 0; i < n->n_outputs; i++) {
+        const clv_tensor *y = clv_graph__out(g, node, i);
+        size_t chunk = (size_t)y->dims[axis] * inner;
+        void *data;
+        int rc = out_data(g, node, i, &data, err);
+        if (rc)
+            return rc;
+        for (int64_t a = 0; a < outer && chunk; a++)
+            memcpy((char *)data + (size_t)a * chunk,
+                   (const char *)x->data + (size_t)a * row + off, chunk);
+        off += chunk;
+    }
+    return 0;
+}
+
+static int fold_slice(clv_graph *g, int node, clv_error *err)
+{
+    const clv_node *n = &g->nodes[node];
+    const clv_tensor *x = clv_graph__in(g, node, 0);
+    const clv_tensor *y = clv_graph__out(g, node, 0);
+    size_t es = clv_dtype_size(x->dtype), cnt;
+    const int64_t *starts = clv_node_ints(n, "starts", &cnt);
+    const int64_t *axes = clv_node_ints(n, "axes", NULL);
+    const int64_t *steps = clv_node_ints(n, "steps", NULL);
+    int64_t st[CLV_MAX_DIMS], first[CLV_MAX_DIMS], step[CLV_MAX_DIMS];
+    int64_t idx[CLV_MAX_DIMS] = {0}, total = numel(y), off = 0;
+    int nd = x->ndim;
+    char *o;
+    void *data;
+    int rc = out_data(g, node, 0, &data, err);
+    if (rc)
+        return rc;
+    o = data;
+    if (total == 0)
+        return 0;
+    strides(nd, x->dims, st);
+    for (int d = 0; d < nd; d++) {
+        first[d] = 0;
+        step[d] = 1;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        first[axes[i]] = starts[i];
+        step[axes[i]] = steps[i];
+    }
+    for (int d = 0; d < nd; d++)
+        off += first[d] * st[d];
+    for (int64_t e = 0; e < total; e++) {
+        memcpy(o + (size_t)e * es, (const char *)x->data + (size_t)off * es,
+               es);
+        /* odometer over the output index */
+        for (int d = nd - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) {
+                off += step[d] * st[d];
+                break;
+            }
+            off -= (y->dims[d] - 1) * step[d] * st[d];
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+static int64_t sat_i(double v, double lo, double hi)
+{
+    if (isnan(v))
+        return 0;
+    v = trunc(v);
+    return (int64_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void put_value(clv_dtype dt, void *data, int64_t i, bool from_int,
+                      int64_t iv, double fv)
+{
+    switch (dt) {
+    case CLV_DT_FLOAT:
+        ((float *)data)[i] = from_int ? (float)iv : (float)fv;
+        break;
+    case CLV_DT_DOUBLE:
+        ((double *)data)[i] = from_int ? (double)iv : fv;
+        break;
+    case CLV_DT_INT64:
+        /* 2^63 is not an int64: saturate just below it */
+        ((int64_t *)data)[i] =
+            from_int ? iv
+            : fv >= 9223372036854775807.0
+                ? INT64_MAX
+                : sat_i(fv, -9223372036854775808.0, 9223372036854775807.0);
+        break;
+    case CLV_DT_INT32:
+        ((int32_t *)data)[i] =
+            (int32_t)(from_int ? (int32_t)(uint32_t)(uint64_t)iv
+                               : sat_i(fv, INT32_MIN, INT32_MAX));
+        break;
+    case CLV_DT_INT8:
+        ((int8_t *)data)[i] =
+            (int8_t)(from_int ? (int8_t)(uint8_t)(uint64_t)iv
+                              : sat_i(fv, INT8_MIN, INT8_MAX));
+        break;
+    case CLV_DT_UINT8:
+        ((uint8_t *)data)[i] =
+            (uint8_t)(from_int ? (uint8_t)(uint64_t)iv
+                               : sat_i(fv, 0, UINT8_MAX));
+        break;
+    case CLV_DT_BOOL:
+        ((uint8_t *)data)[i] = from_int ? iv != 0 : fv != 0.0;
+        break;
+    default:
+        assert(0);
+    }
+}
+
+static int fold_cast(clv_graph *g, int node, clv_error *err)
+{
+    const clv_tensor *x = clv_graph__in(g, node, 0);
+    const clv_tensor *y = clv_graph__out(g, node, 0);
+    bool from_int = is_int(x->dtype);
+    void *data;
+    int rc = out_data(g, node, 0, &data, err);
+    if (rc)
+        return rc;
+    for (int64_t i = 0; i < numel(x); i++)
+        put_value(y->dtype, data, i, from_int, from_int ? get_i(x, i) : 0,
+                  from_int ? 0.0 : get_f(x, i));
+    return 0;
+}
+
+static int fold_binary(clv_graph *g, int node, clv_error *err)
+{
+    const clv_node *n = &g->nodes[node];
+    const clv_tensor *a = clv_graph__in(g, node, 0);
+    const clv_tensor *b = clv_graph__in(g, node, 1);
+    const clv_tensor *y = clv_graph__out(g, node, 0);
+    int nd = y->ndim;
+    int64_t sa[CLV_MAX_DIMS], sb[CLV_MAX_DIMS], ta[CLV_MAX_DIMS],
+        tb[CLV_MAX_DIMS], idx[CLV_MAX_DIMS] = {0};
+    int64_t oa = 0, ob = 0, total = numel(y);
+    clv_dtype dt = y->dtype;
+    void *data;
+    int rc;
+
+    /* broadcast strides: 0 along dims of extent 1 */
+    strides(a->ndim, a->dims, ta);
+    strides(b->ndim, b->dims, tb);
+    for (int d = 0; d < nd; d++) {
+        int ka = d - (nd - a->ndim), kb = d - (nd - b->ndim);
+        sa[d] = ka < 0 || a->dims[ka] == 1 ? 0 : ta[ka];
+        sb[d] = kb < 0 || b->dims[kb] == 1 ? 0 : tb[kb];
+    }
+    if (n->op == CLV_OP_DIV && (dt == CLV_DT_INT64 || dt == CLV_DT_INT32))
+        for (int64_t i = 0; i < numel(b); i++)
+            if (get_i(b, i) == 0)
+                return clv_graph__node_error(
+                    g, node, err, CLV_ERANGE,
+                    "integer Div by zero in constant input '%s'", b->name);
+    if ((rc = out_data(g, node, 0, &data, err)))
+        return rc;
+    for (int64_t e = 0; e < total; e++) {
+        if (dt == CLV_DT_FLOAT || dt == CLV_DT_DOUBLE) {
+            double x = get_f(a, oa), z = get_f(b, ob), r;
+            if (dt == CLV_DT_FLOAT) { /* in float, as the kernel would */
+                float xf = (float)x, zf = (float)z;
+                r = n->op == CLV_OP_ADD   ? (double)(xf + zf)
+                    : n->op == CLV_OP_SUB ? (double)(xf - zf)
+                    : n->op == CLV_OP_MUL ? (double)(xf * zf)
+                                          : (double)(xf / zf);
+            } else {
+                r = n->op == CLV_OP_ADD   ? x + z
+                    : n->op == CLV_OP_SUB ? x - z
+                    : n->op == CLV_OP_MUL ? x * z
+                                          : x / z;
+            }
+            put_value(dt, data, e, false, 0, r);
+        } else {
+            /* wrap around in uint64, then narrow */
+            int64_t x = get_i(a, oa), z = get_i(b, ob), r;
+            uint64_t ux = (uint64_t)x, uz = (uint64_t)z;
+            switch (n->op) {
+            case CLV_OP_ADD:
+                r = (int64_t)(ux + uz);
+                break;
+            case CLV_OP_SUB:
+                r = (int64_t)(ux - uz);
+                break;
+            case CLV_OP_MUL:
+                r = (int64_t)(ux * uz);
+                break;
+            default:
+                if (dt == CLV_DT_INT32) /* int32 min / -1 wraps */
+                    r = (int64_t)(int32_t)(uint32_t)(uint64_t)(x / z);
+                else
+                    r = (x == INT64_MIN && z == -1) ? INT64_MIN : x / z;
+                break;
+            }
+            put_value(dt, data, e, true, r, 0.0);
+        }
+        for (int d = nd - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) {
+                oa += sa[d];
+                ob += sb[d];
+                break;
+            }
+            oa -= (y->dims[d] - 1) * sa[d];
+            ob -= (y->dims[d] - 1) * sb[d];
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+/* ---- entry ------------------------------------------------------------- */
+
+int clv_graph__fold_node(clv_graph *g, int node, bool *folded,
+                         clv_error *err)
+{
+    const clv_node *n;
+    int64_t out_numel = 0;
+    int rc;
+
+    assert(g && node >= 0 && node < g->n_nodes && folded);
+    *folded = false;
+    n = &g->nodes[node];
+
+    for (int i = 0; i < n->n_outputs; i++) {
+        const clv_tensor *y = clv_graph__out(g, node, i);
+        if (!y || y->ndim < 0)
+            return 0;
+        out_numel += numel(y);
+        if (out_numel > CLV_FOLD_MAX_NUMEL)
+            return 0;
+    }
+
+    if (n->op == CLV_OP_SHAPE) {
+        /* needs only the input's shape, known after inference */
+        if ((rc = fold_shape(g, node, err)))
+            return rc;
+        *folded = true;
+        return 0;
+    }
+
+    for (int i = 0; i < n->n_inputs; i++) {
+        const clv_tensor *x = clv_graph__in(g, node, i);
+        if (!x)
+            continue;
+        if (!(x->flags & CLV_TENSOR_CONST) || x->ndim < 0 ||
+            (!x->data && numel(x) > 0))
+            return 0;
+    }
+
+    switch (n->op) {
+    case CLV_OP_IDENTITY:
+    case CLV_OP_FLATTEN:
+    case CLV_OP_RESHAPE:
+    case CLV_OP_SQUEEZE:
+    case CLV_OP_UNSQUEEZE:
+        rc = fold_copy(g, node, err);
+        break;
+    case CLV_OP_GATHER:
+        rc = fold_gather(g, node, err);
+        break;
+    case CLV_OP_CONCAT:
+        rc = fold_concat(g, node, err);
+        break;
+    case CLV_OP_SPLIT:
+        rc = fold_split(g, node, err);
+        break;
+    case CLV_OP_SLICE:
+        rc = fold_slice(g, node, err);
+        break;
+    case CLV_OP_CAST:
+        rc = fold_cast(g, node, err);
+        break;
+    case CLV_OP_ADD:
+    case CLV_OP_SUB:
+    case CLV_OP_MUL:
+    case CLV_OP_DIV: {
+        clv_dtype dt = clv_graph__in(g, node, 0)->dtype;
+        if (dt != CLV_DT_FLOAT && dt != CLV_DT_INT64 && dt != CLV_DT_INT32)
+            return 0;
+        rc = fold_binary(g, node, err);
+        break;
+    }
+    default:
+        return 0;
+    }
+    if (rc)
+        return rc;
+    *folded = true;
+    return 0;
+}
