@@ -17,7 +17,7 @@ for src in fuzz/fuzz_*.c; do
   mkdir -p "$work/corpus"
   if [ -d "$corpus" ]; then cp -r "$corpus"/. "$work/corpus"/; fi
   echo "-- $name: ${secs}s on $(ls "$work/corpus" | wc -l) seed inputs"
-  if (cd "$work" && "$OLDPWD/build-fuzz/$name" -max_total_time="$secs" -max_len=65536 \
+  if (cd "$work" && "$OLDPWD/build-fuzz/fuzz/$name" -max_total_time="$secs" -max_len=65536 \
         -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 corpus >log.txt 2>&1); then
     passed=$((passed + 1))
     grep -E "stat::number_of_executed_units" "$work/log.txt" || true

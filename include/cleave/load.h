@@ -40,7 +40,8 @@ int clv_load_onnx(const char *path, clv_graph **out, clv_error *err);
 int clv_load_onnx_mem(const void *buf, size_t len, const char *label,
                       const char *dir, clv_graph **out, clv_error *err);
 
-/* Writes a finalized graph as an ONNX model (IR version 8, opset 13) that
+/* Writes a finalized graph as an ONNX model (IR version 8, opset 13; 14 or
+ * 15 only when HardSwish, Reshape allowzero or Shape start/end need it) that
  * ONNX's checker accepts; weights are stored inline as raw_data. Darknet's
  * Reorg, Region and Yolo ops are written in the "ai.cleave" domain.
  * Returns 0, CLV_EINVAL (not finalized), CLV_EIO (with the path and
