@@ -1,12 +1,546 @@
-/* Placeholder until cleave plan lands. */
+/* cleave plan: choose where to cut a model (or a problem file) between the
+ * edge and the cloud. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "cleave/load.h"
+#include "cleave/plan.h"
 #include "cli/cli.h"
+
+static const char plan_usage[] =
+    "usage: cleave plan MODEL --edge-profile E.json --cloud-profile C.json "
+    "[options]\n"
+    "       cleave plan MODEL --edge-gflops G --cloud-gflops G [options]\n"
+    "       cleave plan --problem FILE.json [options]\n"
+    "\n"
+    "Chooses which layers run on the edge and which on the cloud, and\n"
+    "predicts the time of one frame: edge time + transfer time + cloud time\n"
+    "(latency), and the pipeline's max stage and frames/s.\n"
+    "\n"
+    "The problem (per-layer edge time, cloud time, output size):\n"
+    "  MODEL                model.onnx, network.cfg or zoo:NAME, with\n"
+    "  --edge-profile F     per-layer times measured on the edge and\n"
+    "  --cloud-profile F    on the cloud (docs/profile.md), or\n"
+    "  --edge-gflops G      times from each layer's FLOPs at G GFLOP/s on\n"
+    "  --cloud-gflops G     the edge and on the cloud\n"
+    "  --problem FILE       a problem file (docs/problem.md)\n"
+    "  --dump-problem FILE  write the problem as a problem file\n"
+    "  --seed N             weight seed for zoo: and .cfg models (default 1)\n"
+    "\n"
+    "The link (default: the problem file's link, else wifi):\n"
+    "  --link NAME          cat1 (0.13 Mbit/s), 3g (1.1), 4g (5.85), wifi "
+    "(18.88)\n"
+    "  --bandwidth MBIT     uplink in Mbit/s (\"7.5\" or \"7.5mbit\")\n"
+    "  --rtt MS             round trip paid once per frame if anything "
+    "crosses\n"
+    "  --count-result       also charge the outputs' return to the edge\n"
+    "\n"
+    "The planner (default dsl; docs/plan.md):\n"
+    "  --planner NAME       edge, cloud, neurosurgeon, brute, dsl, dsh, dads,\n"
+    "                       dsccs\n"
+    "  --fps F              dads: the frame rate to keep up with\n"
+    "  --cloud-budget MS    dsccs: the cloud's time per frame (transfer +\n"
+    "                       cloud compute)\n"
+    "  --objective NAME     brute: latency (default), stage or budget\n"
+    "  --sweep              every planner on every link preset, side by "
+    "side\n"
+    "\n"
+    "Output:\n"
+    "  --json               the plan as JSON (docs/plan.md)\n"
+    "  --dot FILE           the plan as Graphviz: edge layers blue, cloud\n"
+    "                       layers orange, cut tensors red\n";
+
+typedef struct plan_args {
+    const char *model, *problem, *edge_prof, *cloud_prof, *dump, *dot;
+    const char *link_name;
+    double edge_gflops, cloud_gflops;
+    double bandwidth, rtt;
+    bool have_bw, have_rtt, count_result, json, sweep;
+    clv_plan_options o;
+    uint64_t seed;
+} plan_args;
+
+static bool parse_double(const char *opt, const char *s, bool allow_zero,
+                         const char *suffix, double *out)
+{
+    char *end;
+    if (!s || !*s) {
+        fprintf(stderr, "cleave plan: %s needs a number\n", opt);
+        return false;
+    }
+    errno = 0;
+    double v = strtod(s, &end);
+    if (suffix && *end && strcmp(end, suffix) == 0)
+        end += strlen(end);
+    if (errno || *end || !isfinite(v) || v < 0 || (!allow_zero && v == 0)) {
+        fprintf(stderr, "cleave plan: %s: '%s' is not a %s number\n", opt, s,
+                allow_zero ? "non-negative" : "positive");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Parses the command line. Returns -1 to go on, else an exit status. */
+static int parse_args(int argc, char **argv, plan_args *a)
+{
+    memset(a, 0, sizeof *a);
+    clv_plan_options_init(&a->o);
+    a->seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE()                                                        \
+    do {                                                                    \
+        if (!v) {                                                           \
+            fprintf(stderr, "cleave plan: %s needs a value\n", s);          \
+            return CLI_USAGE;                                               \
+        }                                                                   \
+        i++;                                                                \
+    } while (0)
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            fputs(plan_usage, stdout);
+            return CLI_OK;
+        } else if (!strcmp(s, "--json")) {
+            a->json = true;
+        } else if (!strcmp(s, "--sweep")) {
+            a->sweep = true;
+        } else if (!strcmp(s, "--count-result")) {
+            a->count_result = true;
+        } else if (!strcmp(s, "--problem")) {
+            NEED_VALUE();
+            a->problem = v;
+        } else if (!strcmp(s, "--edge-profile")) {
+            NEED_VALUE();
+            a->edge_prof = v;
+        } else if (!strcmp(s, "--cloud-profile")) {
+            NEED_VALUE();
+            a->cloud_prof = v;
+        } else if (!strcmp(s, "--dump-problem")) {
+            NEED_VALUE();
+            a->dump = v;
+        } else if (!strcmp(s, "--dot")) {
+            NEED_VALUE();
+            a->dot = v;
+        } else if (!strcmp(s, "--seed")) {
+            if (!cli_parse_u64("--seed", v, &a->seed))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(s, "--edge-gflops") ||
+                   !strcmp(s, "--cloud-gflops")) {
+            double *dst = s[2] == 'e' ? &a->edge_gflops : &a->cloud_gflops;
+            if (!parse_double(s, v, false, NULL, dst))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(s, "--link")) {
+            NEED_VALUE();
+            clv_link l;
+            if (clv_link_preset(v, &l)) {
+                fprintf(stderr, "cleave plan: unknown link '%s' (cat1, 3g, "
+                        "4g or wifi)\n", v);
+                return CLI_USAGE;
+            }
+            a->link_name = v;
+            a->bandwidth = l.bandwidth_mbps;
+            a->have_bw = true;
+        } else if (!strcmp(s, "--bandwidth")) {
+            if (!parse_double(s, v, false, "mbit", &a->bandwidth))
+                return CLI_USAGE;
+            a->have_bw = true;
+            a->link_name = NULL;
+            i++;
+        } else if (!strcmp(s, "--rtt")) {
+            if (!parse_double(s, v, true, NULL, &a->rtt))
+                return CLI_USAGE;
+            a->have_rtt = true;
+            i++;
+        } else if (!strcmp(s, "--fps")) {
+            if (!parse_double(s, v, false, NULL, &a->o.fps))
+                return CLI_USAGE;
+            i++;
+        } else if (!strcmp(s, "--cloud-budget")) {
+            if (!parse_double(s, v, true, NULL, &a->o.cloud_budget_ms))
+                return CLI_USAGE;
+            a->o.objective = CLV_OBJ_BUDGET;
+            i++;
+        } else if (!strcmp(s, "--planner")) {
+            NEED_VALUE();
+            if (clv_plan_method_from_name(v, &a->o.method)) {
+                fprintf(stderr, "cleave plan: unknown planner '%s' (edge, "
+                        "cloud, neurosurgeon, brute, dsl, dsh, dads, "
+                        "dsccs)\n", v);
+                return CLI_USAGE;
+            }
+        } else if (!strcmp(s, "--objective")) {
+            NEED_VALUE();
+            if (!strcmp(v, "latency"))
+                a->o.objective = CLV_OBJ_LATENCY;
+            else if (!strcmp(v, "stage"))
+                a->o.objective = CLV_OBJ_MAX_STAGE;
+            else if (!strcmp(v, "budget"))
+                a->o.objective = CLV_OBJ_BUDGET;
+            else {
+                fprintf(stderr, "cleave plan: unknown objective '%s' "
+                        "(latency, stage or budget)\n", v);
+                return CLI_USAGE;
+            }
+        } else if (s[0] == '-' && s[1]) {
+            fprintf(stderr, "cleave plan: unknown option '%s'\n\n%s", s,
+                    plan_usage);
+            return CLI_USAGE;
+        } else if (!a->model) {
+            a->model = s;
+        } else {
+            fprintf(stderr, "cleave plan: one MODEL only ('%s' and '%s')\n",
+                    a->model, s);
+            return CLI_USAGE;
+        }
+#undef NEED_VALUE
+    }
+    bool profiles = a->edge_prof || a->cloud_prof;
+    bool gflops = a->edge_gflops > 0 || a->cloud_gflops > 0;
+    if (!a->model == !a->problem) {
+        fprintf(stderr, "cleave plan: give a MODEL or --problem FILE (one of "
+                "them)\n\n%s", plan_usage);
+        return CLI_USAGE;
+    }
+    if (a->model && (profiles == gflops ||
+                     (profiles && !(a->edge_prof && a->cloud_prof)) ||
+                     (gflops && !(a->edge_gflops > 0 &&
+                                  a->cloud_gflops > 0)))) {
+        fprintf(stderr, "cleave plan: a MODEL needs --edge-profile and "
+                "--cloud-profile, or --edge-gflops and --cloud-gflops\n");
+        return CLI_USAGE;
+    }
+    if (a->problem && (profiles || gflops)) {
+        fprintf(stderr, "cleave plan: --problem carries its own times; "
+                "profiles and --*-gflops apply to a MODEL\n");
+        return CLI_USAGE;
+    }
+    if (a->o.method == CLV_PLAN_DADS && !(a->o.fps > 0) && !a->sweep) {
+        fprintf(stderr, "cleave plan: dads needs --fps F\n");
+        return CLI_USAGE;
+    }
+    if (a->o.method == CLV_PLAN_DSCCS && a->o.objective != CLV_OBJ_BUDGET &&
+        !a->sweep) {
+        fprintf(stderr, "cleave plan: dsccs needs --cloud-budget MS\n");
+        return CLI_USAGE;
+    }
+    return -1;
+}
+
+static clv_problem *build_problem(const plan_args *a)
+{
+    clv_problem *p = NULL;
+    clv_error err;
+    int rc;
+    clv_error_clear(&err);
+    if (a->problem) {
+        rc = clv_problem_load(a->problem, &p, &err);
+    } else {
+        clv_graph *g = cli_load(a->model, a->seed);
+        if (!g)
+            return NULL;
+        if (a->edge_prof) {
+            rc = clv_problem_from_profiles(g, a->edge_prof, a->cloud_prof,
+                                           &p, &err);
+        } else {
+            int n = clv_graph_n_nodes(g);
+            double *te = malloc(((size_t)n + 1) * sizeof *te);
+            double *tc = malloc(((size_t)n + 1) * sizeof *tc);
+            if (!te || !tc) {
+                rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+            } else {
+                /* flops / (G * 1e9) s = flops / (G * 1e6) ms */
+                for (int i = 0; i < n; i++) {
+                    double f = (double)clv_graph_node(g, i)->flops;
+                    te[i] = f / (a->edge_gflops * 1e6);
+                    tc[i] = f / (a->cloud_gflops * 1e6);
+                }
+                rc = clv_problem_from_graph(g, te, tc, &p, &err);
+            }
+            free(te);
+            free(tc);
+        }
+        clv_graph_free(g);
+    }
+    if (rc) {
+        fprintf(stderr, "cleave plan: %s\n", clv_error_text(&err, rc));
+        return NULL;
+    }
+    return p;
+}
+
+/* "a, b, c" of the cut (at most `max` chars), or "-" */
+static void cut_names(const clv_problem *p, const clv_plan *plan, char *buf,
+                      size_t max)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    if (plan->n_cut == 0) {
+        snprintf(buf, max, "-");
+        return;
+    }
+    for (int k = 0; k < plan->n_cut; k++) {
+        const char *nm = clv_problem_node_at(p, plan->cut[k])->name;
+        int w = snprintf(buf + at, max - at, "%s%s", k ? "," : "", nm);
+        if (w < 0 || at + (size_t)w >= max) {
+            if (max > 4)
+                snprintf(buf + max - 4, 4, "...");
+            return;
+        }
+        at += (size_t)w;
+    }
+}
+
+static void print_size(uint64_t bytes)
+{
+    if (bytes >= 1024 * 1024)
+        printf("%.2f MiB", (double)bytes / (1024.0 * 1024.0));
+    else if (bytes >= 1024)
+        printf("%.1f KiB", (double)bytes / 1024.0);
+    else
+        printf("%llu B", (unsigned long long)bytes);
+}
+
+static void print_list(const clv_problem *p, const clv_plan *plan, bool edge)
+{
+    int count = 0, shown = 0;
+    for (int i = 0; i < plan->n_nodes; i++)
+        count += (plan->on_edge[i] != 0) == edge;
+    printf("  %-6s %4d node%s", edge ? "edge" : "cloud", count,
+           count == 1 ? " " : "s");
+    for (int i = 0; i < plan->n_nodes && shown < 8; i++)
+        if ((plan->on_edge[i] != 0) == edge)
+            printf("%s%s", shown++ ? ", " : ": ",
+                   clv_problem_node_at(p, i)->name);
+    printf("%s\n", count > shown ? ", ..." : "");
+}
+
+static void print_plan(const clv_problem *p, const clv_link *link,
+                       const char *link_label, const clv_plan *plan)
+{
+    printf("problem %s: %d nodes; link %s%.4g Mbit/s, rtt %g ms%s\n",
+           clv_problem_name(p)[0] ? clv_problem_name(p) : "(unnamed)",
+           clv_problem_n_nodes(p), link_label, link->bandwidth_mbps,
+           link->rtt_ms, link->count_result ? ", results counted" : "");
+    printf("planner %s", clv_plan_method_name(plan->method));
+    if (plan->method == CLV_PLAN_DADS)
+        printf(" (%g frames/s asked): mode %s", plan->target_fps,
+               clv_plan_mode_name(plan->mode));
+    if (plan->method == CLV_PLAN_DSCCS)
+        printf(" (cloud budget %g ms)", plan->budget_ms);
+    printf("\n");
+    print_list(p, plan, true);
+    print_list(p, plan, false);
+    printf("  cut    %4d tensor%s", plan->n_cut, plan->n_cut == 1 ? " " : "s");
+    for (int k = 0; k < plan->n_cut && k < 8; k++) {
+        const clv_problem_node *nd = clv_problem_node_at(p, plan->cut[k]);
+        printf("%s%s (", k ? ", " : ": ", nd->name);
+        print_size(nd->out_bytes);
+        printf(")");
+    }
+    printf("%s\n", plan->n_cut > 8 ? ", ..." : "");
+    printf("\n  %-12s %12s\n", "stage", "ms");
+    printf("  %-12s %12.3f\n", "edge", plan->edge_ms);
+    printf("  %-12s %12.3f\n", "transfer", plan->transfer_ms);
+    printf("  %-12s %12.3f\n", "cloud", plan->cloud_ms);
+    printf("  %-12s %12.3f\n", "latency", plan->latency_ms);
+    printf("  %-12s %12.3f  (%.2f frames/s)\n", "max stage",
+           plan->max_stage_ms, plan->fps);
+    if (plan->note[0])
+        printf("\nnote: %s\n", plan->note);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "cleave plan: %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    bool ok = fputs(text, f) >= 0;
+    if (fclose(f) != 0 || !ok) {
+        fprintf(stderr, "cleave plan: %s: write failed\n", path);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* Every planner that applies on every link preset. */
+static int sweep(const clv_problem *p, const plan_args *a)
+{
+    clv_planner *pl = NULL;
+    clv_plan plan;
+    clv_error err;
+    cJSON *root = NULL, *arr = NULL;
+    int rc = CLI_OK;
+    char cut[40];
+
+    clv_error_clear(&err);
+    clv_plan_init(&plan);
+    if (clv_planner_create(p, &pl, &err)) {
+        fprintf(stderr, "cleave plan: %s\n", clv_error_text(&err, CLV_ENOMEM));
+        return CLI_FAIL;
+    }
+    if (a->json) {
+        root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "format", "cleave-sweep");
+        cJSON_AddNumberToObject(root, "version", 1);
+        arr = cJSON_AddArrayToObject(root, "plans");
+    } else {
+        printf("problem %s: %d nodes\n\n%-6s %-13s %-10s %-36s %12s %12s "
+               "%10s\n",
+               clv_problem_name(p)[0] ? clv_problem_name(p) : "(unnamed)",
+               clv_problem_n_nodes(p), "link", "planner", "mode", "cut",
+               "latency ms", "stage ms", "frames/s");
+    }
+    for (int l = 0; l < clv_link_n_presets() && rc == CLI_OK; l++) {
+        clv_plan_options o = a->o;
+        clv_link_preset(clv_link_preset_name(l), &o.link);
+        o.link.rtt_ms = a->rtt;
+        o.link.count_result = a->count_result;
+        for (int m = 0; m < CLV_PLAN_METHOD_COUNT; m++) {
+            o.method = (clv_plan_method)m;
+            if (o.method == CLV_PLAN_BRUTE &&
+                clv_problem_n_nodes(p) > CLV_PLAN_BRUTE_MAX)
+                continue;
+            if (o.method == CLV_PLAN_DADS && !(a->o.fps > 0))
+                continue;
+            if (o.method == CLV_PLAN_DSCCS && a->o.objective != CLV_OBJ_BUDGET)
+                continue;
+            int r = clv_planner_run(pl, &o, &plan, &err);
+            if (r) {
+                fprintf(stderr, "cleave plan: %s: %s\n",
+                        clv_plan_method_name(o.method),
+                        clv_error_text(&err, r));
+                rc = CLI_FAIL;
+                break;
+            }
+            if (a->json) {
+                char *t = clv_plan_to_json(p, &o.link, &plan);
+                cJSON *j = t ? cJSON_Parse(t) : NULL;
+                free(t);
+                if (!j) {
+                    rc = CLI_FAIL;
+                    break;
+                }
+                cJSON_AddStringToObject(j, "link_preset",
+                                        clv_link_preset_name(l));
+                cJSON_AddItemToArray(arr, j);
+                continue;
+            }
+            cut_names(p, &plan, cut, 37);
+            printf("%-6s %-13s %-10s %-36s %12.3f %12.3f %10.3f\n",
+                   m == 0 ? clv_link_preset_name(l) : "",
+                   clv_plan_method_name(o.method),
+                   o.method == CLV_PLAN_DADS ? clv_plan_mode_name(plan.mode)
+                                             : "",
+                   cut, plan.latency_ms, plan.max_stage_ms, plan.fps);
+        }
+        if (!a->json)
+            printf("\n");
+    }
+    if (a->json && rc == CLI_OK) {
+        char *t = cJSON_Print(root);
+        if (t) {
+            puts(t);
+            cJSON_free(t);
+        } else {
+            rc = CLI_FAIL;
+        }
+    }
+    cJSON_Delete(root);
+    clv_plan_release(&plan);
+    clv_planner_free(pl);
+    return rc;
+}
 
 int cli_plan(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cleave plan: not built yet\n");
-    return CLI_FAIL;
+    plan_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    clv_problem *p = build_problem(&a);
+    if (!p)
+        return CLI_FAIL;
+
+    clv_link link;
+    const char *label = "";
+    char label_buf[48];
+    if (!clv_problem_link(p, &link)) {
+        clv_link_preset("wifi", &link);
+        label = "wifi (default), ";
+    } else {
+        label = "from the problem, ";
+    }
+    if (a.have_bw) {
+        link.bandwidth_mbps = a.bandwidth;
+        label = "";
+        if (a.link_name) {
+            snprintf(label_buf, sizeof label_buf, "%s, ", a.link_name);
+            label = label_buf;
+        }
+    }
+    if (a.have_rtt)
+        link.rtt_ms = a.rtt;
+    if (a.count_result)
+        link.count_result = true;
+    a.o.link = link;
+
+    clv_error err;
+    clv_error_clear(&err);
+    if (a.dump) {
+        clv_problem_set_link(p, &link);
+        if (clv_problem_save(p, a.dump, &err)) {
+            fprintf(stderr, "cleave plan: %s\n", err.msg);
+            clv_problem_free(p);
+            return CLI_FAIL;
+        }
+    }
+    if (a.sweep) {
+        a.rtt = link.rtt_ms;
+        a.count_result = link.count_result;
+        rc = sweep(p, &a);
+        clv_problem_free(p);
+        return rc;
+    }
+
+    clv_plan plan;
+    clv_plan_init(&plan);
+    int r = clv_plan_solve(p, &a.o, &plan, &err);
+    if (r) {
+        fprintf(stderr, "cleave plan: %s: %s\n",
+                clv_plan_method_name(a.o.method), clv_error_text(&err, r));
+        rc = CLI_FAIL;
+        goto done;
+    }
+    rc = CLI_OK;
+    if (a.json) {
+        char *t = clv_plan_to_json(p, &link, &plan);
+        if (!t) {
+            fprintf(stderr, "cleave plan: out of memory\n");
+            rc = CLI_FAIL;
+            goto done;
+        }
+        puts(t);
+        free(t);
+    } else {
+        print_plan(p, &link, label, &plan);
+    }
+    if (a.dot) {
+        char *t = clv_plan_to_dot(p, &plan);
+        rc = t ? write_text(a.dot, t) : CLI_FAIL;
+        free(t);
+    }
+done:
+    clv_plan_release(&plan);
+    clv_problem_free(p);
+    return rc;
 }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Planning-time benchmark: builds bench_plan against a release build of
+# libcleave, runs it on the zoo and the large darknet graphs, then times
+# networkx's boykov_kolmogorov on the same min-cut networks.
+#
+# usage: bench/plan/run.sh [BUILD_DIR [MODEL ...]]  (default: build-bench,
+#        configured here as Release if missing; MODEL as for bench_plan)
+set -e
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-$ROOT/build-bench}
+[ $# -gt 0 ] && shift
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD" -j2 --target cleave >/dev/null
+OUT="$BUILD/bench-plan"
+mkdir -p "$OUT"
+rm -f "$OUT"/*.net
+cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
+    "$ROOT/bench/plan/bench_plan.c" "$BUILD/libcleave.a" \
+    $(pkg-config --libs libcjson libprotobuf-c openblas) -lglpk -lpthread -lm \
+    -o "$OUT/bench_plan"
+"$OUT/bench_plan" "$OUT" "$@"
+echo
+python3 "$ROOT/bench/plan/nx_peer.py" "$OUT"

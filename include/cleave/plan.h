@@ -1,0 +1,358 @@
+/*
+ * cleave — planning: which layers run on the edge and which on the cloud.
+ *
+ * The planning PROBLEM is a DAG of nodes. Node i carries
+ *   t_edge_ms   its run time on the edge device,
+ *   t_cloud_ms  its run time on the cloud server,
+ *   out_bytes   the size of its output (what crosses the link if it is cut),
+ *   inputs      the nodes whose outputs it reads.
+ * Exactly one node, the SOURCE, reads nothing: its output is the raw frame,
+ * produced on the edge. Nodes whose output nobody reads are the outputs;
+ * their results return to the edge, which costs link time only when the
+ * link says count_result.
+ *
+ * A PARTITION puts every node on the edge or on the cloud, the source on the
+ * edge, and never a cloud node feeding an edge node (the edge set is closed
+ * under predecessors). The CUT is the set of edge nodes read by at least
+ * one cloud node; each cut output crosses the link once, whatever the number
+ * of its cloud readers. For one frame:
+ *   T_e = sum of t_edge_ms over edge nodes,
+ *   T_t = sum over cut nodes of out_bytes*8 / bandwidth
+ *         (+ out_bytes*8 / bandwidth of every cloud output with
+ *            count_result) (+ rtt_ms once if anything crosses),
+ *   T_c = sum of t_cloud_ms over cloud nodes,
+ *   latency = T_e + T_t + T_c,  max stage = max(T_e, T_t, T_c),
+ *   fps = 1000 / max stage (a three-stage pipeline: edge, link, cloud).
+ *
+ * The PLANNERS (clv_plan_method) choose a partition:
+ *   edge          everything on the edge;
+ *   cloud         only the source on the edge (the raw frame is uploaded);
+ *   neurosurgeon  the nodes in topological order taken as a chain: the best
+ *                 split of that order into an edge prefix and a cloud suffix
+ *                 (least latency);
+ *   brute         every valid partition, for problems of up to
+ *                 CLV_PLAN_BRUTE_MAX nodes; the exact optimum of the chosen
+ *                 objective (latency, max stage, or least T_e under a cloud
+ *                 budget);
+ *   dsl           least latency, exactly, as a minimum s-t cut (the DNN
+ *                 Surgery paper's ECDI-L, Section III-B);
+ *   dsh           small max stage: the paper's Algorithm 2 (min-cuts with
+ *                 edge times scaled by alpha and cloud times by gamma, a
+ *                 coarse-to-fine search over alpha and gamma); never worse
+ *                 than dsl on max stage, at most 3 times the optimum;
+ *   dads          the paper's Algorithm 3 for a frame rate: dsl if its max
+ *                 stage keeps up with the rate ("light"), else dsh
+ *                 ("heavy"), and if even dsh cannot keep up, dsh's plan
+ *                 with the highest rate it sustains ("congested");
+ *   dsccs         least T_e subject to T_t + T_c <= a cloud budget (the
+ *                 paper's Section IV), as an integer linear program solved
+ *                 by GLPK.
+ *
+ * Typical use:
+ *
+ *     clv_problem *p = NULL;
+ *     clv_planner *pl = NULL;
+ *     clv_plan plan;
+ *     clv_plan_options o;
+ *     clv_plan_init(&plan);
+ *     clv_plan_options_init(&o);
+ *     o.method = CLV_PLAN_DSL;
+ *     clv_link_preset("4g", &o.link);
+ *     if (clv_problem_load("net.json", &p, &err) == 0 &&
+ *         clv_planner_create(p, &pl, &err) == 0 &&
+ *         clv_planner_run(pl, &o, &plan, &err) == 0)
+ *         ... plan.on_edge[i], plan.latency_ms ...
+ *     clv_plan_release(&plan);
+ *     clv_planner_free(pl);
+ *     clv_problem_free(p);
+ *
+ * All functions are pure computations on their arguments: no globals, no
+ * printing. Different problems and planners may be used from different
+ * threads at once; one planner must not be run by two threads at once.
+ */
+#ifndef CLEAVE_PLAN_H
+#define CLEAVE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleave/error.h"
+#include "cleave/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the link ---------------------------------------------------------- */
+
+/* The uplink between edge and cloud. */
+typedef struct clv_link {
+    double bandwidth_mbps; /* Mbit/s (10^6 bits per second), > 0 */
+    double rtt_ms;         /* paid once per frame if any tensor crosses, >= 0 */
+    bool count_result;     /* charge the cloud outputs' return transfer */
+} clv_link;
+
+/* The DNN Surgery paper's Table I uplink presets: "cat1" 0.13, "3g" 1.1,
+ * "4g" 5.85 and "wifi" 18.88 Mbit/s, rtt 0. clv_link_preset() fills *out
+ * (rtt 0, count_result false) and returns 0, or CLV_ENOTFOUND for another
+ * name. clv_link_preset_name(i) is the name of preset i (0 <= i <
+ * clv_link_n_presets()), NULL when out of range, slowest first. */
+int clv_link_n_presets(void);
+const char *clv_link_preset_name(int i);
+int clv_link_preset(const char *name, clv_link *out);
+
+/* Milliseconds to send `bytes` over `link`: bytes*8 / bandwidth (no rtt). */
+double clv_link_transfer_ms(const clv_link *link, uint64_t bytes);
+
+/* ---- the problem ------------------------------------------------------- */
+
+typedef struct clv_problem clv_problem;
+
+/* One node, owned by its problem; read-only for callers. */
+typedef struct clv_problem_node {
+    char *name;      /* unique, non-empty */
+    double t_edge_ms;
+    double t_cloud_ms;
+    uint64_t out_bytes;
+    int n_inputs;
+    int *inputs;     /* indices of earlier nodes, ascending, each once */
+    int n_consumers; /* filled by clv_problem_finalize() */
+    int *consumers;  /* indices of the nodes that read this one, ascending */
+} clv_problem_node;
+
+/* A new, empty problem, or NULL when out of memory. Free it with
+ * clv_problem_free(), which accepts NULL. */
+clv_problem *clv_problem_create(void);
+void clv_problem_free(clv_problem *p);
+
+/* Sets the problem's name (copied; informational). 0 or CLV_ENOMEM. */
+int clv_problem_set_name(clv_problem *p, const char *name);
+const char *clv_problem_name(const clv_problem *p); /* never NULL */
+
+/* Adds a node. `name` is copied and must be non-empty and unique; times
+ * must be finite and >= 0; `inputs` holds `n_inputs` indices of nodes added
+ * before (so a problem is acyclic by construction, and node indices are a
+ * topological order); an index given twice counts once. Writes the new
+ * node's index to *id (may be NULL). Fails with CLV_EINVAL (bad value, the
+ * message names the node), CLV_ENOMEM, or CLV_EINVAL after finalize. */
+int clv_problem_add_node(clv_problem *p, const char *name, double t_edge_ms,
+                         double t_cloud_ms, uint64_t out_bytes, int n_inputs,
+                         const int *inputs, int *id, clv_error *err);
+
+/* Checks that exactly one node (node 0) has no inputs and fills each node's
+ * consumers. Planners take finalized problems only. Fails with CLV_EINVAL
+ * ("no nodes", "two sources 'a' and 'b'", already finalized) or
+ * CLV_ENOMEM. */
+int clv_problem_finalize(clv_problem *p, clv_error *err);
+
+int clv_problem_n_nodes(const clv_problem *p);
+/* Node i, borrowed from the problem; NULL when out of range. */
+const clv_problem_node *clv_problem_node_at(const clv_problem *p, int i);
+/* The index of the node named `name`, or -1. */
+int clv_problem_find(const clv_problem *p, const char *name);
+
+/* A problem may carry a default link (problem files may hold one). The
+ * setter copies *link (NULL removes it); the getter copies it into *out and
+ * returns true, or returns false when the problem has none. */
+void clv_problem_set_link(clv_problem *p, const clv_link *link);
+bool clv_problem_link(const clv_problem *p, clv_link *out);
+
+/* Reads a problem file (schema: docs/problem.md; "format":
+ * "cleave-problem", "version": 1; nodes may be listed in any order). On
+ * success *out is a finalized problem the caller frees; on failure *out is
+ * NULL and `err` names the file, the node and the fault: not JSON (with the
+ * line), wrong format or version, a missing or mistyped field, negative or
+ * non-finite times or bytes, a duplicate name, an input that names no node,
+ * a cycle (its nodes listed), no source or two sources. Returns 0,
+ * CLV_EIO, CLV_ELIMIT (file over 256 MiB), CLV_EFORMAT, CLV_ECYCLE,
+ * CLV_EINVAL or CLV_ENOMEM. */
+int clv_problem_load(const char *path, clv_problem **out, clv_error *err);
+
+/* As clv_problem_load, from `len` bytes of JSON text at `text` (borrowed);
+ * `label` names the text in messages (may be NULL). */
+int clv_problem_parse(const char *text, size_t len, const char *label,
+                      clv_problem **out, clv_error *err);
+
+/* The problem as problem-file JSON text (malloc'd, the caller frees), or
+ * NULL when out of memory. Its link is included when it has one.
+ * clv_problem_save() writes that text to `path`: 0, CLV_EIO (with the path
+ * and the system's reason) or CLV_ENOMEM. */
+char *clv_problem_to_json(const clv_problem *p);
+int clv_problem_save(const clv_problem *p, const char *path, clv_error *err);
+
+/* A problem from a finalized graph and per-node times: t_edge_ms[i] and
+ * t_cloud_ms[i] are the times of graph node i (both arrays borrowed, with
+ * clv_graph_n_nodes(g) entries, finite and >= 0). The graph must have
+ * exactly one run-time input; it becomes node 0, the source, named after
+ * the input tensor (with ":input" appended if a graph node has that name),
+ * with times 0 and out_bytes the input's bytes. Graph node i becomes
+ * problem node i+1 with the node's out_bytes; its inputs are the producers
+ * of its run-time (non-constant) input tensors, or the source for graph
+ * inputs. A node that reads no run-time tensor at all is taken as reading
+ * the source. Fails with CLV_EINVAL (not finalized, a bad time naming the
+ * node), CLV_EUNSUPPORTED (not exactly one run-time input) or CLV_ENOMEM. */
+int clv_problem_from_graph(const clv_graph *g, const double *t_edge_ms,
+                           const double *t_cloud_ms, clv_problem **out,
+                           clv_error *err);
+
+/* As clv_problem_from_graph, with the times read from two profile files
+ * (schema: docs/profile.md), one measured on the edge device and one on the
+ * cloud: each graph node's time is the "ms" of the profile entry with the
+ * same name. Fails as clv_problem_load does for an unreadable or malformed
+ * profile, and with CLV_ENOTFOUND naming the profile and the first graph
+ * node it lacks. */
+int clv_problem_from_profiles(const clv_graph *g, const char *edge_profile,
+                              const char *cloud_profile, clv_problem **out,
+                              clv_error *err);
+
+/* ---- plans ------------------------------------------------------------- */
+
+#define CLV_PLAN_METHOD_MAP(X)            \
+    X(EDGE, "edge")                       \
+    X(CLOUD, "cloud")                     \
+    X(NEUROSURGEON, "neurosurgeon")       \
+    X(BRUTE, "brute")                     \
+    X(DSL, "dsl")                         \
+    X(DSH, "dsh")                         \
+    X(DADS, "dads")                       \
+    X(DSCCS, "dsccs")
+
+typedef enum clv_plan_method {
+#define CLV__PLAN_ENUM(id, name) CLV_PLAN_##id,
+    CLV_PLAN_METHOD_MAP(CLV__PLAN_ENUM)
+#undef CLV__PLAN_ENUM
+    CLV_PLAN_METHOD_COUNT
+} clv_plan_method;
+
+/* "dsl", ...; "?" when out of range. */
+const char *clv_plan_method_name(clv_plan_method m);
+/* Looks up a planner name (as above). 0 and *m set, or CLV_ENOTFOUND. */
+int clv_plan_method_from_name(const char *name, clv_plan_method *m);
+
+/* What `brute` minimises. */
+typedef enum clv_plan_objective {
+    CLV_OBJ_LATENCY = 0, /* T_e + T_t + T_c */
+    CLV_OBJ_MAX_STAGE,   /* max(T_e, T_t, T_c); ties: least latency */
+    CLV_OBJ_BUDGET       /* T_e subject to T_t + T_c <= cloud_budget_ms */
+} clv_plan_objective;
+
+/* The dads mode that was taken (CLV_MODE_NONE for the other planners). */
+typedef enum clv_plan_mode {
+    CLV_MODE_NONE = 0,
+    CLV_MODE_LIGHT,    /* dsl's plan keeps up with the frame rate */
+    CLV_MODE_HEAVY,    /* dsl's does not, dsh's does */
+    CLV_MODE_CONGESTED /* neither does: lower the frame rate */
+} clv_plan_mode;
+
+/* "none", "light", "heavy", "congested". */
+const char *clv_plan_mode_name(clv_plan_mode m);
+
+/* What to plan for. Initialise with clv_plan_options_init(), then set the
+ * fields the method needs. */
+typedef struct clv_plan_options {
+    clv_plan_method method;       /* default CLV_PLAN_DSL */
+    clv_link link;                /* default: the "wifi" preset */
+    clv_plan_objective objective; /* brute only; default latency */
+    double fps;                   /* dads: the frame rate to keep up with */
+    double cloud_budget_ms;       /* dsccs (and brute's budget objective) */
+    /* dsh's search (Algorithm 2). alpha and gamma range over
+     * 2^-span .. 2^span (span = log2 of the ratio of the largest to the
+     * smallest positive cost, capped at 30), first on a grid of
+     * dsh_grid x dsh_grid points, then around the best point on finer grids
+     * (the step divided by dsh_k each round) while a round improves the max
+     * stage by more than dsh_eps_ms, at most dsh_rounds rounds. */
+    int dsh_grid;       /* default 11 */
+    int dsh_k;          /* default 4 */
+    int dsh_rounds;     /* default 8 */
+    double dsh_eps_ms;  /* default 1e-6 */
+} clv_plan_options;
+
+void clv_plan_options_init(clv_plan_options *o);
+
+/* A plan: the partition and its predicted costs. Initialise with
+ * clv_plan_init(); the library (re)allocates the arrays as needed; free
+ * them with clv_plan_release(), after which the plan is initialised again.
+ * A plan may be reused for many calls. */
+typedef struct clv_plan {
+    clv_plan_method method; /* the planner that made it */
+    clv_plan_mode mode;     /* dads: the mode taken */
+    int n_nodes;
+    unsigned char *on_edge; /* n_nodes flags: 1 = edge, 0 = cloud */
+    int n_cut;
+    int *cut;               /* the cut nodes, ascending (room for n_nodes) */
+    uint64_t cut_bytes;     /* bytes crossing the link per frame */
+    double edge_ms;         /* T_e */
+    double transfer_ms;     /* T_t */
+    double cloud_ms;        /* T_c */
+    double latency_ms;      /* T_e + T_t + T_c */
+    double max_stage_ms;    /* max(T_e, T_t, T_c) */
+    double fps;             /* 1000 / max_stage_ms (infinite when 0) */
+    double target_fps;      /* dads: the rate asked for; else 0 */
+    double budget_ms;       /* dsccs: the budget; else 0 */
+    bool budget_infeasible; /* dsccs: no partition offloads anything within
+                               the budget, the plan is all-edge */
+    long evaluations;       /* partitions (brute) or min-cuts (dsl, dsh,
+                               dads) evaluated */
+    char note[256];         /* a sentence for the user, or empty */
+} clv_plan;
+
+void clv_plan_init(clv_plan *plan);
+void clv_plan_release(clv_plan *plan);
+
+/* Fills `out` with the costs of the partition `on_edge` (n_nodes flags of
+ * the finalized problem `p`) over `link`; out->method is left unchanged.
+ * Fails with CLV_EINVAL naming the fault ("node 'x' runs on the cloud but
+ * feeds 'y' on the edge", the source on the cloud, a bad link) or
+ * CLV_ENOMEM. */
+int clv_plan_evaluate(const clv_problem *p, const clv_link *link,
+                      const unsigned char *on_edge, clv_plan *out,
+                      clv_error *err);
+
+/* ---- planners ---------------------------------------------------------- */
+
+/* The largest problem `brute` accepts. */
+#define CLV_PLAN_BRUTE_MAX 24
+
+/* A planner holds, for one finalized problem, the min-cut network and all
+ * scratch memory, so that running it again (other link, other options)
+ * allocates nothing. `p` is borrowed and must outlive the planner and stay
+ * unchanged. clv_planner_create() returns 0 and *out, or CLV_EINVAL (p not
+ * finalized) or CLV_ENOMEM with *out NULL. clv_planner_free accepts NULL. */
+typedef struct clv_planner clv_planner;
+
+int clv_planner_create(const clv_problem *p, clv_planner **out,
+                       clv_error *err);
+void clv_planner_free(clv_planner *pl);
+
+/* Runs the planner `o->method` and writes the plan, with its predicted
+ * costs, into `out`. Fails with CLV_EINVAL (bad link, dads without a
+ * positive fps, dsccs with a negative or non-finite budget), CLV_ELIMIT
+ * (brute on more than CLV_PLAN_BRUTE_MAX nodes, or an ILP GLPK could not
+ * solve), or CLV_ENOMEM; the message says which. */
+int clv_planner_run(clv_planner *pl, const clv_plan_options *o,
+                    clv_plan *out, clv_error *err);
+
+/* Convenience: clv_planner_create + clv_planner_run + clv_planner_free. */
+int clv_plan_solve(const clv_problem *p, const clv_plan_options *o,
+                   clv_plan *out, clv_error *err);
+
+/* ---- output ------------------------------------------------------------ */
+
+/* The plan as JSON text (malloc'd, the caller frees; NULL when out of
+ * memory), schema docs/plan.md: {"format":"cleave-plan","version":1,
+ * "planner", "edge_nodes", "cloud_nodes", "cut":[{"node","bytes"}],
+ * "edge_ms", "transfer_ms", "cloud_ms", "latency_ms", "max_stage_ms", "fps",
+ * "link", ...}. `link` is the link the plan was made for. */
+char *clv_plan_to_json(const clv_problem *p, const clv_link *link,
+                       const clv_plan *plan);
+
+/* The plan as a Graphviz digraph (malloc'd text, NULL when out of memory):
+ * edge nodes blue, cloud nodes orange, cut outputs as red arrows labelled
+ * with their size. */
+char *clv_plan_to_dot(const clv_problem *p, const clv_plan *plan);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

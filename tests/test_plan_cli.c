@@ -1,0 +1,228 @@
+/* `cleave plan` run as a user would: problem files, models with FLOP-based
+ * times, JSON, Graphviz, sweeps, and the exit codes of bad command lines. */
+#define _POSIX_C_SOURCE 200809L /* popen */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+
+#define DIR CLEAVE_BINARY_DIR "/plan-cli"
+
+/* Runs `cleave ARGS` with stdout+stderr captured into *out (malloc'd);
+ * returns the exit status. */
+static int cleave(const char *args, char **out)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", CLEAVE_CLI, args);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    *out = buf;
+    if (!p || !buf)
+        return -1;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    buf[len] = '\0';
+    *out = buf;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* The DNN Surgery paper's Fig. 9 shape (see test_plan.c): at 1 Mbit/s the
+ * best plan keeps v1 on the edge and sends its 1000 bytes once: 11.5 ms. */
+static const char fig9[] =
+    "{\"format\":\"cleave-problem\",\"version\":1,\"name\":\"fig9\",\n"
+    " \"nodes\":[\n"
+    "  {\"name\":\"v1\",\"t_edge_ms\":1,\"t_cloud_ms\":0.5,\"out_bytes\":1000,"
+    "\"inputs\":[]},\n"
+    "  {\"name\":\"v2\",\"t_edge_ms\":5,\"t_cloud_ms\":1,\"out_bytes\":4000,"
+    "\"inputs\":[\"v1\"]},\n"
+    "  {\"name\":\"v3\",\"t_edge_ms\":4,\"t_cloud_ms\":1,\"out_bytes\":3000,"
+    "\"inputs\":[\"v1\"]},\n"
+    "  {\"name\":\"v4\",\"t_edge_ms\":3,\"t_cloud_ms\":0.5,\"out_bytes\":100,"
+    "\"inputs\":[\"v2\",\"v3\"]}]}\n";
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(it) ? it->valuedouble : -1;
+}
+
+static void test_problem_file(void)
+{
+    char *out;
+    CHECK(write_file(DIR "/fig9.json", fig9) == 0);
+    CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1mbit --json "
+                 "--dot " DIR "/fig9.dot",
+                 &out) == 0);
+    cJSON *j = cJSON_Parse(out);
+    CHECKF(j != NULL, "not JSON: %s", out);
+    if (j) {
+        const cJSON *pl = cJSON_GetObjectItemCaseSensitive(j, "planner");
+        CHECK(cJSON_IsString(pl) && strcmp(pl->valuestring, "dsl") == 0);
+        CHECK(num(j, "latency_ms") == 11.5 && num(j, "edge_ms") == 1 &&
+              num(j, "transfer_ms") == 8 && num(j, "cloud_ms") == 2.5 &&
+              num(j, "max_stage_ms") == 8 && num(j, "fps") == 125);
+        const cJSON *cut = cJSON_GetObjectItemCaseSensitive(j, "cut");
+        CHECK(cJSON_GetArraySize(cut) == 1);
+        const cJSON *c0 = cJSON_GetArrayItem(cut, 0);
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c0, "node");
+        CHECK(cJSON_IsString(nm) && strcmp(nm->valuestring, "v1") == 0 &&
+              num(c0, "bytes") == 1000);
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                  j, "edge_nodes")) == 1);
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                  j, "cloud_nodes")) == 3);
+    }
+    cJSON_Delete(j);
+    free(out);
+    FILE *f = fopen(DIR "/fig9.dot", "rb");
+    char dot[4096] = {0};
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(fread(dot, 1, sizeof dot - 1, f) > 0);
+        fclose(f);
+    }
+    CHECK(strstr(dot, "digraph") && strstr(dot, "\"v1\" -> \"v3\" [color=red"));
+
+    /* the human table */
+    CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1", &out) == 0);
+    CHECK(strstr(out, "latency") && strstr(out, "11.500") &&
+          strstr(out, "v1 (1000 B)"));
+    free(out);
+    /* dads modes and dsccs's all-edge fallback */
+    CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1 --planner "
+                 "dads --fps 200 --json",
+                 &out) == 0);
+    CHECK(strstr(out, "\"mode\":\t\"congested\"") != NULL);
+    free(out);
+    CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1 --planner "
+                 "dads --fps 50 --json",
+                 &out) == 0);
+    CHECK(strstr(out, "\"mode\":\t\"light\"") != NULL);
+    free(out);
+    CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1 --planner "
+                 "dsccs --cloud-budget 3",
+                 &out) == 0);
+    CHECK(strstr(out, "everything runs on the edge") != NULL);
+    free(out);
+    /* sweep: four presets, every planner; brute fits 4 nodes */
+    CHECK(cleave("plan --problem " DIR "/fig9.json --sweep", &out) == 0);
+    CHECK(strstr(out, "cat1") && strstr(out, "3g") && strstr(out, "4g") &&
+          strstr(out, "wifi") && strstr(out, "neurosurgeon") &&
+          strstr(out, "brute") && strstr(out, "dsh"));
+    free(out);
+    CHECK(cleave("plan --problem " DIR "/fig9.json --sweep --json --fps 30 "
+                 "--cloud-budget 20",
+                 &out) == 0);
+    j = cJSON_Parse(out);
+    CHECK(j != NULL);
+    /* 4 presets x 8 planners */
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "plans")) ==
+          32);
+    cJSON_Delete(j);
+    free(out);
+}
+
+static void test_model(void)
+{
+    char *out, *again;
+    /* times from FLOPs; the dumped problem plans the same */
+    CHECK(cleave("plan zoo:lenet --edge-gflops 0.5 --cloud-gflops 50 --link "
+                 "3g --json --dump-problem " DIR "/lenet.json",
+                 &out) == 0);
+    CHECK(cleave("plan --problem " DIR "/lenet.json --json", &again) == 0);
+    cJSON *a = cJSON_Parse(out), *b = cJSON_Parse(again);
+    CHECK(a && b);
+    if (a && b) {
+        CHECK(num(a, "latency_ms") > 0 &&
+              num(a, "latency_ms") == num(b, "latency_ms"));
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, "link");
+        CHECK(num(l, "bandwidth_mbps") == 1.1); /* the dumped link */
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    free(out);
+    free(again);
+}
+
+static void test_errors(void)
+{
+    char *out;
+    CHECK(cleave("plan --help", &out) == 0 && strstr(out, "--planner"));
+    free(out);
+    CHECK(cleave("help plan", &out) == 0 && strstr(out, "--sweep"));
+    free(out);
+    CHECK(cleave("plan", &out) == 2);
+    free(out);
+    CHECK(cleave("plan --problem x.json --planner magic", &out) == 2);
+    CHECK(strstr(out, "unknown planner 'magic'") != NULL);
+    free(out);
+    CHECK(cleave("plan --problem x.json --link 6g", &out) == 2);
+    CHECK(strstr(out, "unknown link '6g'") != NULL);
+    free(out);
+    CHECK(cleave("plan --problem x.json --bandwidth -3", &out) == 2);
+    free(out);
+    CHECK(cleave("plan --problem x.json --planner dads", &out) == 2);
+    CHECK(strstr(out, "--fps") != NULL);
+    free(out);
+    CHECK(cleave("plan --problem x.json --planner dsccs", &out) == 2);
+    CHECK(strstr(out, "--cloud-budget") != NULL);
+    free(out);
+    CHECK(cleave("plan zoo:lenet", &out) == 2);
+    CHECK(strstr(out, "--edge-profile") != NULL);
+    free(out);
+    CHECK(cleave("plan zoo:lenet --edge-profile a.json", &out) == 2);
+    free(out);
+    CHECK(cleave("plan --problem " DIR "/missing.json", &out) == 1);
+    CHECK(strstr(out, "missing.json") != NULL);
+    free(out);
+    CHECK(write_file(DIR "/cycle.json",
+                     "{\"format\":\"cleave-problem\",\"version\":1,\"nodes\":"
+                     "[{\"name\":\"a\",\"t_edge_ms\":1,\"t_cloud_ms\":1,"
+                     "\"out_bytes\":1,\"inputs\":[\"b\"]},{\"name\":\"b\","
+                     "\"t_edge_ms\":1,\"t_cloud_ms\":1,\"out_bytes\":1,"
+                     "\"inputs\":[\"a\"]}]}") == 0);
+    CHECK(cleave("plan --problem " DIR "/cycle.json", &out) == 1);
+    CHECK(strstr(out, "cycle") != NULL);
+    free(out);
+    CHECK(cleave("plan zoo:resnet18 --edge-gflops 1 --cloud-gflops 10 "
+                 "--planner brute",
+                 &out) == 1);
+    CHECK(strstr(out, "at most 24 nodes") != NULL);
+    free(out);
+    CHECK(cleave("plan zoo:lenet --edge-profile " DIR "/missing.json "
+                 "--cloud-profile " DIR "/missing.json",
+                 &out) == 1);
+    free(out);
+}
+
+int main(void)
+{
+    CHECK(system("mkdir -p " DIR) == 0);
+    test_problem_file();
+    test_model();
+    test_errors();
+    return check_report("test_plan_cli");
+}
