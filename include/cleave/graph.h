@@ -96,7 +96,8 @@ const char *clv_dtype_name(clv_dtype dt);
  *  SPLIT       axis, split (the size of every output).
  *  CAST        to (a clv_dtype value).
  *  REORG       stride (darknet's reorg layer, as darknet computes it).
- *  REGION      classes, coords, num, anchors (darknet [region]; output).
+ *  REGION      classes, coords, num, anchors, softmax, background (darknet
+ *              [region]; output).
  *  YOLO        classes, num, mask, anchors (darknet [yolo]; output).
  */
 #define CLV_OP_MAP(X)                        \
