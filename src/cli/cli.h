@@ -28,6 +28,7 @@ int cli_zoo(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_run(int argc, char **argv);
+int cli_profile(int argc, char **argv);
 
 /* Prints the node table and totals of `g` as `cleave info` does. */
 void cli_print_summary(const char *label, const clv_graph *g);

@@ -16,6 +16,7 @@ static const char usage[] =
     "  info MODEL [--json]        layers, shapes, sizes, FLOPs and valid cut points\n"
     "  zoo [NAME -o FILE.onnx]    list the built-in networks, or write one as ONNX\n"
     "  run MODEL [--input FILE]   run a model on the CPU: output summary, median time\n"
+    "  profile MODEL -o FILE      measure every layer's latency on this device\n"
     "  plan ...                   choose where to cut: edge, cloud or the cut between\n"
     "  demo                       the main job on built-in defaults\n"
     "  help [COMMAND]             this text, or a command's own help\n"
@@ -82,6 +83,8 @@ int main(int argc, char **argv)
                 return cli_plan(2, sub);
             if (!strcmp(argv[2], "run"))
                 return cli_run(2, sub);
+            if (!strcmp(argv[2], "profile"))
+                return cli_profile(2, sub);
             fprintf(stderr, "cleave: no command '%s'\n", argv[2]);
             return CLI_USAGE;
         }
@@ -102,6 +105,8 @@ int main(int argc, char **argv)
         return cli_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "profile"))
+        return cli_profile(argc - 1, argv + 1);
     fprintf(stderr, "cleave: unknown command '%s'\n\n%s", cmd, usage);
     return CLI_USAGE;
 }
