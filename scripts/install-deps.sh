@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libcjson-dev libopenblas-dev libzstd-dev libglpk-dev
-  libigraph-dev python3-networkx
+  libigraph-dev python3-networkx libstb-dev
   clang libclang-rt-14-dev
   python3 python3-onnx python3-numpy
   darknet

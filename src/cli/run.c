@@ -1,12 +1,703 @@
-/* Placeholder until cleave run lands. */
-#include <stdio.h>
+/* cleave run: run a model on the CPU, print its output and median time. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "cleave/engine.h"
 #include "cli/cli.h"
+#include "util/util.h"
+
+/* JPEG and PNG through Debian's stb_image (libstb-dev), compiled in here,
+ * header-only. */
+#if defined(__has_include)
+#if __has_include(<stb/stb_image.h>)
+#define CLI_HAVE_STB 1
+#endif
+#endif
+#ifdef CLI_HAVE_STB
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_NO_STDIO
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+#define RUN_MAX_INPUTS 16
+#define RUN_MAX_REPEAT 100000
+/* Largest input file read (bytes). */
+#define RUN_MAX_FILE ((uint64_t)1 << 32)
+
+static const char run_usage[] =
+    "usage: cleave run MODEL [--input FILE]... [--output FILE] [--threads N]\n"
+    "                  [--repeat K] [--seed N] [--json]\n"
+    "\n"
+    "Runs MODEL on the CPU with cleave's engine and prints each output's\n"
+    "shape and range (top-5 classes for a classifier: an output with one\n"
+    "non-batch dim), and the median wall-clock time of K runs after one\n"
+    "warm-up run.\n"
+    "\n"
+    "  MODEL         model.onnx, network.cfg (darknet) or zoo:NAME\n"
+    "  --input FILE  the value of the next graph input: raw float32 (native\n"
+    "                little-endian, NCHW, exactly the input's size), or a\n"
+    "                JPEG or PNG image, resized and normalised as written in\n"
+    "                docs/engine.md. Give it once per input; inputs without\n"
+    "                one get seeded random values in [0, 1).\n"
+    "  --output FILE write the outputs as raw little-endian float32, one\n"
+    "                after the other in the model's order\n"
+    "  --threads N   threads for the kernels (default 1); results do not\n"
+    "                depend on N\n"
+    "  --repeat K    timed runs (default 10)\n"
+    "  --seed N      seed of random inputs and of zoo:/.cfg weights\n"
+    "                (default 1)\n"
+    "  --json        the summary as JSON\n"
+    "\n"
+    "Exit status: 0 success, 1 the model or an input could not be used,\n"
+    "2 bad command line.\n";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n sorted values. */
+static double median(const double *v, int n)
+{
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static bool host_little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    if (m > n)
+        return false;
+    for (size_t i = 0; i < m; i++) {
+        char a = s[n - m + i], b = suffix[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (a != b)
+            return false;
+    }
+    return true;
+}
+
+static bool is_image_name(const char *path)
+{
+    return ends_with(path, ".jpg") || ends_with(path, ".jpeg") ||
+           ends_with(path, ".png");
+}
+
+/* Bilinear sample of channel c of an 8-bit interleaved image at (y, x) in
+ * source pixel coordinates (centres at integers), clamped at the edges. */
+static float sample(const unsigned char *img, int w, int h, int comp, int c,
+                    double y, double x)
+{
+    int y0, x0, y1, x1;
+    double fy, fx, v00, v01, v10, v11;
+    if (y < 0)
+        y = 0;
+    if (x < 0)
+        x = 0;
+    if (y > h - 1)
+        y = h - 1;
+    if (x > w - 1)
+        x = w - 1;
+    y0 = (int)floor(y);
+    x0 = (int)floor(x);
+    y1 = y0 + 1 < h ? y0 + 1 : y0;
+    x1 = x0 + 1 < w ? x0 + 1 : x0;
+    fy = y - y0;
+    fx = x - x0;
+    v00 = img[((size_t)y0 * (size_t)w + (size_t)x0) * (size_t)comp + (size_t)c];
+    v01 = img[((size_t)y0 * (size_t)w + (size_t)x1) * (size_t)comp + (size_t)c];
+    v10 = img[((size_t)y1 * (size_t)w + (size_t)x0) * (size_t)comp + (size_t)c];
+    v11 = img[((size_t)y1 * (size_t)w + (size_t)x1) * (size_t)comp + (size_t)c];
+    return (float)((v00 * (1 - fx) + v01 * fx) * (1 - fy) +
+                   (v10 * (1 - fx) + v11 * fx) * fy);
+}
+
+/* Decodes an image and fills the NCHW input t (N = 1, C = 1 or 3) as
+ * docs/engine.md says: RGB (or luminance), bilinear resize with pixel
+ * centres aligned, values / 255, then for ImageNet-style models (ONNX and
+ * zoo) (v - mean) / std per channel. */
+static bool load_image(const char *path, const char *buf, size_t len,
+                       const clv_tensor *t, bool imagenet, float *out)
+{
+#ifdef CLI_HAVE_STB
+    static const float mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
+    int w, h, comp, c, H, W;
+    unsigned char *img;
+    if (t->ndim != 4 || t->dims[0] != 1 ||
+        (t->dims[1] != 1 && t->dims[1] != 3) || t->dtype != CLV_DT_FLOAT) {
+        char s[96];
+        clv_tensor_shape_str(t, s, sizeof s);
+        fprintf(stderr,
+                "cleave run: %s: an image can feed a float32 1xCxHxW input "
+                "with C = 1 or 3, not input '%s' (%s %s)\n",
+                path, t->name, clv_dtype_name(t->dtype), s);
+        return false;
+    }
+    if (len > (size_t)0x7fffffff) {
+        fprintf(stderr, "cleave run: %s: image file too large\n", path);
+        return false;
+    }
+    c = (int)t->dims[1];
+    H = (int)t->dims[2];
+    W = (int)t->dims[3];
+    img = stbi_load_from_memory((const unsigned char *)buf, (int)len, &w, &h,
+                                &comp, c);
+    if (!img) {
+        fprintf(stderr, "cleave run: %s: cannot decode the image (%s)\n",
+                path, stbi_failure_reason());
+        return false;
+    }
+    for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double sy = ((double)y + 0.5) * h / H - 0.5;
+                double sx = ((double)x + 0.5) * w / W - 0.5;
+                float v = sample(img, w, h, c, ch, sy, sx) / 255.0f;
+                if (imagenet)
+                    v = c == 3 ? (v - mean[ch]) / stdv[ch]
+                               : (v - 0.449f) / 0.226f;
+                out[((size_t)ch * (size_t)H + (size_t)y) * (size_t)W +
+                    (size_t)x] = v;
+            }
+    stbi_image_free(img);
+    return true;
+#else
+    (void)buf;
+    (void)len;
+    (void)t;
+    (void)imagenet;
+    (void)out;
+    fprintf(stderr,
+            "cleave run: %s: this cleave was built without image support "
+            "(install libstb-dev and rebuild), give a raw float32 file\n",
+            path);
+    return false;
+#endif
+}
+
+/* Fills input buffer `buf` of tensor t from `path`. */
+static bool load_input(const char *path, const clv_tensor *t, bool imagenet,
+                       void *buf)
+{
+    char *data = NULL;
+    size_t len = 0;
+    clv_error err;
+    uint64_t want = clv_tensor_bytes(t);
+    int rc;
+
+    clv_error_clear(&err);
+    rc = clv_util_read_file(path, RUN_MAX_FILE, &data, &len, &err);
+    if (rc) {
+        fprintf(stderr, "cleave run: %s\n", clv_error_text(&err, rc));
+        return false;
+    }
+    if (is_image_name(path)) {
+        bool ok = load_image(path, data, len, t, imagenet, buf);
+        free(data);
+        return ok;
+    }
+    if (len != want) {
+        char s[96];
+        clv_tensor_shape_str(t, s, sizeof s);
+        fprintf(stderr,
+                "cleave run: %s has %zu bytes, but input '%s' (%s %s) "
+                "takes exactly %llu bytes of raw %s\n",
+                path, len, t->name, clv_dtype_name(t->dtype), s,
+                (unsigned long long)want, clv_dtype_name(t->dtype));
+        free(data);
+        return false;
+    }
+    memcpy(buf, data, len);
+    if (!host_little_endian() && clv_dtype_size(t->dtype) > 1) {
+        size_t es = clv_dtype_size(t->dtype);
+        unsigned char *b = buf;
+        for (size_t i = 0; i < len; i += es)
+            for (size_t k = 0; k < es / 2; k++) {
+                unsigned char tmp = b[i + k];
+                b[i + k] = b[i + es - 1 - k];
+                b[i + es - 1 - k] = tmp;
+            }
+    }
+    free(data);
+    return true;
+}
+
+/* Seeded uniform [0, 1) values (small integers for index inputs). */
+static void random_input(const clv_tensor *t, clv_rng *r, void *buf)
+{
+    int64_t n = clv_tensor_numel(t);
+    if (t->dtype == CLV_DT_FLOAT) {
+        clv_rng_fill_uniform(r, buf, (size_t)n, 0.0f, 1.0f);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double v = clv_rng_uniform(r);
+        switch (t->dtype) {
+        case CLV_DT_DOUBLE:
+            ((double *)buf)[i] = v;
+            break;
+        case CLV_DT_INT64:
+            ((int64_t *)buf)[i] = 0;
+            break;
+        case CLV_DT_INT32:
+            ((int32_t *)buf)[i] = 0;
+            break;
+        default:
+            ((unsigned char *)buf)[i] = 0;
+        }
+    }
+}
+
+/* An output is a classifier's when all its dims but one are 1 (the batch
+ * of one included) and that dim has at least 5 entries. */
+static bool is_classifier(const clv_tensor *t)
+{
+    int big = 0;
+    if (t->dtype != CLV_DT_FLOAT || t->ndim < 1)
+        return false;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->dims[i] != 1)
+            big++;
+    return big == 1 && clv_tensor_numel(t) >= 5;
+}
+
+/* The indices of the 5 largest values (ties: lower index first). */
+static void top5(const float *v, int64_t n, int64_t *idx)
+{
+    for (int k = 0; k < 5; k++) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < n; i++) {
+            bool taken = false;
+            for (int j = 0; j < k; j++)
+                taken |= idx[j] == i;
+            if (!taken && (best < 0 || v[i] > v[best]))
+                best = i;
+        }
+        idx[k] = best;
+    }
+}
+
+typedef struct stats {
+    double min, max, mean;
+} stats;
+
+static stats stats_of(const clv_tensor *t, const void *buf)
+{
+    stats s = {0, 0, 0};
+    int64_t n = clv_tensor_numel(t);
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v;
+        switch (t->dtype) {
+        case CLV_DT_FLOAT:
+            v = ((const float *)buf)[i];
+            break;
+        case CLV_DT_DOUBLE:
+            v = ((const double *)buf)[i];
+            break;
+        case CLV_DT_INT64:
+            v = (double)((const int64_t *)buf)[i];
+            break;
+        case CLV_DT_INT32:
+            v = ((const int32_t *)buf)[i];
+            break;
+        case CLV_DT_INT8:
+            v = ((const int8_t *)buf)[i];
+            break;
+        default:
+            v = ((const unsigned char *)buf)[i];
+        }
+        if (i == 0 || v < s.min)
+            s.min = v;
+        if (i == 0 || v > s.max)
+            s.max = v;
+        sum += v;
+    }
+    s.mean = n > 0 ? sum / (double)n : 0.0;
+    return s;
+}
+
+static bool write_outputs(const char *path, const clv_engine *e,
+                          const clv_graph *g, void *const *outs)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "cleave run: cannot write %s: %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < clv_engine_n_outputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_output(e, i));
+        int64_t n = clv_tensor_numel(t);
+        bool ok = true;
+        for (int64_t k = 0; k < n && ok; k++) {
+            float v;
+            unsigned char b[4];
+            uint32_t u;
+            switch (t->dtype) {
+            case CLV_DT_FLOAT:
+                v = ((const float *)outs[i])[k];
+                break;
+            case CLV_DT_DOUBLE:
+                v = (float)((const double *)outs[i])[k];
+                break;
+            case CLV_DT_INT64:
+                v = (float)((const int64_t *)outs[i])[k];
+                break;
+            case CLV_DT_INT32:
+                v = (float)((const int32_t *)outs[i])[k];
+                break;
+            case CLV_DT_INT8:
+                v = ((const int8_t *)outs[i])[k];
+                break;
+            default:
+                v = ((const unsigned char *)outs[i])[k];
+            }
+            memcpy(&u, &v, 4);
+            b[0] = (unsigned char)u;
+            b[1] = (unsigned char)(u >> 8);
+            b[2] = (unsigned char)(u >> 16);
+            b[3] = (unsigned char)(u >> 24);
+            ok = fwrite(b, 1, 4, f) == 4;
+        }
+        if (!ok) {
+            fprintf(stderr, "cleave run: writing %s: %s\n", path,
+                    strerror(errno));
+            fclose(f);
+            return false;
+        }
+    }
+    if (fclose(f)) {
+        fprintf(stderr, "cleave run: writing %s: %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void print_human(const char *model, const clv_graph *g,
+                        const clv_engine *e, void *const *outs,
+                        const char *const *sources, const double *times,
+                        int repeat)
+{
+    char s[96];
+    printf("model %s: %d nodes, %.3f GFLOPs, %d thread%s, arena %.1f MiB\n",
+           model, clv_graph_n_nodes(g),
+           (double)clv_graph_total_flops(g) / 1e9, clv_engine_threads(e),
+           clv_engine_threads(e) == 1 ? "" : "s",
+           (double)clv_engine_arena_bytes(e) / (1024.0 * 1024.0));
+    for (int i = 0; i < clv_engine_n_inputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_input(e, i));
+        clv_tensor_shape_str(t, s, sizeof s);
+        printf("input  %-24s %-8s %-18s %s\n", t->name,
+               clv_dtype_name(t->dtype), s, sources[i]);
+    }
+    for (int i = 0; i < clv_engine_n_outputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_output(e, i));
+        stats st = stats_of(t, outs[i]);
+        clv_tensor_shape_str(t, s, sizeof s);
+        printf("output %-24s %-8s %-18s min %.6g max %.6g mean %.6g\n",
+               t->name, clv_dtype_name(t->dtype), s, st.min, st.max,
+               st.mean);
+        if (is_classifier(t)) {
+            int64_t idx[5];
+            top5(outs[i], clv_tensor_numel(t), idx);
+            printf("  top-5:");
+            for (int k = 0; k < 5; k++)
+                printf(" %lld (%.4g)", (long long)idx[k],
+                       (double)((const float *)outs[i])[idx[k]]);
+            printf("\n");
+        }
+    }
+    printf("time: median %.3f ms over %d run%s (min %.3f, max %.3f)\n",
+           median(times, repeat), repeat, repeat == 1 ? "" : "s", times[0],
+           times[repeat - 1]);
+}
+
+static int print_json(const char *model, const clv_graph *g,
+                      const clv_engine *e, void *const *outs,
+                      const char *const *sources, const double *times,
+                      int repeat)
+{
+    cJSON *root = cJSON_CreateObject(), *a;
+    char *text;
+    if (!root) {
+        fprintf(stderr, "cleave: out of memory\n");
+        return CLI_FAIL;
+    }
+    cJSON_AddStringToObject(root, "format", "cleave-run");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddNumberToObject(root, "nodes", clv_graph_n_nodes(g));
+    cJSON_AddNumberToObject(root, "flops", (double)clv_graph_total_flops(g));
+    cJSON_AddNumberToObject(root, "threads", clv_engine_threads(e));
+    cJSON_AddNumberToObject(root, "arena_bytes",
+                            (double)clv_engine_arena_bytes(e));
+    cJSON_AddNumberToObject(root, "runs", repeat);
+    cJSON_AddNumberToObject(root, "median_ms", median(times, repeat));
+    cJSON_AddNumberToObject(root, "min_ms", times[0]);
+    cJSON_AddNumberToObject(root, "max_ms", times[repeat - 1]);
+    a = cJSON_AddArrayToObject(root, "inputs");
+    for (int i = 0; i < clv_engine_n_inputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_input(e, i));
+        cJSON *o = cJSON_CreateObject(), *sh = cJSON_CreateArray();
+        cJSON_AddStringToObject(o, "name", t->name);
+        cJSON_AddStringToObject(o, "dtype", clv_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->dims[d]));
+        cJSON_AddItemToObject(o, "shape", sh);
+        cJSON_AddStringToObject(o, "source", sources[i]);
+        cJSON_AddItemToArray(a, o);
+    }
+    a = cJSON_AddArrayToObject(root, "outputs");
+    for (int i = 0; i < clv_engine_n_outputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_output(e, i));
+        cJSON *o = cJSON_CreateObject(), *sh = cJSON_CreateArray();
+        stats st = stats_of(t, outs[i]);
+        cJSON_AddStringToObject(o, "name", t->name);
+        cJSON_AddStringToObject(o, "dtype", clv_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->dims[d]));
+        cJSON_AddItemToObject(o, "shape", sh);
+        cJSON_AddNumberToObject(o, "min", st.min);
+        cJSON_AddNumberToObject(o, "max", st.max);
+        cJSON_AddNumberToObject(o, "mean", st.mean);
+        if (is_classifier(t)) {
+            int64_t idx[5];
+            cJSON *tp = cJSON_AddArrayToObject(o, "top5");
+            top5(outs[i], clv_tensor_numel(t), idx);
+            for (int k = 0; k < 5; k++) {
+                cJSON *c = cJSON_CreateObject();
+                cJSON_AddNumberToObject(c, "index", (double)idx[k]);
+                cJSON_AddNumberToObject(
+                    c, "score", (double)((const float *)outs[i])[idx[k]]);
+                cJSON_AddItemToArray(tp, c);
+            }
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "cleave: out of memory\n");
+        return CLI_FAIL;
+    }
+    puts(text);
+    cJSON_free(text);
+    return CLI_OK;
+}
 
 int cli_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cleave run: not built yet\n");
-    return CLI_FAIL;
+    const char *model = NULL, *output = NULL;
+    const char *inputs[RUN_MAX_INPUTS];
+    const char *sources[RUN_MAX_INPUTS];
+    int n_inputs = 0, rc = CLI_FAIL;
+    uint64_t threads = 1, repeat = 10, seed = 1;
+    bool json = false;
+    clv_graph *g = NULL;
+    clv_engine *e = NULL;
+    clv_engine_options opt = {0};
+    clv_error err;
+    void *ins[RUN_MAX_INPUTS] = {NULL};
+    void **outs = NULL;
+    double *times = NULL;
+    clv_rng rng;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(run_usage, stdout);
+            return CLI_OK;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--input") || !strcmp(a, "--output")) {
+            if (!val) {
+                fprintf(stderr, "cleave run: %s needs a file name\n", a);
+                return CLI_USAGE;
+            }
+            if (a[2] == 'o') {
+                output = val;
+            } else if (n_inputs == RUN_MAX_INPUTS) {
+                fprintf(stderr, "cleave run: at most %d --input files\n",
+                        RUN_MAX_INPUTS);
+                return CLI_USAGE;
+            } else {
+                inputs[n_inputs++] = val;
+            }
+            i++;
+        } else if (!strcmp(a, "--threads")) {
+            if (!cli_parse_u64("--threads", val, &threads))
+                return CLI_USAGE;
+            if (threads < 1 || threads > CLV_ENGINE_MAX_THREADS) {
+                fprintf(stderr, "cleave run: --threads must be 1 to %d\n",
+                        CLV_ENGINE_MAX_THREADS);
+                return CLI_USAGE;
+            }
+            i++;
+        } else if (!strcmp(a, "--repeat")) {
+            if (!cli_parse_u64("--repeat", val, &repeat))
+                return CLI_USAGE;
+            if (repeat < 1 || repeat > RUN_MAX_REPEAT) {
+                fprintf(stderr, "cleave run: --repeat must be 1 to %d\n",
+                        RUN_MAX_REPEAT);
+                return CLI_USAGE;
+            }
+            i++;
+        } else if (!strcmp(a, "--seed")) {
+            if (!cli_parse_u64("--seed", val, &seed))
+                return CLI_USAGE;
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "cleave run: unknown option '%s'\n\n%s", a,
+                    run_usage);
+            return CLI_USAGE;
+        } else if (!model) {
+            model = a;
+        } else {
+            fprintf(stderr, "cleave run: one MODEL only ('%s' and '%s')\n",
+                    model, a);
+            return CLI_USAGE;
+        }
+    }
+    if (!model) {
+        fputs(run_usage, stderr);
+        return CLI_USAGE;
+    }
+
+    g = cli_load(model, seed);
+    if (!g)
+        return CLI_FAIL;
+    clv_error_clear(&err);
+    opt.threads = (int)threads;
+    {
+        int erc = clv_engine_create(g, NULL, 0, &opt, &e, &err);
+        if (erc) {
+            fprintf(stderr, "cleave run: %s: %s\n", model,
+                    clv_error_text(&err, erc));
+            goto done;
+        }
+    }
+    if (n_inputs > clv_engine_n_inputs(e)) {
+        fprintf(stderr, "cleave run: %d --input files for a model with %d "
+                        "input%s\n",
+                n_inputs, clv_engine_n_inputs(e),
+                clv_engine_n_inputs(e) == 1 ? "" : "s");
+        rc = CLI_USAGE;
+        goto done;
+    }
+    if (clv_engine_n_inputs(e) > RUN_MAX_INPUTS) {
+        fprintf(stderr, "cleave run: the model has %d inputs; at most %d "
+                        "are supported\n",
+                clv_engine_n_inputs(e), RUN_MAX_INPUTS);
+        goto done;
+    }
+    clv_rng_seed(&rng, seed);
+    for (int i = 0; i < clv_engine_n_inputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_input(e, i));
+        /* darknet networks take RGB in [0, 1], the rest ImageNet-style */
+        bool imagenet = !ends_with(model, ".cfg");
+        ins[i] = malloc((size_t)clv_tensor_bytes(t) + 1);
+        if (!ins[i]) {
+            fprintf(stderr, "cleave run: out of memory\n");
+            goto done;
+        }
+        if (i < n_inputs) {
+            if (!load_input(inputs[i], t, imagenet, ins[i]))
+                goto done;
+            sources[i] = inputs[i];
+        } else {
+            random_input(t, &rng, ins[i]);
+            sources[i] = "(seeded random)";
+        }
+    }
+    outs = calloc((size_t)clv_engine_n_outputs(e) + 1, sizeof *outs);
+    times = malloc((size_t)repeat * sizeof *times);
+    if (!outs || !times) {
+        fprintf(stderr, "cleave run: out of memory\n");
+        goto done;
+    }
+    for (int i = 0; i < clv_engine_n_outputs(e); i++) {
+        const clv_tensor *t = clv_graph_tensor(g, clv_engine_output(e, i));
+        outs[i] = malloc((size_t)clv_tensor_bytes(t) + 1);
+        if (!outs[i]) {
+            fprintf(stderr, "cleave run: out of memory\n");
+            goto done;
+        }
+    }
+    for (uint64_t r = 0; r <= repeat; r++) {
+        double t0 = now_ms();
+        int erc = clv_engine_run(e, (const void *const *)ins, outs, &err);
+        if (erc) {
+            fprintf(stderr, "cleave run: %s: %s\n", model,
+                    clv_error_text(&err, erc));
+            goto done;
+        }
+        if (r > 0) /* the first run warms caches and is not timed */
+            times[r - 1] = now_ms() - t0;
+    }
+    qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+    if (output && !write_outputs(output, e, g, outs))
+        goto done;
+    if (json) {
+        rc = print_json(model, g, e, outs, sources, times, (int)repeat);
+    } else {
+        print_human(model, g, e, outs, sources, times, (int)repeat);
+        rc = CLI_OK;
+    }
+done:
+    for (int i = 0; i < RUN_MAX_INPUTS; i++)
+        free(ins[i]);
+    if (outs && e)
+        for (int i = 0; i < clv_engine_n_outputs(e); i++)
+            free(outs[i]);
+    free(outs);
+    free(times);
+    clv_engine_free(e);
+    clv_graph_free(g);
+    return rc;
 }
