@@ -101,6 +101,30 @@ int clv_graph__infer_identity(clv_graph *g, int node, clv_error *err)
                                    err);
 }
 
+/* True when Dropout `node` is the identity: no training_mode input, or a
+ * constant false one, or a constant ratio of 0. */
+static bool dropout_is_identity(const clv_graph *g, int node)
+{
+    const clv_node *n = &g->nodes[node];
+    const clv_tensor *mode, *ratio;
+    if (n->n_inputs < 3 || n->inputs[2] < 0)
+        return true;
+    mode = &g->tensors[n->inputs[2]];
+    if ((mode->flags & CLV_TENSOR_CONST) && clv_tensor_numel(mode) == 1 &&
+        mode->dtype == CLV_DT_BOOL && *(const unsigned char *)mode->data == 0)
+        return true;
+    if (n->inputs[1] < 0)
+        return false;
+    ratio = &g->tensors[n->inputs[1]];
+    if (!(ratio->flags & CLV_TENSOR_CONST) || clv_tensor_numel(ratio) != 1)
+        return false;
+    if (ratio->dtype == CLV_DT_FLOAT)
+        return *(const float *)ratio->data == 0.0f;
+    if (ratio->dtype == CLV_DT_DOUBLE)
+        return *(const double *)ratio->data == 0.0;
+    return false;
+}
+
 int clv_graph__infer_dropout(clv_graph *g, int node, clv_error *err)
 {
     const clv_tensor *x;
@@ -109,7 +133,14 @@ int clv_graph__infer_dropout(clv_graph *g, int node, clv_error *err)
         (rc = clv_graph__need_outputs(g, node, 1, 2, err)) ||
         (rc = clv_graph__extras_unused(g, node, 1, "mask", err)))
         return rc;
-    /* ratio and training_mode do nothing at inference */
+    /* ratio and training_mode do nothing at inference; training mode
+     * (a training_mode input that is not a constant false) drops values at
+     * random, which cleave does not do, unless the ratio is a constant 0 */
+    if (!dropout_is_identity(g, node))
+        return clv_graph__node_error(g, node, err, CLV_EUNSUPPORTED,
+                                     "Dropout in training mode (training_mode "
+                                     "is not a constant false) is not "
+                                     "supported");
     clv_graph__keep_inputs(g, node, 1);
     x = clv_graph__in(g, node, 0);
     if ((rc = clv_graph__set_out_like(g, node, 0, x, err)))
