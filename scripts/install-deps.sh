@@ -10,7 +10,7 @@ PACKAGES=(
   libigraph-dev python3-networkx libstb-dev
   clang libclang-rt-14-dev
   python3 python3-onnx python3-numpy
-  darknet
+  darknet libonnx-testdata
 )
 
 missing=()
