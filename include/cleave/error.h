@@ -31,7 +31,9 @@ extern "C" {
     X(CLV_ECYCLE, -7, "graph has a cycle")                           \
     X(CLV_ERANGE, -8, "value out of range")                          \
     X(CLV_ENOTFOUND, -9, "not found")                                \
-    X(CLV_ELIMIT, -10, "size limit exceeded")
+    X(CLV_ELIMIT, -10, "size limit exceeded")                        \
+    X(CLV_ETIMEOUT, -11, "timed out")                                \
+    X(CLV_ECLOSED, -12, "connection closed by peer")
 
 enum clv_status {
 #define CLV__ERROR_ENUM(name, value, text) name = value,

@@ -1,0 +1,626 @@
+/* Sockets: addresses, connect/listen/accept, whole-message send and
+ * receive with timeouts and pacing. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/internal.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct clv_net_conn {
+    int fd;
+    char peer[96];
+    clv_net_limits lim;
+    int timeout_ms;
+    clv_net_pacer *pacer;
+    clv_net_buf sbuf;
+    bool eof;
+    clv_net_stats st;
+};
+
+struct clv_net_listener {
+    int fd;
+    int port;
+};
+
+uint64_t clv_net_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- addresses -------------------------------------------------------------- */
+
+static int parse_port(const char *s, int *port)
+{
+    if (!*s)
+        return -1;
+    long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+        if (v > 65535)
+            return -1;
+    }
+    *port = (int)v;
+    return 0;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+int clv_net_parse_addr(const char *addr, int default_port, char *host,
+                       size_t hostlen, int *port, clv_error *err)
+{
+    const char *h = addr, *pstr = NULL;
+    size_t hl;
+    if (!addr || !host || hostlen == 0)
+        return clv_error_set(err, CLV_EINVAL, "no address given");
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end)
+            return clv_error_set(err, CLV_EINVAL,
+                                 "address '%s': '[' without ']'", addr);
+        h = addr + 1;
+        hl = (size_t)(end - h);
+        if (end[1] == ':')
+            pstr = end + 2;
+        else if (end[1] != '\0')
+            return clv_error_set(err, CLV_EINVAL,
+                                 "address '%s': expected ':PORT' after ']'",
+                                 addr);
+    } else {
+        const char *c = strchr(addr, ':');
+        if (c && strchr(c + 1, ':')) { /* a bare IPv6 address */
+            hl = strlen(addr);
+        } else if (c) {
+            hl = (size_t)(c - addr);
+            pstr = c + 1;
+        } else if (all_digits(addr)) {
+            hl = 0;
+            pstr = addr;
+        } else {
+            hl = strlen(addr);
+        }
+    }
+    if (hl >= hostlen)
+        return clv_error_set(err, CLV_EINVAL,
+                             "address '%s': the host name is too long", addr);
+    int p = default_port;
+    if (pstr && parse_port(pstr, &p))
+        return clv_error_set(err, CLV_EINVAL,
+                             "address '%s': bad port '%s' (0 to 65535)",
+                             addr, pstr);
+    if (p < 0 || p > 65535)
+        return clv_error_set(err, CLV_EINVAL, "address '%s': no port",
+                             addr);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = p;
+    return 0;
+}
+
+static void format_sockaddr(const struct sockaddr *sa, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    } else {
+        snprintf(out, n, "local");
+    }
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+int clv_net_conn_from_fd(int fd, clv_net_conn **out, clv_error *err)
+{
+    *out = NULL;
+    if (fd < 0)
+        return clv_error_set(err, CLV_EINVAL, "bad socket");
+    clv_net_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    c->fd = fd;
+    c->timeout_ms = DEFAULT_TIMEOUT_MS;
+    clv_net_limits_default(&c->lim);
+    set_nonblock(fd);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        format_sockaddr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+    else
+        snprintf(c->peer, sizeof c->peer, "local");
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    *out = c;
+    return 0;
+}
+
+void clv_net_conn_free(clv_net_conn *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    clv_net_buf_release(&c->sbuf);
+    free(c);
+}
+
+const char *clv_net_conn_peer(const clv_net_conn *c)
+{
+    return c->peer;
+}
+
+void clv_net_conn_set_limits(clv_net_conn *c, const clv_net_limits *lim)
+{
+    if (lim)
+        c->lim = *lim;
+    else
+        clv_net_limits_default(&c->lim);
+}
+
+void clv_net_conn_set_timeout(clv_net_conn *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+void clv_net_conn_set_pacer(clv_net_conn *c, clv_net_pacer *p)
+{
+    c->pacer = p;
+}
+
+void clv_net_conn_shutdown(clv_net_conn *c)
+{
+    if (c && c->fd >= 0)
+        shutdown(c->fd, SHUT_RDWR);
+}
+
+bool clv_net_conn_eof(const clv_net_conn *c)
+{
+    return c->eof;
+}
+
+void clv_net_conn_stats(const clv_net_conn *c, clv_net_stats *out)
+{
+    *out = c->st;
+}
+
+/* Waits for `events` on fd. 1 ready, 0 timed out, -1 error (errno). */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd pfd = {fd, events, 0};
+    for (;;) {
+        int n = poll(&pfd, 1, timeout_ms < 0 ? -1 : timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        return n > 0;
+    }
+}
+
+int clv_net_conn_wait(clv_net_conn *c, int timeout_ms, clv_error *err)
+{
+    int r = wait_fd(c->fd, POLLIN, timeout_ms);
+    if (r < 0)
+        return clv_error_set(err, CLV_EIO, "%s: poll: %s", c->peer,
+                             strerror(errno));
+    return r;
+}
+
+/* Writes exactly n bytes (no pacing). */
+static int write_all(clv_net_conn *c, const uint8_t *p, size_t n,
+                     int timeout_ms, clv_error *err)
+{
+    while (n) {
+        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (k > 0) {
+            p += k;
+            n -= (size_t)k;
+            c->st.bytes_sent += (uint64_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int r = wait_fd(c->fd, POLLOUT, timeout_ms);
+            if (r == 0)
+                return clv_error_set(err, CLV_EIO,
+                                     "%s: send timed out after %d ms without "
+                                     "progress",
+                                     c->peer, timeout_ms);
+            if (r < 0)
+                return clv_error_set(err, CLV_EIO, "%s: poll: %s", c->peer,
+                                     strerror(errno));
+            continue;
+        }
+        if (k < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return clv_error_set(err, CLV_EIO,
+                                 "%s: the peer closed the connection",
+                                 c->peer);
+        return clv_error_set(err, CLV_EIO, "%s: send: %s", c->peer,
+                             k < 0 ? strerror(errno) : "no progress");
+    }
+    return 0;
+}
+
+static int send_paced(clv_net_conn *c, const uint8_t *p, size_t n,
+                      int timeout_ms, clv_net_send_info *info,
+                      clv_error *err)
+{
+    uint64_t t0 = clv_net_now_ns();
+    int rc = 0;
+    while (n && !rc) {
+        size_t chunk = n;
+        if (c->pacer)
+            chunk = (size_t)clv_net_pacer_acquire(c->pacer, n);
+        rc = write_all(c, p, chunk, timeout_ms, err);
+        p += chunk;
+        n -= chunk;
+    }
+    if (info) {
+        info->t_start_ns = t0;
+        info->t_end_ns = clv_net_now_ns();
+    }
+    return rc;
+}
+
+int clv_net_send_bytes(clv_net_conn *c, const void *data, size_t len,
+                       clv_net_send_info *info, clv_error *err)
+{
+    if (info)
+        info->bytes = len;
+    return send_paced(c, data, len, c->timeout_ms, info, err);
+}
+
+static int send_msg(clv_net_conn *c, const clv_net_msg *m, int timeout_ms,
+                    clv_net_send_info *info, clv_error *err)
+{
+    c->sbuf.len = 0;
+    int rc = clv_net_encode(m, &c->sbuf, err);
+    if (rc)
+        return rc;
+    if (info)
+        info->bytes = c->sbuf.len;
+    rc = send_paced(c, c->sbuf.data, c->sbuf.len, timeout_ms, info, err);
+    if (!rc)
+        c->st.msgs_sent++;
+    /* Do not keep a huge buffer around after a large message. */
+    if (c->sbuf.cap > ((size_t)64 << 20))
+        clv_net_buf_release(&c->sbuf);
+    return rc;
+}
+
+int clv_net_send(clv_net_conn *c, const clv_net_msg *m,
+                 clv_net_send_info *info, clv_error *err)
+{
+    return send_msg(c, m, c->timeout_ms, info, err);
+}
+
+int clv_net_send_error(clv_net_conn *c, int code, const char *fmt, ...)
+{
+    char text[CLV_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_ERROR;
+    m.error.code = code;
+    m.error.text = text;
+    int t = c->timeout_ms < 0 || c->timeout_ms > 1000 ? 1000 : c->timeout_ms;
+    return send_msg(c, &m, t, NULL, NULL);
+}
+
+/* Reads exactly n bytes. `boundary`: nothing of this message was read yet,
+ * so an orderly close is a clean end. */
+static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
+                    clv_error *err)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = recv(c->fd, p + got, n - got, 0);
+        if (k > 0) {
+            got += (size_t)k;
+            c->st.bytes_received += (uint64_t)k;
+            continue;
+        }
+        if (k == 0) {
+            if (boundary && got == 0) {
+                c->eof = true;
+                return clv_error_set(err, CLV_EIO,
+                                     "%s: the peer closed the connection",
+                                     c->peer);
+            }
+            return clv_error_set(err, CLV_EIO,
+                                 "%s: the peer closed the connection in the "
+                                 "middle of a message",
+                                 c->peer);
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int r = wait_fd(c->fd, POLLIN, c->timeout_ms);
+            if (r == 0)
+                return clv_error_set(err, CLV_EIO,
+                                     "%s: receive timed out after %d ms "
+                                     "without data",
+                                     c->peer, c->timeout_ms);
+            if (r < 0)
+                return clv_error_set(err, CLV_EIO, "%s: poll: %s", c->peer,
+                                     strerror(errno));
+            continue;
+        }
+        return clv_error_set(err, CLV_EIO, "%s: recv: %s", c->peer,
+                             strerror(errno));
+    }
+    return 0;
+}
+
+int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
+{
+    uint8_t hdr[CLV_NET_HEADER_SIZE];
+    clv_net_header h;
+    uint8_t *payload = NULL;
+    clv_net_msg_release(m);
+    c->eof = false;
+    int rc = read_all(c, hdr, sizeof hdr, true, err);
+    if (rc)
+        return rc;
+    uint64_t t_header = clv_net_now_ns();
+    if ((rc = clv_net_header_parse(hdr, &c->lim, &h, err)))
+        goto fail;
+    /* The length was checked against the limits: now it may be allocated.
+     * One spare byte keeps malloc(0) out of the picture. */
+    if (h.payload_len >= SIZE_MAX) {
+        rc = clv_error_set(err, CLV_ELIMIT, "%s: a %llu-byte payload",
+                           clv_net_type_name(h.type),
+                           (unsigned long long)h.payload_len);
+        goto fail;
+    }
+    payload = malloc((size_t)h.payload_len + 1);
+    if (!payload) {
+        rc = clv_error_set(err, CLV_ENOMEM,
+                           "%s: out of memory for a %llu-byte %s", c->peer,
+                           (unsigned long long)h.payload_len,
+                           clv_net_type_name(h.type));
+        goto fail;
+    }
+    if ((rc = read_all(c, payload, (size_t)h.payload_len, false, err)))
+        goto fail;
+    uint64_t t_done = clv_net_now_ns();
+    if ((rc = clv_net_decode_payload(&h, payload, (size_t)h.payload_len,
+                                     &c->lim, m, err)))
+        goto fail;
+    m->owned_payload_ = payload;
+    m->payload_len = h.payload_len;
+    m->t_header_ns = t_header;
+    m->t_done_ns = t_done;
+    c->st.msgs_received++;
+    return 0;
+fail:
+    free(payload);
+    clv_net_msg_release(m);
+    if (rc == CLV_EFORMAT || rc == CLV_ELIMIT)
+        clv_error_prefix(err, "%s: ", c->peer);
+    return rc;
+}
+
+/* ---- connect, listen, accept ----------------------------------------------- */
+
+int clv_net_connect(const char *addr, int timeout_ms, clv_net_conn **out,
+                    clv_error *err)
+{
+    char host[256], port_s[16], last[160] = "no address";
+    int port, rc;
+    *out = NULL;
+    if ((rc = clv_net_parse_addr(addr, CLV_NET_DEFAULT_PORT, host,
+                                 sizeof host, &port, err)))
+        return rc;
+    if (port == 0)
+        return clv_error_set(err, CLV_EINVAL, "address '%s': port 0", addr);
+    if (!host[0])
+        snprintf(host, sizeof host, "localhost");
+    snprintf(port_s, sizeof port_s, "%d", port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, port_s, &hints, &res);
+    if (g)
+        return clv_error_set(err, CLV_EIO, "%s: cannot resolve '%s': %s",
+                             addr, host, gai_strerror(g));
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        char where[96];
+        format_sockaddr(ai->ai_addr, where, sizeof where);
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            snprintf(last, sizeof last, "%s: socket: %s", where,
+                     strerror(errno));
+            continue;
+        }
+        set_nonblock(fd);
+        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r < 0 && errno == EINPROGRESS) {
+            r = wait_fd(fd, POLLOUT, timeout_ms);
+            if (r == 0) {
+                snprintf(last, sizeof last, "%s: timed out after %d ms",
+                         where, timeout_ms);
+                r = -1;
+            } else if (r > 0) {
+                int e = 0;
+                socklen_t el = sizeof e;
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+                if (e) {
+                    snprintf(last, sizeof last, "%s: %s", where, strerror(e));
+                    r = -1;
+                } else {
+                    r = 0;
+                }
+            } else {
+                snprintf(last, sizeof last, "%s: poll: %s", where,
+                         strerror(errno));
+            }
+        } else if (r < 0) {
+            snprintf(last, sizeof last, "%s: %s", where, strerror(errno));
+        }
+        if (r == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return clv_error_set(err, CLV_EIO, "cannot connect to %s (%s)", addr,
+                             last);
+    return clv_net_conn_from_fd(fd, out, err);
+}
+
+int clv_net_listen(const char *addr, clv_net_listener **out, clv_error *err)
+{
+    char host[256], port_s[16], last[160] = "no address";
+    int port, rc;
+    *out = NULL;
+    if ((rc = clv_net_parse_addr(addr, CLV_NET_DEFAULT_PORT, host,
+                                 sizeof host, &port, err)))
+        return rc;
+    bool any = !host[0] || strcmp(host, "*") == 0;
+    snprintf(port_s, sizeof port_s, "%d", port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int g = getaddrinfo(any ? NULL : host, port_s, &hints, &res);
+    if (g)
+        return clv_error_set(err, CLV_EIO, "%s: cannot resolve '%s': %s",
+                             addr, host, gai_strerror(g));
+    int fd = -1;
+    /* For the wildcard, IPv6 first (dual stack), then IPv4. */
+    for (int pass = 0; pass < 2 && fd < 0; pass++) {
+        for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+            if (any && (pass == 0) != (ai->ai_family == AF_INET6))
+                continue;
+            if (!any && pass == 1)
+                break;
+            char where[96];
+            format_sockaddr(ai->ai_addr, where, sizeof where);
+            fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+            if (fd < 0) {
+                snprintf(last, sizeof last, "%s: socket: %s", where,
+                         strerror(errno));
+                continue;
+            }
+            int one = 1, zero = 0;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (ai->ai_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+                listen(fd, 128) < 0) {
+                snprintf(last, sizeof last, "%s: %s", where, strerror(errno));
+                close(fd);
+                fd = -1;
+            }
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return clv_error_set(err, CLV_EIO, "cannot listen on %s (%s)", addr,
+                             last);
+    set_nonblock(fd);
+    clv_net_listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        close(fd);
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    l->fd = fd;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    l->port = port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            l->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    *out = l;
+    return 0;
+}
+
+void clv_net_listener_free(clv_net_listener *l)
+{
+    if (!l)
+        return;
+    close(l->fd);
+    free(l);
+}
+
+int clv_net_listener_port(const clv_net_listener *l)
+{
+    return l->port;
+}
+
+int clv_net_accept(clv_net_listener *l, int timeout_ms, clv_net_conn **out,
+                   clv_error *err)
+{
+    *out = NULL;
+    int r = wait_fd(l->fd, POLLIN, timeout_ms);
+    if (r < 0)
+        return clv_error_set(err, CLV_EIO, "accept: poll: %s",
+                             strerror(errno));
+    if (r == 0)
+        return 0;
+    int fd = accept(l->fd, NULL, NULL);
+    if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+            errno == ECONNABORTED || errno == EPROTO)
+            return 0;
+        return clv_error_set(err, CLV_EIO, "accept: %s", strerror(errno));
+    }
+    return clv_net_conn_from_fd(fd, out, err);
+}
