@@ -29,6 +29,8 @@ int cli_demo(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_profile(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_edge(int argc, char **argv);
 
 /* Prints the node table and totals of `g` as `cleave info` does. */
 void cli_print_summary(const char *label, const clv_graph *g);

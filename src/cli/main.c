@@ -18,6 +18,8 @@ static const char usage[] =
     "  run MODEL [--input FILE]   run a model on the CPU: output summary, median time\n"
     "  profile MODEL -o FILE      measure every layer's latency on this device\n"
     "  plan ...                   choose where to cut: edge, cloud or the cut between\n"
+    "  serve --model M            the cloud server: finishes the edges' frames\n"
+    "  edge --model M --server A  the edge agent: runs its layers, ships the cut\n"
     "  demo                       the main job on built-in defaults\n"
     "  help [COMMAND]             this text, or a command's own help\n"
     "\n"
@@ -85,6 +87,10 @@ int main(int argc, char **argv)
                 return cli_run(2, sub);
             if (!strcmp(argv[2], "profile"))
                 return cli_profile(2, sub);
+            if (!strcmp(argv[2], "serve"))
+                return cli_serve(2, sub);
+            if (!strcmp(argv[2], "edge"))
+                return cli_edge(2, sub);
             fprintf(stderr, "cleave: no command '%s'\n", argv[2]);
             return CLI_USAGE;
         }
@@ -107,6 +113,10 @@ int main(int argc, char **argv)
         return cli_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "profile"))
         return cli_profile(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "edge"))
+        return cli_edge(argc - 1, argv + 1);
     fprintf(stderr, "cleave: unknown command '%s'\n\n%s", cmd, usage);
     return CLI_USAGE;
 }
