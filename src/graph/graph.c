@@ -505,46 +505,42 @@ int clv_graph_set_float(clv_graph *g, int node, const char *name, float v)
     return 0;
 }
 
-int clv_graph_set_ints(clv_graph *g, int node, const char *name, size_t n,
-                       const int64_t *v)
+/* Stores a copy of `n` elements of `size` bytes as attribute `name` of
+ * type `type` (CLV_ATTR_INTS or CLV_ATTR_FLOATS). */
+static int set_array(clv_graph *g, int node, const char *name,
+                     clv_attr_type type, size_t n, const void *v, size_t size)
 {
     if (bad_node(g, node) || (n && !v))
         return CLV_EINVAL;
-    int64_t *copy = malloc(sizeof *copy * (n ? n : 1));
+    void *copy = malloc(size * (n ? n : 1));
     if (!copy)
         return CLV_ENOMEM;
     if (n)
-        memcpy(copy, v, sizeof *copy * n);
+        memcpy(copy, v, size * n);
     clv_attr *a = attr_slot(g, node, name);
     if (!a) {
         free(copy);
         return CLV_ENOMEM;
     }
-    a->type = CLV_ATTR_INTS;
-    a->ints = copy;
+    a->type = type;
+    if (type == CLV_ATTR_INTS)
+        a->ints = copy;
+    else
+        a->floats = copy;
     a->n = n;
     return 0;
+}
+
+int clv_graph_set_ints(clv_graph *g, int node, const char *name, size_t n,
+                       const int64_t *v)
+{
+    return set_array(g, node, name, CLV_ATTR_INTS, n, v, sizeof *v);
 }
 
 int clv_graph_set_floats(clv_graph *g, int node, const char *name, size_t n,
                          const float *v)
 {
-    if (bad_node(g, node) || (n && !v))
-        return CLV_EINVAL;
-    float *copy = malloc(sizeof *copy * (n ? n : 1));
-    if (!copy)
-        return CLV_ENOMEM;
-    if (n)
-        memcpy(copy, v, sizeof *copy * n);
-    clv_attr *a = attr_slot(g, node, name);
-    if (!a) {
-        free(copy);
-        return CLV_ENOMEM;
-    }
-    a->type = CLV_ATTR_FLOATS;
-    a->floats = copy;
-    a->n = n;
-    return 0;
+    return set_array(g, node, name, CLV_ATTR_FLOATS, n, v, sizeof *v);
 }
 
 int clv_graph_set_string(clv_graph *g, int node, const char *name,
