@@ -527,7 +527,7 @@ const char *clv_net_conn_peer(const clv_net_conn *c);
 void clv_net_conn_set_limits(clv_net_conn *c, const clv_net_limits *lim);
 
 /* How long a send or receive may go without progress, in milliseconds,
- * before it fails with CLV_EIO ("timed out"); < 0 waits forever. Time a
+ * before it fails with CLV_ETIMEOUT; < 0 waits forever. Time a
  * pacer makes the sender wait does not count. Default 30000. Set it before
  * threads start sending and receiving. */
 void clv_net_conn_set_timeout(clv_net_conn *c, int timeout_ms);
@@ -573,9 +573,10 @@ typedef struct clv_net_send_info {
  * writes it whole to the connection, through the pacer if there is one,
  * resuming after partial writes and EINTR, without SIGPIPE. `info` (may be
  * NULL) receives the bytes and the time the write took. Returns 0,
- * CLV_EINVAL (a message that cannot be encoded), CLV_ENOMEM or CLV_EIO (the
- * peer closed, a socket error, or the I/O timeout; the connection is then
- * unusable: a message may be half sent).
+ * CLV_EINVAL (a message that cannot be encoded), CLV_ENOMEM, CLV_ECLOSED
+ * (the peer closed or reset the connection), CLV_ETIMEOUT (the I/O timeout)
+ * or CLV_EIO (another socket error); after a failure the connection is
+ * unusable: a message may be half sent.
  */
 int clv_net_send(clv_net_conn *c, const clv_net_msg *m,
                  clv_net_send_info *info, clv_error *err);
@@ -600,9 +601,9 @@ int clv_net_send_error(clv_net_conn *c, int code, const char *fmt, ...)
  * then decodes it into `m` (released first), which then owns the payload;
  * m->t_header_ns and m->t_done_ns are set. Waits for the first byte as
  * long as the I/O timeout allows (use clv_net_conn_wait to poll). Returns
- * 0; CLV_EIO (the peer closed: clv_net_conn_eof() tells a clean close
- * between messages from one inside a message; a socket error; the
- * timeout); CLV_EFORMAT or CLV_ELIMIT (a bad message: the stream cannot be
+ * 0; CLV_ECLOSED (the peer closed: clv_net_conn_eof() tells a clean close
+ * between messages from one inside a message); CLV_ETIMEOUT (the I/O
+ * timeout); CLV_EIO (a socket error); CLV_EFORMAT or CLV_ELIMIT (a bad message: the stream cannot be
  * trusted any more, close the connection); or CLV_ENOMEM. On failure `m` is
  * empty.
  */

@@ -1,12 +1,364 @@
-/* Placeholder until cleave edge lands. */
-#include <stdio.h>
+/* cleave edge: the edge agent. */
+#define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleave/runtime.h"
 #include "cli/cli.h"
+#include "util/util.h"
+
+static const char edge_usage[] =
+    "usage: cleave edge --model MODEL --server HOST:PORT [--frames N | --fps F]\n"
+    "                   [--input DIR|FILE] [--planner P] [--link PRESET |\n"
+    "                   --bandwidth RATE] [--link-schedule S] [--slowdown F]\n"
+    "                   [--edge-profile F --cloud-profile F] [--trace F.json]\n"
+    "                   [--json] [--token-file F]\n"
+    "\n"
+    "The edge agent: runs the edge part of every frame, sends the cut tensors\n"
+    "to `cleave serve`, collects the results. Three stages overlap: frame k+1\n"
+    "is computed while frame k is on the wire and frame k-1 in the cloud. The\n"
+    "passive bandwidth estimate (from the frames' own transfer times) drives\n"
+    "re-planning: a new plan version is sent and used from a frame boundary.\n"
+    "If the server is lost, the frames in flight finish on the edge and the\n"
+    "edge reconnects with backoff.\n"
+    "\n"
+    "  --model MODEL       model.onnx, network.cfg or zoo:NAME (as the server)\n"
+    "  --server H:P        the server\n"
+    "  --frames N          frames to run (default 20)\n"
+    "  --fps F             start frames at this rate (default: as fast as the\n"
+    "                      pipeline goes)\n"
+    "  --sequential N      the first N frames run one at a time (latency)\n"
+    "  --input DIR|FILE    raw float32 input(s) of exactly the input's size;\n"
+    "                      a directory's files are used in name order, cycling\n"
+    "                      (default: seeded random values in [0, 1))\n"
+    "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud\n"
+    "  --link PRESET       pace the uplink: cat1, 3g, 4g, wifi\n"
+    "  --bandwidth RATE    pace the uplink: 7.5 (Mbit/s), 500kbit, ...\n"
+    "  --link-schedule S   rates over time, e.g. \"0:wifi,10:3g,20:4g\"\n"
+    "  --no-adapt          keep the first plan\n"
+    "  --threshold X       relative bandwidth change that re-plans (0.25)\n"
+    "  --dads-fps F        the frame rate dads plans for (default 30)\n"
+    "  --slowdown F        emulate a slow edge: duty cycle F in (0,1], the\n"
+    "                      edge computes at fraction F of this CPU (0.25 =\n"
+    "                      four times slower); its profile is scaled alike\n"
+    "  --edge-profile F    per-node edge times from a `cleave profile` file\n"
+    "  --cloud-profile F   per-node cloud times (default: measured here once,\n"
+    "                      divided by --cloud-speedup, default 1)\n"
+    "  --cloud-speedup X   the cloud is X times faster than this machine\n"
+    "  --threads N         engine threads on the edge (default 1)\n"
+    "  --trace F.json      a Chrome trace of every stage of every frame\n"
+    "  --json              the summary as JSON\n"
+    "  --token-file F      the shared secret the server requires\n"
+    "  --seed N            weight seed of zoo: models and of random inputs\n"
+    "  --quiet             no log lines\n";
+
+typedef struct edge_inputs {
+    int n;
+    char **paths;
+    uint64_t bytes;
+} edge_inputs;
+
+static int edge_read_input(void *ctx, uint64_t frame, void *const *bufs,
+                           clv_error *err)
+{
+    edge_inputs *in = ctx;
+    const char *path = in->paths[frame % (uint64_t)in->n];
+    char *data = NULL;
+    size_t len = 0;
+    int rc = clv_util_read_file(path, in->bytes + 1, &data, &len, err);
+    if (rc)
+        return rc;
+    if (len != in->bytes) {
+        free(data);
+        return clv_error_set(err, CLV_EINVAL,
+                             "%s: %zu bytes, the input takes %llu", path, len,
+                             (unsigned long long)in->bytes);
+    }
+    memcpy(bufs[0], data, len);
+    free(data);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int edge_list_inputs(const char *path, edge_inputs *in)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        in->paths = malloc(sizeof *in->paths);
+        if (!in->paths || !(in->paths[0] = clv_util_strdup(path)))
+            return -1;
+        in->n = 1;
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char **p = realloc(in->paths, (size_t)(in->n + 1) * sizeof *p);
+        if (!p)
+            break;
+        in->paths = p;
+        size_t l = strlen(path) + strlen(e->d_name) + 2;
+        char *s = malloc(l);
+        if (!s)
+            break;
+        snprintf(s, l, "%s/%s", path, e->d_name);
+        in->paths[in->n++] = s;
+    }
+    closedir(d);
+    if (in->n == 0)
+        return -1;
+    qsort(in->paths, (size_t)in->n, sizeof *in->paths, cmp_str);
+    return 0;
+}
+
+static void edge_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "cleave edge: %s\n", line);
+}
+
+static void print_summary(const clv_edge_report *r)
+{
+    printf("frames      %d (ok %d, failed %d, finished on the edge after a "
+           "lost server %d)\n",
+           r->n_frames, r->n_ok, r->n_failed, r->n_fallback);
+    printf("latency     p50 %.1f ms, p95 %.1f ms, max %.1f ms, mean %.1f ms\n",
+           r->p50_ms, r->p95_ms, r->max_ms, r->mean_ms);
+    printf("throughput  %.2f frames/s\n", r->fps);
+    printf("bytes sent  %llu (%.1f KiB per frame)\n",
+           (unsigned long long)r->bytes_sent,
+           r->n_frames ? (double)r->bytes_sent / 1024.0 / r->n_frames : 0);
+    printf("bandwidth   probe %.3g Mbit/s, passive estimate %.3g Mbit/s\n",
+           r->probe_bps / 1e6, r->bw_bps / 1e6);
+    if (r->plan.n_nodes)
+        printf("first plan  %s%s%s at %.3g Mbit/s: predicted T_e %.1f + T_t "
+               "%.1f + T_c %.1f = %.1f ms, %.2f fps\n",
+               clv_plan_method_name(r->plan.method),
+               r->plan.mode ? "/" : "",
+               r->plan.mode ? clv_plan_mode_name(r->plan.mode) : "",
+               r->plan_bps / 1e6, r->plan.edge_ms, r->plan.transfer_ms,
+               r->plan.cloud_ms, r->plan.latency_ms, r->plan.fps);
+    for (int i = 0; i < r->n_switches; i++) {
+        const clv_edge_switch *s = &r->switches[i];
+        printf("switch      t=%.2f s at %.3g Mbit/s: plan %llu -> %llu, cut "
+               "%s -> %s\n",
+               s->t_s, s->bw_bps / 1e6, (unsigned long long)s->old_version,
+               (unsigned long long)s->new_version, s->old_cut, s->new_cut);
+    }
+}
 
 int cli_edge(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cleave edge: not built yet\n");
-    return CLI_FAIL;
+    const char *model = NULL, *server = NULL, *input = NULL, *link = NULL;
+    const char *bandwidth = NULL, *sched = NULL, *trace = NULL, *token = NULL;
+    const char *eprof = NULL, *cprof = NULL, *planner = "dads";
+    uint64_t frames = 20, seed = 1, threads = 1, sequential = 0;
+    double fps = 0, slowdown = 1, threshold = 0.25, speedup = 1, dads_fps = 0;
+    bool json = false, quiet = false, adapt = true;
+    int ret = CLI_FAIL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(edge_usage, stdout);
+            return CLI_OK;
+        }
+#define STR_OPT(name, var)                                                    \
+    if (!strcmp(a, name) && v) {                                              \
+        var = v;                                                              \
+        i++;                                                                  \
+        continue;                                                             \
+    }
+#define U64_OPT(name, var)                                                    \
+    if (!strcmp(a, name) && v) {                                              \
+        if (!cli_parse_u64(a, v, &var))                                       \
+            return CLI_USAGE;                                                 \
+        i++;                                                                  \
+        continue;                                                             \
+    }
+#define DBL_OPT(name, var)                                                    \
+    if (!strcmp(a, name) && v) {                                              \
+        var = strtod(v, &end);                                                \
+        if (!*v || *end) {                                                    \
+            fprintf(stderr, "cleave edge: %s: '%s' is not a number\n", a, v); \
+            return CLI_USAGE;                                                 \
+        }                                                                     \
+        i++;                                                                  \
+        continue;                                                             \
+    }
+        STR_OPT("--model", model)
+        STR_OPT("--server", server)
+        STR_OPT("--input", input)
+        STR_OPT("--planner", planner)
+        STR_OPT("--link", link)
+        STR_OPT("--bandwidth", bandwidth)
+        STR_OPT("--link-schedule", sched)
+        STR_OPT("--trace", trace)
+        STR_OPT("--token-file", token)
+        STR_OPT("--edge-profile", eprof)
+        STR_OPT("--cloud-profile", cprof)
+        U64_OPT("--frames", frames)
+        U64_OPT("--seed", seed)
+        U64_OPT("--threads", threads)
+        U64_OPT("--sequential", sequential)
+        DBL_OPT("--fps", fps)
+        DBL_OPT("--slowdown", slowdown)
+        DBL_OPT("--threshold", threshold)
+        DBL_OPT("--cloud-speedup", speedup)
+        DBL_OPT("--dads-fps", dads_fps)
+        if (!strcmp(a, "--json")) {
+            json = true;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            quiet = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-adapt")) {
+            adapt = false;
+            continue;
+        }
+        fprintf(stderr, "cleave edge: unknown or incomplete argument '%s'\n\n%s",
+                a, edge_usage);
+        return CLI_USAGE;
+    }
+    if (!model || !server) {
+        fprintf(stderr, "cleave edge: --model and --server are required\n\n%s",
+                edge_usage);
+        return CLI_USAGE;
+    }
+    clv_plan_method method;
+    if (clv_plan_method_from_name(planner, &method) ||
+        method == CLV_PLAN_BRUTE || method == CLV_PLAN_DSCCS) {
+        fprintf(stderr, "cleave edge: --planner: '%s' is not one of dads, dsl, "
+                        "dsh, neurosurgeon, edge, cloud\n", planner);
+        return CLI_USAGE;
+    }
+    if (!(slowdown > 0 && slowdown <= 1) || !(speedup > 0) || fps < 0 ||
+        frames > 10000000 || threads < 1 || threads > 64 || threshold < 0 ||
+        (link && bandwidth) || (!!eprof != !!cprof)) {
+        fprintf(stderr, "cleave edge: bad options: --slowdown in (0,1], "
+                        "--cloud-speedup > 0, --threads 1..64, one of --link "
+                        "and --bandwidth, both profiles or none\n");
+        return CLI_USAGE;
+    }
+    clv_error err;
+    clv_error_clear(&err);
+    double link_bps = 0;
+    if ((link || bandwidth) &&
+        clv_net_parse_rate(link ? link : bandwidth, &link_bps, &err)) {
+        fprintf(stderr, "cleave edge: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    clv_net_schedule *schedule = NULL;
+    if (sched && clv_net_schedule_parse(sched, &schedule, &err)) {
+        fprintf(stderr, "cleave edge: --link-schedule: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    clv_net_secret secret;
+    edge_inputs inputs = {0};
+    clv_graph *g = NULL;
+    double *te = NULL, *tc = NULL;
+    clv_edge_report rep;
+    clv_edge_report_init(&rep);
+    int rc = 0;
+    if (token && (rc = clv_net_secret_load(token, &secret, &err)))
+        goto fail;
+    g = cli_load(model, seed);
+    if (!g)
+        goto out;
+    if (input) {
+        if (clv_graph_n_inputs(g) != 1 || edge_list_inputs(input, &inputs)) {
+            fprintf(stderr, "cleave edge: --input %s: no input files (or the "
+                            "model has more than one input)\n", input);
+            ret = CLI_USAGE;
+            goto out;
+        }
+        inputs.bytes =
+            clv_tensor_bytes(clv_graph_tensor(g, clv_graph_input(g, 0)));
+    }
+    int n = clv_graph_n_nodes(g);
+    te = calloc((size_t)n + 1, sizeof *te);
+    tc = calloc((size_t)n + 1, sizeof *tc);
+    if (!te || !tc) {
+        rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (!quiet && !eprof)
+        fprintf(stderr, "cleave edge: profiling %s on this machine (edge = "
+                        "measured / %.3g, cloud = measured / %.3g)\n",
+                model, slowdown, speedup);
+    rc = clv_runtime_times(g, eprof, cprof, slowdown, speedup, 3,
+                           (int)threads, te, tc, &err);
+    if (rc)
+        goto fail;
+
+    clv_edge_options o;
+    clv_edge_options_init(&o);
+    o.server = server;
+    o.frames = (int)frames;
+    o.fps = fps;
+    o.sequential = (int)sequential;
+    o.planner = method;
+    o.link_bps = link_bps;
+    o.schedule = schedule;
+    o.t_edge_ms = te;
+    o.t_cloud_ms = tc;
+    o.slowdown = slowdown;
+    o.threads = (int)threads;
+    o.adapt = adapt;
+    o.adapt_threshold = threshold;
+    o.dads_fps = dads_fps;
+    o.secret = token ? &secret : NULL;
+    o.name = "cleave edge";
+    o.seed = seed;
+    o.log = quiet ? NULL : edge_log;
+    if (input) {
+        o.input = edge_read_input;
+        o.input_ctx = &inputs;
+    }
+    rc = clv_edge_run(g, &o, &rep, &err);
+    if (rc)
+        goto fail;
+    if (trace && (rc = clv_edge_write_trace(&rep, trace, &err)))
+        goto fail;
+    if (json) {
+        char *text = clv_edge_report_json(&rep);
+        if (!text) {
+            rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        puts(text);
+        free(text);
+    } else {
+        print_summary(&rep);
+    }
+    for (int i = 0; i < rep.n_frames; i++)
+        if (rep.frames[i].status)
+            fprintf(stderr, "cleave edge: frame %d failed: %s\n", i,
+                    rep.frames[i].error);
+    ret = rep.n_failed ? CLI_FAIL : CLI_OK;
+    goto out;
+fail:
+    fprintf(stderr, "cleave edge: %s\n", clv_error_text(&err, rc));
+out:
+    clv_edge_report_release(&rep);
+    for (int i = 0; i < inputs.n; i++)
+        free(inputs.paths[i]);
+    free(inputs.paths);
+    free(te);
+    free(tc);
+    clv_graph_free(g);
+    clv_net_schedule_free(schedule);
+    return ret;
 }

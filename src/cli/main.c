@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cleave/load.h"
 #include "cli/cli.h"
 
@@ -20,7 +22,7 @@ static const char usage[] =
     "  plan ...                   choose where to cut: edge, cloud or the cut between\n"
     "  serve --model M            the cloud server: finishes the edges' frames\n"
     "  edge --model M --server A  the edge agent: runs its layers, ships the cut\n"
-    "  demo                       the main job on built-in defaults\n"
+    "  demo                       split tiny-yolov2 over loopback: four planners side by side\n"
     "  help [COMMAND]             this text, or a command's own help\n"
     "\n"
     "MODEL is an ONNX file (.onnx), a darknet network (.cfg, with the .weights\n"
@@ -63,6 +65,19 @@ bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+int cli_print_json(cJSON *root)
+{
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "cleave: out of memory\n");
+        return CLI_FAIL;
+    }
+    puts(text);
+    cJSON_free(text);
+    return CLI_OK;
 }
 
 int main(int argc, char **argv)

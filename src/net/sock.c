@@ -268,7 +268,7 @@ static int write_all(clv_net_conn *c, const uint8_t *p, size_t n,
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             int r = wait_fd(c->fd, POLLOUT, timeout_ms);
             if (r == 0)
-                return clv_error_set(err, CLV_EIO,
+                return clv_error_set(err, CLV_ETIMEOUT,
                                      "%s: send timed out after %d ms without "
                                      "progress",
                                      c->peer, timeout_ms);
@@ -278,7 +278,7 @@ static int write_all(clv_net_conn *c, const uint8_t *p, size_t n,
             continue;
         }
         if (k < 0 && (errno == EPIPE || errno == ECONNRESET))
-            return clv_error_set(err, CLV_EIO,
+            return clv_error_set(err, CLV_ECLOSED,
                                  "%s: the peer closed the connection",
                                  c->peer);
         return clv_error_set(err, CLV_EIO, "%s: send: %s", c->peer,
@@ -372,11 +372,11 @@ static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
         if (k == 0) {
             if (boundary && got == 0) {
                 c->eof = true;
-                return clv_error_set(err, CLV_EIO,
+                return clv_error_set(err, CLV_ECLOSED,
                                      "%s: the peer closed the connection",
                                      c->peer);
             }
-            return clv_error_set(err, CLV_EIO,
+            return clv_error_set(err, CLV_ECLOSED,
                                  "%s: the peer closed the connection in the "
                                  "middle of a message",
                                  c->peer);
@@ -386,7 +386,7 @@ static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             int r = wait_fd(c->fd, POLLIN, c->timeout_ms);
             if (r == 0)
-                return clv_error_set(err, CLV_EIO,
+                return clv_error_set(err, CLV_ETIMEOUT,
                                      "%s: receive timed out after %d ms "
                                      "without data",
                                      c->peer, c->timeout_ms);

@@ -1,0 +1,124 @@
+/* The edge's report as a Chrome trace and as JSON. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "runtime/internal.h"
+
+static int event(FILE *fp, bool *first, const char *name, int tid,
+                 uint64_t ts_ns, uint64_t dur_ns, uint64_t frame,
+                 uint64_t version)
+{
+    int n = fprintf(fp,
+                    "%s\n{\"name\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,"
+                    "\"dur\":%.3f,\"pid\":1,\"tid\":%d,"
+                    "\"args\":{\"frame\":%llu,\"plan\":%llu}}",
+                    *first ? "" : ",", name, (double)ts_ns / 1e3,
+                    (double)dur_ns / 1e3, tid, (unsigned long long)frame,
+                    (unsigned long long)version);
+    *first = false;
+    return n < 0;
+}
+
+int clv_edge_write_trace(const clv_edge_report *r, const char *path,
+                         clv_error *err)
+{
+    FILE *fp = fopen(path, "w");
+    bool first = true;
+    int bad = 0;
+    if (!fp)
+        return clv_error_set(err, CLV_EIO, "%s: cannot write the trace",
+                             path);
+    bad |= fputc('[', fp) == EOF;
+    for (int i = 0; i < r->n_frames; i++) {
+        const clv_edge_frame *f = &r->frames[i];
+        if (!f->t_done)
+            continue;
+        uint64_t v = f->plan_version;
+        if (f->t_edge_end > f->t_start)
+            bad |= event(fp, &first,
+                         f->where == CLV_EDGE_SPLIT ? "edge" : "edge (all)",
+                         1, f->t_start, f->t_edge_end - f->t_start, f->id, v);
+        if (f->t_send_end > f->t_send_start && f->t_send_start)
+            bad |= event(fp, &first, "send", 2, f->t_send_start,
+                         f->t_send_end - f->t_send_start, f->id, v);
+        if (f->where == CLV_EDGE_SPLIT && f->cloud_compute_ns) {
+            /* the server's durations, placed after the frame arrived */
+            uint64_t s = f->t_send_end + f->cloud_queue_ns;
+            uint64_t d = f->cloud_compute_ns;
+            if (s + d > f->t_done)
+                s = f->t_done > d ? f->t_done - d : 0;
+            bad |= event(fp, &first, "cloud", 3, s, d, f->id, v);
+        }
+        if (f->where == CLV_EDGE_FALLBACK)
+            bad |= event(fp, &first, "fallback", 1, f->t_start,
+                         f->t_done - f->t_start, f->id, v);
+        bad |= event(fp, &first, "frame", 4, f->t_start,
+                     f->t_done - f->t_start, f->id, v);
+    }
+    bad |= fputs("\n]\n", fp) == EOF;
+    bad |= fclose(fp) != 0;
+    if (bad)
+        return clv_error_set(err, CLV_EIO, "%s: write failed", path);
+    return 0;
+}
+
+char *clv_edge_report_json(const clv_edge_report *r)
+{
+    cJSON *o = cJSON_CreateObject(), *l, *b, *p, *sw;
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject(o, "frames", r->n_frames);
+    cJSON_AddNumberToObject(o, "ok", r->n_ok);
+    cJSON_AddNumberToObject(o, "failed", r->n_failed);
+    cJSON_AddNumberToObject(o, "fallback", r->n_fallback);
+    cJSON_AddNumberToObject(o, "reconnects", r->reconnects);
+    l = cJSON_AddObjectToObject(o, "latency_ms");
+    if (l) {
+        cJSON_AddNumberToObject(l, "p50", r->p50_ms);
+        cJSON_AddNumberToObject(l, "p95", r->p95_ms);
+        cJSON_AddNumberToObject(l, "max", r->max_ms);
+        cJSON_AddNumberToObject(l, "mean", r->mean_ms);
+    }
+    cJSON_AddNumberToObject(o, "fps", r->fps);
+    cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+    cJSON_AddNumberToObject(o, "bytes_sent", (double)r->bytes_sent);
+    b = cJSON_AddObjectToObject(o, "bandwidth_mbit");
+    if (b) {
+        cJSON_AddNumberToObject(b, "probe", r->probe_bps / 1e6);
+        cJSON_AddNumberToObject(b, "estimate", r->bw_bps / 1e6);
+        cJSON_AddNumberToObject(b, "planned", r->plan_bps / 1e6);
+    }
+    p = cJSON_AddObjectToObject(o, "plan");
+    if (p) {
+        cJSON_AddStringToObject(p, "planner",
+                                clv_plan_method_name(r->plan.method));
+        cJSON_AddStringToObject(p, "mode", clv_plan_mode_name(r->plan.mode));
+        cJSON_AddNumberToObject(p, "cut_bytes", (double)r->plan.cut_bytes);
+        cJSON_AddNumberToObject(p, "edge_ms", r->plan.edge_ms);
+        cJSON_AddNumberToObject(p, "transfer_ms", r->plan.transfer_ms);
+        cJSON_AddNumberToObject(p, "cloud_ms", r->plan.cloud_ms);
+        cJSON_AddNumberToObject(p, "latency_ms", r->plan.latency_ms);
+        cJSON_AddNumberToObject(p, "max_stage_ms", r->plan.max_stage_ms);
+        cJSON_AddNumberToObject(p, "fps", r->plan.fps);
+    }
+    sw = cJSON_AddArrayToObject(o, "switches");
+    for (int i = 0; sw && i < r->n_switches; i++) {
+        const clv_edge_switch *s = &r->switches[i];
+        cJSON *e = cJSON_CreateObject();
+        if (!e)
+            break;
+        cJSON_AddNumberToObject(e, "t_s", s->t_s);
+        cJSON_AddNumberToObject(e, "bandwidth_mbit", s->bw_bps / 1e6);
+        cJSON_AddNumberToObject(e, "old_version", (double)s->old_version);
+        cJSON_AddNumberToObject(e, "new_version", (double)s->new_version);
+        cJSON_AddStringToObject(e, "old_cut", s->old_cut);
+        cJSON_AddStringToObject(e, "new_cut", s->new_cut);
+        cJSON_AddItemToArray(sw, e);
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    return text;
+}

@@ -1,0 +1,890 @@
+/* The cloud server: many edges, one receiver thread per connection, a
+ * worker pool running the cloud parts, one engine per (connection, plan). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/internal.h"
+
+typedef struct srv_plan {
+    uint64_t version;
+    clv_engine *eng;
+    int n_in;            /* engine inputs, = the PLAN's inputs */
+    int n_out;           /* engine outputs */
+    void **out_bufs;     /* one per engine output */
+    uint32_t n_ret;      /* tensors returned: the PLAN's outputs */
+    int *ret_pos;        /* their positions among the engine outputs */
+    int busy;            /* a worker runs it (engines are single-threaded) */
+    int inflight;        /* frames queued or running with it */
+    struct srv_plan *next;
+} srv_plan;
+
+typedef struct srv_conn {
+    clv_server *srv;
+    clv_net_conn *c;
+    uint64_t id;
+    pthread_t th;
+    pthread_mutex_t send_mu;
+    srv_plan *plans;     /* newest first; under srv->mu */
+    uint64_t last_version;
+    int n_plans;
+    int inflight;        /* under srv->mu */
+    int refs;            /* under srv->mu: the receiver's + one per job */
+    int rx_done, joined, handshaken;
+    atomic_int dead;     /* no more sends */
+    char peer[96];
+    char name[128];
+    struct srv_conn *next;
+} srv_conn;
+
+typedef struct srv_job {
+    srv_conn *conn;
+    srv_plan *plan;
+    clv_net_msg msg;
+    uint64_t t_queued;
+    uint64_t recv_ns;
+    struct srv_job *next;
+} srv_job;
+
+struct clv_server {
+    const clv_graph *g;
+    clv_server_options o;
+    clv_net_listener *lis;
+    uint8_t digest[CLV_NET_DIGEST_SIZE];
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* a job may be runnable, or quitting */
+    pthread_cond_t done_cv; /* a frame finished (in-flight counts fell) */
+    srv_job *q_head, *q_tail;
+    srv_conn *conns;
+    int n_conns;
+    atomic_int stop;
+    int started, joined, workers_quit;
+    pthread_t accept_th;
+    pthread_t *workers;
+    int n_workers;
+    uint64_t next_session;
+    clv_server_stats st;
+};
+
+#define LOG(s, ...) clv_rt__log((s)->o.log, (s)->o.log_ctx, __VA_ARGS__)
+
+void clv_server_options_init(clv_server_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->listen = "*:7878";
+    o->threads = 2;
+    o->engine_threads = 1;
+    o->max_conns = 64;
+    o->max_inflight = 4;
+    o->max_plans = 4;
+    o->io_timeout_ms = 10000;
+    o->handshake_ms = 5000;
+    o->max_payload = (uint64_t)64 << 20;
+}
+
+/* ---- plans ----------------------------------------------------------------- */
+
+static void plan_free(srv_plan *p)
+{
+    if (!p)
+        return;
+    clv_engine_free(p->eng);
+    if (p->out_bufs)
+        for (int i = 0; i < p->n_out; i++)
+            free(p->out_bufs[i]);
+    free(p->out_bufs);
+    free(p->ret_pos);
+    free(p);
+}
+
+/* Makes the engine of a received PLAN and checks that its interface is
+ * what the PLAN says. */
+static int plan_make(clv_server *s, const clv_net_plan *np, srv_plan **out,
+                     clv_error *err)
+{
+    const clv_graph *g = s->g;
+    srv_plan *p = calloc(1, sizeof *p);
+    int *nodes = NULL;
+    int rc;
+    *out = NULL;
+    if (!p)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    p->version = np->version;
+    rc = clv_net_plan_check(g, np, err);
+    if (rc)
+        goto fail;
+    if (np->n_nodes == 0) {
+        rc = clv_error_set(err, CLV_EINVAL, "plan %llu has no cloud nodes",
+                           (unsigned long long)np->version);
+        goto fail;
+    }
+    nodes = malloc(np->n_nodes * sizeof *nodes);
+    if (!nodes) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < np->n_nodes; i++)
+        nodes[i] = (int)np->nodes[i];
+    clv_engine_options eo = {0};
+    eo.threads = s->o.engine_threads;
+    rc = clv_engine_create(g, nodes, (int)np->n_nodes, &eo, &p->eng, err);
+    if (rc)
+        goto fail;
+    p->n_in = clv_engine_n_inputs(p->eng);
+    p->n_out = clv_engine_n_outputs(p->eng);
+    if ((uint32_t)p->n_in != np->n_inputs) {
+        rc = clv_error_set(err, CLV_EINVAL,
+                           "plan %llu: the cloud part reads %d tensors but "
+                           "the plan sends %u",
+                           (unsigned long long)np->version, p->n_in,
+                           np->n_inputs);
+        goto fail;
+    }
+    for (uint32_t i = 0; i < np->n_inputs; i++)
+        if (clv_engine_find_input(p->eng, (int)np->inputs[i]) < 0) {
+            rc = clv_error_set(err, CLV_EINVAL,
+                               "plan %llu: tensor '%s' is sent but no cloud "
+                               "node reads it",
+                               (unsigned long long)np->version,
+                               clv_graph_tensor(g, (int)np->inputs[i])->name);
+            goto fail;
+        }
+    p->n_ret = np->n_outputs;
+    p->ret_pos = calloc(np->n_outputs + 1, sizeof *p->ret_pos);
+    p->out_bufs = calloc((size_t)p->n_out + 1, sizeof *p->out_bufs);
+    if (!p->ret_pos || !p->out_bufs) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < np->n_outputs; i++) {
+        p->ret_pos[i] = clv_engine_find_output(p->eng, (int)np->outputs[i]);
+        if (p->ret_pos[i] < 0) {
+            rc = clv_error_set(err, CLV_EINVAL,
+                               "plan %llu: tensor '%s' is asked for but the "
+                               "cloud part does not make it",
+                               (unsigned long long)np->version,
+                               clv_graph_tensor(g, (int)np->outputs[i])->name);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < p->n_out; i++) {
+        const clv_tensor *t =
+            clv_graph_tensor(g, clv_engine_output(p->eng, i));
+        uint64_t nb = clv_tensor_bytes(t);
+        p->out_bufs[i] = malloc(nb ? nb : 1);
+        if (!p->out_bufs[i]) {
+            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    free(nodes);
+    *out = p;
+    return 0;
+fail:
+    free(nodes);
+    plan_free(p);
+    return rc;
+}
+
+/* Unlinks and frees the idle plans of `c` older than its newest one, and
+ * the oldest idle ones beyond max_plans. Under s->mu. */
+static void plans_gc(clv_server *s, srv_conn *c)
+{
+    srv_plan **pp = &c->plans;
+    int kept = 0;
+    while (*pp) {
+        srv_plan *p = *pp;
+        bool newest = p == c->plans;
+        bool idle = !p->busy && p->inflight == 0;
+        if (idle && (!newest || kept >= s->o.max_plans)) {
+            *pp = p->next;
+            plan_free(p);
+            c->n_plans--;
+            continue;
+        }
+        kept++;
+        pp = &p->next;
+    }
+}
+
+static srv_plan *plan_find(srv_conn *c, uint64_t version)
+{
+    for (srv_plan *p = c->plans; p; p = p->next)
+        if (p->version == version)
+            return p;
+    return NULL;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+/* Drops a reference; returns true when the caller must free `c` (after
+ * releasing s->mu). Under s->mu. */
+static bool conn_unref(clv_server *s, srv_conn *c)
+{
+    if (--c->refs > 0)
+        return false;
+    srv_conn **pp = &s->conns;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+    s->n_conns--;
+    if (s->st.conns_open > 0 && c->handshaken)
+        s->st.conns_open--;
+    return true;
+}
+
+/* Says BYE (if the connection is still good) and frees it. No locks held. */
+static void conn_free(clv_server *s, srv_conn *c)
+{
+    if (!atomic_load(&c->dead)) {
+        clv_net_msg m;
+        clv_net_msg_init(&m);
+        m.type = CLV_NET_BYE;
+        clv_net_conn_set_timeout(c->c, 1000);
+        clv_net_send(c->c, &m, NULL, NULL);
+    }
+    (void)s;
+    while (c->plans) {
+        srv_plan *p = c->plans;
+        c->plans = p->next;
+        plan_free(p);
+    }
+    clv_net_conn_free(c->c);
+    pthread_mutex_destroy(&c->send_mu);
+    free(c);
+}
+
+/* Sends `m` on c under its send mutex; on failure marks it dead and wakes
+ * its receiver. */
+static int conn_send(srv_conn *c, const clv_net_msg *m, clv_error *err)
+{
+    int rc = CLV_ECLOSED;
+    pthread_mutex_lock(&c->send_mu);
+    if (!atomic_load(&c->dead)) {
+        rc = clv_net_send(c->c, m, NULL, err);
+        if (rc) {
+            atomic_store(&c->dead, 1);
+            clv_net_conn_shutdown(c->c);
+        }
+    }
+    pthread_mutex_unlock(&c->send_mu);
+    return rc;
+}
+
+/* Sends an ERROR and marks the connection finished. */
+static void conn_refuse(srv_conn *c, int code, const char *text)
+{
+    pthread_mutex_lock(&c->send_mu);
+    if (!atomic_load(&c->dead))
+        clv_net_send_error(c->c, code, "%s", text);
+    atomic_store(&c->dead, 1);
+    pthread_mutex_unlock(&c->send_mu);
+}
+
+static int send_result_error(srv_conn *c, uint64_t frame, uint64_t version,
+                             int code, const char *text, uint64_t recv_ns)
+{
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_RESULT;
+    m.result.frame_id = frame;
+    m.result.plan_version = version;
+    m.result.status = code;
+    m.result.message = text;
+    m.result.recv_ns = recv_ns;
+    return conn_send(c, &m, NULL);
+}
+
+static void handle_plan(clv_server *s, srv_conn *c, const clv_net_plan *np)
+{
+    clv_error err;
+    srv_plan *p = NULL;
+    int rc;
+    clv_error_clear(&err);
+    if (np->version <= c->last_version)
+        rc = clv_error_set(&err, CLV_EINVAL,
+                           "plan version %llu is not above %llu",
+                           (unsigned long long)np->version,
+                           (unsigned long long)c->last_version);
+    else
+        rc = plan_make(s, np, &p, &err);
+    clv_net_msg ack;
+    clv_net_msg_init(&ack);
+    ack.type = CLV_NET_PLAN_ACK;
+    ack.plan_ack.version = np->version;
+    if (rc) {
+        LOG(s, "edge %llu (%s): plan %llu refused: %s",
+            (unsigned long long)c->id, c->peer,
+            (unsigned long long)np->version, clv_error_text(&err, rc));
+        ack.plan_ack.status = CLV_NET_ERR_PLAN;
+        ack.plan_ack.message = clv_error_text(&err, rc);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        p->next = c->plans;
+        c->plans = p;
+        c->n_plans++;
+        c->last_version = np->version;
+        plans_gc(s, c);
+        s->st.plans++;
+        s->st.engines_made++;
+        pthread_mutex_unlock(&s->mu);
+        LOG(s, "edge %llu (%s): plan %llu: %u cloud nodes, %u tensors in, "
+               "%u out",
+            (unsigned long long)c->id, c->peer,
+            (unsigned long long)np->version, np->n_nodes, np->n_inputs,
+            np->n_outputs);
+    }
+    conn_send(c, &ack, NULL);
+}
+
+/* Checks a FRAME against its plan; 0, or an error naming the fault. */
+static int frame_check(clv_server *s, const srv_plan *p,
+                       const clv_net_frame *f, clv_error *err)
+{
+    if (f->n_tensors != (uint32_t)p->n_in)
+        return clv_error_set(err, CLV_EFORMAT,
+                             "FRAME %llu carries %u tensors, plan %llu "
+                             "needs %d",
+                             (unsigned long long)f->frame_id, f->n_tensors,
+                             (unsigned long long)p->version, p->n_in);
+    for (uint32_t i = 0; i < f->n_tensors; i++) {
+        const clv_net_tensor *t = &f->tensors[i];
+        int rc = clv_net_tensor_check(s->g, t, err);
+        if (rc)
+            return clv_error_prefix(err, "FRAME %llu: ",
+                                    (unsigned long long)f->frame_id);
+        if (clv_engine_find_input(p->eng, (int)t->id) < 0)
+            return clv_error_set(err, CLV_EFORMAT,
+                                 "FRAME %llu: tensor %u is not an input of "
+                                 "plan %llu",
+                                 (unsigned long long)f->frame_id, t->id,
+                                 (unsigned long long)p->version);
+        for (uint32_t j = 0; j < i; j++)
+            if (f->tensors[j].id == t->id)
+                return clv_error_set(err, CLV_EFORMAT,
+                                     "FRAME %llu: tensor %u twice",
+                                     (unsigned long long)f->frame_id, t->id);
+    }
+    return 0;
+}
+
+/* The receiver of one connection. */
+static void *conn_main(void *arg)
+{
+    srv_conn *c = arg;
+    clv_server *s = c->srv;
+    clv_error err;
+    clv_net_msg m;
+    int rc;
+    bool bad = false;
+    clv_net_msg_init(&m);
+    clv_error_clear(&err);
+
+    clv_net_server_options so;
+    clv_net_server_options_init(&so);
+    memcpy(so.digest, s->digest, sizeof so.digest);
+    so.name = s->o.name;
+    so.secret = s->o.secret;
+    so.session = c->id;
+    so.max_payload = s->o.max_payload;
+    clv_net_peer peer;
+    clv_net_conn_set_timeout(c->c, s->o.handshake_ms);
+    rc = clv_net_handshake_server(c->c, &so, &peer, &err);
+    if (rc) {
+        LOG(s, "connection %llu (%s): handshake failed: %s",
+            (unsigned long long)c->id, c->peer, clv_error_text(&err, rc));
+        atomic_store(&c->dead, 1);
+        pthread_mutex_lock(&s->mu);
+        s->st.conns_refused++;
+        pthread_mutex_unlock(&s->mu);
+        goto out;
+    }
+    snprintf(c->name, sizeof c->name, "%s", peer.name);
+    clv_net_conn_set_timeout(c->c, s->o.io_timeout_ms);
+    pthread_mutex_lock(&s->mu);
+    c->handshaken = 1;
+    s->st.conns_accepted++;
+    s->st.conns_open++;
+    pthread_mutex_unlock(&s->mu);
+    LOG(s, "edge %llu (%s) connected%s%s%s", (unsigned long long)c->id,
+        c->peer, peer.name[0] ? " as '" : "", peer.name,
+        peer.name[0] ? "'" : "");
+
+    while (!atomic_load(&s->stop) && !atomic_load(&c->dead)) {
+        /* Back-pressure: read no more frames while too many are queued. */
+        pthread_mutex_lock(&s->mu);
+        while (c->inflight >= s->o.max_inflight && !atomic_load(&s->stop)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->done_cv, &s->mu, &ts);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (atomic_load(&s->stop))
+            break;
+        rc = clv_net_conn_wait(c->c, 200, &err);
+        if (rc == 0)
+            continue;
+        if (rc > 0)
+            rc = clv_net_recv(c->c, &m, &err);
+        if (rc) {
+            if (rc == CLV_ECLOSED && clv_net_conn_eof(c->c)) {
+                LOG(s, "edge %llu (%s) closed the connection",
+                    (unsigned long long)c->id, c->peer);
+            } else {
+                LOG(s, "edge %llu (%s): dropped: %s",
+                    (unsigned long long)c->id, c->peer,
+                    clv_error_text(&err, rc));
+                bad = true;
+                if (rc == CLV_EFORMAT || rc == CLV_ELIMIT)
+                    conn_refuse(c, rc == CLV_ELIMIT ? CLV_NET_ERR_LIMIT
+                                                    : CLV_NET_ERR_PROTOCOL,
+                                clv_error_text(&err, rc));
+            }
+            break;
+        }
+        if (m.type == CLV_NET_PROBE) {
+            pthread_mutex_lock(&c->send_mu);
+            rc = atomic_load(&c->dead) ? CLV_ECLOSED
+                                       : clv_net_answer_probe(c->c, &m, &err);
+            pthread_mutex_unlock(&c->send_mu);
+            if (rc) {
+                atomic_store(&c->dead, 1);
+                bad = true;
+                break;
+            }
+        } else if (m.type == CLV_NET_PLAN) {
+            handle_plan(s, c, &m.plan);
+        } else if (m.type == CLV_NET_FRAME) {
+            uint64_t recv_ns = m.t_done_ns - m.t_header_ns;
+            pthread_mutex_lock(&s->mu);
+            srv_plan *p = plan_find(c, m.frame.plan_version);
+            if (p)
+                p->inflight++; /* keeps it from plans_gc */
+            pthread_mutex_unlock(&s->mu);
+            if (!p) {
+                char text[128];
+                snprintf(text, sizeof text, "unknown plan version %llu",
+                         (unsigned long long)m.frame.plan_version);
+                LOG(s, "edge %llu (%s): frame %llu: %s",
+                    (unsigned long long)c->id, c->peer,
+                    (unsigned long long)m.frame.frame_id, text);
+                pthread_mutex_lock(&s->mu);
+                s->st.frames_failed++;
+                pthread_mutex_unlock(&s->mu);
+                send_result_error(c, m.frame.frame_id, m.frame.plan_version,
+                                  CLV_NET_ERR_PLAN, text, recv_ns);
+                continue;
+            }
+            rc = frame_check(s, p, &m.frame, &err);
+            if (rc) {
+                pthread_mutex_lock(&s->mu);
+                p->inflight--;
+                pthread_mutex_unlock(&s->mu);
+                LOG(s, "edge %llu (%s): dropped: %s",
+                    (unsigned long long)c->id, c->peer,
+                    clv_error_text(&err, rc));
+                conn_refuse(c, CLV_NET_ERR_PROTOCOL, clv_error_text(&err, rc));
+                bad = true;
+                break;
+            }
+            srv_job *j = calloc(1, sizeof *j);
+            if (!j) {
+                pthread_mutex_lock(&s->mu);
+                p->inflight--;
+                pthread_mutex_unlock(&s->mu);
+                send_result_error(c, m.frame.frame_id, m.frame.plan_version,
+                                  CLV_NET_ERR_INTERNAL, "out of memory",
+                                  recv_ns);
+                continue;
+            }
+            j->conn = c;
+            j->plan = p;
+            j->msg = m; /* the job takes the payload */
+            clv_net_msg_init(&m);
+            j->recv_ns = recv_ns;
+            j->t_queued = clv_net_now_ns();
+            pthread_mutex_lock(&s->mu);
+            c->refs++;
+            c->inflight++;
+            if (s->q_tail)
+                s->q_tail->next = j;
+            else
+                s->q_head = j;
+            s->q_tail = j;
+            pthread_cond_signal(&s->work_cv);
+            pthread_mutex_unlock(&s->mu);
+        } else if (m.type == CLV_NET_BYE) {
+            LOG(s, "edge %llu (%s) said BYE", (unsigned long long)c->id,
+                c->peer);
+            break;
+        } else if (m.type == CLV_NET_PROBE_ACK || m.type == CLV_NET_ERROR) {
+            if (m.type == CLV_NET_ERROR) {
+                LOG(s, "edge %llu (%s) sent ERROR %d: %s",
+                    (unsigned long long)c->id, c->peer, m.error.code,
+                    m.error.text ? m.error.text : "");
+                break;
+            }
+        } else {
+            char text[96];
+            snprintf(text, sizeof text, "unexpected %s after the handshake",
+                     clv_net_type_name(m.type));
+            LOG(s, "edge %llu (%s): dropped: %s", (unsigned long long)c->id,
+                c->peer, text);
+            conn_refuse(c, CLV_NET_ERR_PROTOCOL, text);
+            bad = true;
+            break;
+        }
+    }
+    if (bad) {
+        pthread_mutex_lock(&s->mu);
+        s->st.conns_dropped++;
+        pthread_mutex_unlock(&s->mu);
+    }
+out:
+    clv_net_msg_release(&m);
+    pthread_mutex_lock(&s->mu);
+    c->rx_done = 1;
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- workers --------------------------------------------------------------- */
+
+static void run_job(clv_server *s, srv_job *j)
+{
+    srv_plan *p = j->plan;
+    srv_conn *c = j->conn;
+    clv_error err;
+    const void *in[CLV_NET_MAX_CONTROL / 64]; /* 1024 entries */
+    clv_net_tensor *ret = NULL;
+    int rc = 0;
+    clv_error_clear(&err);
+    uint64_t t0 = clv_net_now_ns();
+    if (p->n_in > (int)(sizeof in / sizeof in[0])) {
+        rc = clv_error_set(&err, CLV_ELIMIT, "too many cut tensors");
+    } else {
+        for (int i = 0; i < p->n_in; i++) {
+            int t = clv_engine_input(p->eng, i);
+            in[i] = NULL;
+            for (uint32_t k = 0; k < j->msg.frame.n_tensors; k++)
+                if ((int)j->msg.frame.tensors[k].id == t)
+                    in[i] = j->msg.frame.tensors[k].data;
+        }
+        rc = clv_engine_run(p->eng, in, p->out_bufs, &err);
+    }
+    uint64_t t1 = clv_net_now_ns();
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_RESULT;
+    m.result.frame_id = j->msg.frame.frame_id;
+    m.result.plan_version = p->version;
+    m.result.recv_ns = j->recv_ns;
+    m.result.queue_ns = t0 - j->t_queued;
+    m.result.compute_ns = t1 - t0;
+    if (!rc) {
+        ret = calloc(p->n_ret + 1, sizeof *ret);
+        if (!ret)
+            rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+        for (uint32_t i = 0; !rc && i < p->n_ret; i++) {
+            int pos = p->ret_pos[i];
+            rc = clv_net_tensor_from_graph(s->g, clv_engine_output(p->eng, pos),
+                                           p->out_bufs[pos], &ret[i], &err);
+        }
+    }
+    if (rc) {
+        m.result.status = CLV_NET_ERR_COMPUTE;
+        m.result.message = clv_error_text(&err, rc);
+        LOG(s, "edge %llu (%s): frame %llu failed: %s",
+            (unsigned long long)c->id, c->peer,
+            (unsigned long long)m.result.frame_id, clv_error_text(&err, rc));
+    } else {
+        m.result.n_tensors = p->n_ret;
+        m.result.tensors = ret;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (rc)
+        s->st.frames_failed++;
+    else
+        s->st.frames_done++;
+    pthread_mutex_unlock(&s->mu);
+    conn_send(c, &m, NULL);
+    free(ret);
+}
+
+static void *worker_main(void *arg)
+{
+    clv_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        srv_job *j = NULL, *prev = NULL;
+        for (srv_job *q = s->q_head; q; prev = q, q = q->next)
+            if (!q->plan->busy) {
+                j = q;
+                break;
+            }
+        if (!j) {
+            if (s->workers_quit && !s->q_head)
+                break;
+            pthread_cond_wait(&s->work_cv, &s->mu);
+            continue;
+        }
+        if (prev)
+            prev->next = j->next;
+        else
+            s->q_head = j->next;
+        if (s->q_tail == j)
+            s->q_tail = prev;
+        j->plan->busy = 1;
+        pthread_mutex_unlock(&s->mu);
+
+        run_job(s, j);
+
+        pthread_mutex_lock(&s->mu);
+        srv_conn *c = j->conn;
+        j->plan->busy = 0;
+        j->plan->inflight--;
+        c->inflight--;
+        plans_gc(s, c);
+        bool free_it = conn_unref(s, c);
+        pthread_cond_broadcast(&s->work_cv);
+        pthread_cond_broadcast(&s->done_cv);
+        pthread_mutex_unlock(&s->mu);
+        clv_net_msg_release(&j->msg);
+        free(j);
+        if (free_it)
+            conn_free(s, c);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- accepting ------------------------------------------------------------- */
+
+/* Joins the receivers that have ended and drops their references. */
+static void reap(clv_server *s, bool all)
+{
+    for (;;) {
+        srv_conn *done = NULL;
+        pthread_mutex_lock(&s->mu);
+        for (srv_conn *c = s->conns; c; c = c->next)
+            if (!c->joined && (c->rx_done || all)) {
+                done = c;
+                break;
+            }
+        if (done)
+            done->joined = 1;
+        pthread_mutex_unlock(&s->mu);
+        if (!done)
+            return;
+        pthread_join(done->th, NULL);
+        pthread_mutex_lock(&s->mu);
+        bool free_it = conn_unref(s, done);
+        pthread_mutex_unlock(&s->mu);
+        if (free_it)
+            conn_free(s, done);
+    }
+}
+
+static void *accept_main(void *arg)
+{
+    clv_server *s = arg;
+    clv_error err;
+    clv_error_clear(&err);
+    while (!atomic_load(&s->stop)) {
+        clv_net_conn *nc = NULL;
+        int rc = clv_net_accept(s->lis, 200, &nc, &err);
+        reap(s, false);
+        if (rc) {
+            LOG(s, "accept: %s", clv_error_text(&err, rc));
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (!nc)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        bool busy = s->n_conns >= s->o.max_conns;
+        if (busy)
+            s->st.conns_refused++;
+        pthread_mutex_unlock(&s->mu);
+        if (busy) {
+            LOG(s, "%s: refused: %d edges already connected",
+                clv_net_conn_peer(nc), s->o.max_conns);
+            clv_net_send_error(nc, CLV_NET_ERR_BUSY, "server busy: %d edges",
+                               s->o.max_conns);
+            clv_net_conn_free(nc);
+            continue;
+        }
+        srv_conn *c = calloc(1, sizeof *c);
+        if (!c) {
+            clv_net_conn_free(nc);
+            continue;
+        }
+        c->srv = s;
+        c->c = nc;
+        snprintf(c->peer, sizeof c->peer, "%s", clv_net_conn_peer(nc));
+        pthread_mutex_init(&c->send_mu, NULL);
+        atomic_init(&c->dead, 0);
+        clv_net_limits lim;
+        clv_net_limits_default(&lim);
+        lim.max_payload = s->o.max_payload;
+        clv_net_conn_set_limits(nc, &lim);
+        pthread_mutex_lock(&s->mu);
+        c->id = ++s->next_session;
+        c->refs = 1;
+        c->next = s->conns;
+        s->conns = c;
+        s->n_conns++;
+        pthread_mutex_unlock(&s->mu);
+        if (pthread_create(&c->th, NULL, conn_main, c)) {
+            pthread_mutex_lock(&s->mu);
+            c->joined = 1;
+            bool free_it = conn_unref(s, c);
+            pthread_mutex_unlock(&s->mu);
+            if (free_it)
+                conn_free(s, c);
+        }
+    }
+    /* Stopping: no more connections; receivers end within their poll
+     * interval (one being read finishes its message); queued frames are
+     * finished and answered; then every edge gets BYE. */
+    LOG(s, "stopping: finishing the frames in flight");
+    reap(s, true);
+    pthread_mutex_lock(&s->mu);
+    s->workers_quit = 1;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->n_workers = 0;
+    LOG(s, "stopped");
+    return NULL;
+}
+
+/* ---- the handle ------------------------------------------------------------ */
+
+int clv_server_create(const clv_graph *g, const clv_server_options *o,
+                      clv_server **out, clv_error *err)
+{
+    clv_server_options d;
+    *out = NULL;
+    if (!o) {
+        clv_server_options_init(&d);
+        o = &d;
+    }
+    if (!g || !clv_graph_is_finalized(g))
+        return clv_error_set(err, CLV_EINVAL,
+                             "the server needs a finalized graph");
+    if (o->threads < 1 || o->threads > 256 || o->max_conns < 1 ||
+        o->max_inflight < 1 || o->max_plans < 1 || o->engine_threads < 0 ||
+        o->engine_threads > CLV_ENGINE_MAX_THREADS || o->max_payload < 1024)
+        return clv_error_set(err, CLV_EINVAL,
+                             "server options out of range (threads %d, "
+                             "max_conns %d, max_inflight %d, max_plans %d)",
+                             o->threads, o->max_conns, o->max_inflight,
+                             o->max_plans);
+    clv_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    s->g = g;
+    s->o = *o;
+    if (!s->o.listen)
+        s->o.listen = "*:7878";
+    atomic_init(&s->stop, 0);
+    int rc = clv_net_graph_digest(g, s->digest);
+    if (!rc)
+        rc = clv_net_listen(s->o.listen, &s->lis, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->workers = calloc((size_t)s->o.threads, sizeof *s->workers);
+    if (!s->workers) {
+        clv_net_listener_free(s->lis);
+        free(s);
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->done_cv, NULL);
+    *out = s;
+    return 0;
+}
+
+int clv_server_port(const clv_server *s)
+{
+    return clv_net_listener_port(s->lis);
+}
+
+int clv_server_start(clv_server *s, clv_error *err)
+{
+    if (s->started)
+        return clv_error_set(err, CLV_EINVAL, "the server already started");
+    for (int i = 0; i < s->o.threads; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker_main, s))
+            break;
+        s->n_workers++;
+    }
+    if (s->n_workers == 0 ||
+        pthread_create(&s->accept_th, NULL, accept_main, s)) {
+        pthread_mutex_lock(&s->mu);
+        s->workers_quit = 1;
+        pthread_cond_broadcast(&s->work_cv);
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 0; i < s->n_workers; i++)
+            pthread_join(s->workers[i], NULL);
+        s->n_workers = 0;
+        return clv_error_set(err, CLV_ENOMEM, "cannot start server threads");
+    }
+    s->started = 1;
+    LOG(s, "listening on port %d with %d workers", clv_server_port(s),
+        s->n_workers);
+    return 0;
+}
+
+void clv_server_stop(clv_server *s)
+{
+    if (s)
+        atomic_store(&s->stop, 1);
+}
+
+void clv_server_join(clv_server *s)
+{
+    if (!s || !s->started || s->joined)
+        return;
+    pthread_join(s->accept_th, NULL);
+    s->joined = 1;
+}
+
+void clv_server_stats_get(clv_server *s, clv_server_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->st;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void clv_server_free(clv_server *s)
+{
+    if (!s)
+        return;
+    clv_server_stop(s);
+    clv_server_join(s);
+    clv_net_listener_free(s->lis);
+    free(s->workers);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->done_cv);
+    free(s);
+}

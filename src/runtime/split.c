@@ -1,0 +1,171 @@
+/* Partitions for the runtime: planning from per-node times, node lists. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleave/profile.h"
+#include "runtime/internal.h"
+
+void clv_rt__log(clv_log_fn fn, void *ctx, const char *fmt, ...)
+{
+    char line[768];
+    va_list ap;
+    if (!fn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(ctx, line);
+}
+
+int clv_rt__split_nodes(const clv_graph *g, const unsigned char *on_edge,
+                        int **edge, int *n_edge, int **cloud, int *n_cloud,
+                        clv_error *err)
+{
+    int n = clv_graph_n_nodes(g);
+    int *e = malloc(((size_t)n + 1) * sizeof *e);
+    int *c = malloc(((size_t)n + 1) * sizeof *c);
+    if (!e || !c) {
+        free(e);
+        free(c);
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    int ne = 0, nc = 0;
+    for (int i = 0; i < n; i++) {
+        if (on_edge[i])
+            e[ne++] = i;
+        else
+            c[nc++] = i;
+    }
+    *edge = e;
+    *n_edge = ne;
+    *cloud = c;
+    *n_cloud = nc;
+    return 0;
+}
+
+void clv_rt__cut_text(const clv_graph *g, const unsigned char *on_edge,
+                      char *buf, size_t len)
+{
+    int n = clv_graph_n_nodes(g), shown = 0, total = 0;
+    size_t used = 0;
+    bool input_sent = false;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (on_edge[i])
+            continue;
+        const clv_node *nd = clv_graph_node(g, i);
+        for (int j = 0; j < nd->n_inputs; j++) {
+            int t = nd->inputs[j];
+            if (t < 0)
+                continue;
+            const clv_tensor *tt = clv_graph_tensor(g, t);
+            if (tt->flags & CLV_TENSOR_INPUT)
+                input_sent = true;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!on_edge[i])
+            continue;
+        const clv_node *nd = clv_graph_node(g, i);
+        bool cut = false;
+        for (int o = 0; o < nd->n_outputs && !cut; o++) {
+            const clv_tensor *t = clv_graph_tensor(g, nd->outputs[o]);
+            for (int k = 0; k < t->n_consumers; k++)
+                if (!on_edge[t->consumers[k]])
+                    cut = true;
+        }
+        if (!cut)
+            continue;
+        total++;
+        if (shown < 3 && used + strlen(nd->name) + 2 < len) {
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     shown ? "+" : "", nd->name);
+            shown++;
+        }
+    }
+    if (total > shown && used + 8 < len)
+        snprintf(buf + used, len - used, "+%d", total - shown);
+    if (total == 0 && !input_sent)
+        snprintf(buf, len, "(all edge)");
+    else if (total == 0)
+        snprintf(buf, len, "(input)");
+}
+
+int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
+                     const double *t_cloud_ms, clv_plan_method method,
+                     double bps, double rtt_ms, double fps, clv_plan *plan,
+                     unsigned char *on_edge, clv_error *err)
+{
+    clv_problem *p = NULL;
+    int rc;
+    if (!(bps > 0) || !isfinite(bps))
+        return clv_error_set(err, CLV_EINVAL,
+                             "planning needs a positive bandwidth, not %g",
+                             bps);
+    rc = clv_problem_from_graph(g, t_edge_ms, t_cloud_ms, &p, err);
+    if (rc)
+        return rc;
+    clv_plan_options o;
+    clv_plan_options_init(&o);
+    o.method = method;
+    o.link.bandwidth_mbps = bps / 1e6;
+    o.link.rtt_ms = rtt_ms > 0 ? rtt_ms : 0;
+    o.link.count_result = false;
+    o.fps = fps > 0 ? fps : 30;
+    rc = clv_plan_solve(p, &o, plan, err);
+    if (!rc && on_edge) {
+        int n = clv_graph_n_nodes(g);
+        for (int i = 0; i < n; i++)
+            on_edge[i] = plan->on_edge[i + 1];
+    }
+    clv_problem_free(p);
+    return rc;
+}
+
+int clv_runtime_times(const clv_graph *g, const char *edge_profile,
+                      const char *cloud_profile, double slowdown,
+                      double cloud_speedup, int runs, int threads,
+                      double *t_edge, double *t_cloud, clv_error *err)
+{
+    clv_profile pr;
+    int n = clv_graph_n_nodes(g), rc = 0;
+    double f = slowdown > 0 && slowdown <= 1 ? slowdown : 1;
+    double cs = cloud_speedup > 0 ? cloud_speedup : 1;
+    clv_profile_init(&pr);
+    if (!edge_profile || !cloud_profile) {
+        clv_profile_options o;
+        clv_profile_options_init(&o);
+        o.runs = runs > 0 ? runs : 3;
+        o.warmup = 1;
+        o.threads = threads > 0 ? threads : 1;
+        o.device = "local";
+        rc = clv_profile_measure(g, &o, &pr, err);
+        if (rc)
+            return rc;
+        rc = clv_profile_node_times(&pr, g, t_edge, err);
+        if (rc)
+            goto out;
+        for (int i = 0; i < n; i++) {
+            t_cloud[i] = t_edge[i] / cs;
+            t_edge[i] /= f;
+        }
+        clv_profile_release(&pr);
+    }
+    const char *paths[2] = {edge_profile, cloud_profile};
+    double *dst[2] = {t_edge, t_cloud};
+    for (int k = 0; k < 2; k++) {
+        if (!paths[k])
+            continue;
+        rc = clv_profile_load(paths[k], &pr, err);
+        if (!rc)
+            rc = clv_profile_node_times(&pr, g, dst[k], err);
+        clv_profile_release(&pr);
+        if (rc)
+            return rc;
+    }
+out:
+    clv_profile_release(&pr);
+    return rc;
+}

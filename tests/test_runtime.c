@@ -1,0 +1,318 @@
+/* The runtime over loopback: split runs equal whole runs bit for bit,
+ * adaptation switches plans mid-stream without losing or mixing frames,
+ * many edges at once, and the trace file. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cleave/engine.h"
+#include "cleave/load.h"
+#include "cleave/runtime.h"
+#include "util/util.h"
+
+typedef struct input_ctx {
+    const clv_graph *g;
+    uint64_t seed;
+} input_ctx;
+
+/* Frame k's input: seeded values, reproducible by the checker. */
+static int test_input(void *ctx, uint64_t frame, void *const *bufs,
+                      clv_error *err)
+{
+    input_ctx *c = ctx;
+    (void)err;
+    const clv_tensor *t = clv_graph_tensor(c->g, clv_graph_input(c->g, 0));
+    clv_rng r;
+    clv_rng_seed(&r, c->seed * 7919 + frame);
+    clv_rng_fill_uniform(&r, bufs[0], (size_t)clv_tensor_numel(t), -1, 1);
+    return 0;
+}
+
+/* Checks every frame's outputs against a whole-model run of its input. */
+static int check_outputs(const clv_graph *g, const clv_edge_report *r,
+                         input_ctx *ic)
+{
+    clv_engine *e = NULL;
+    int bad = 0;
+    if (clv_engine_create(g, NULL, 0, NULL, &e, NULL))
+        return -1;
+    const clv_tensor *ti = clv_graph_tensor(g, clv_graph_input(g, 0));
+    const clv_tensor *to = clv_graph_tensor(g, clv_graph_output(g, 0));
+    void *in = malloc(clv_tensor_bytes(ti));
+    void *out = malloc(clv_tensor_bytes(to));
+    for (int k = 0; k < r->n_frames && in && out; k++) {
+        void *bufs[1] = {in};
+        test_input(ic, (uint64_t)k, bufs, NULL);
+        const void *ins[1] = {in};
+        void *outs[1] = {out};
+        if (clv_engine_run(e, ins, outs, NULL))
+            return -1;
+        const void *got = r->outputs[(size_t)k * (size_t)r->n_outputs];
+        if (!got || memcmp(got, out, clv_tensor_bytes(to)) != 0)
+            bad++;
+    }
+    free(in);
+    free(out);
+    clv_engine_free(e);
+    return bad;
+}
+
+static void quiet_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    if (getenv("CLEAVE_TEST_VERBOSE"))
+        fprintf(stderr, "  %s\n", line);
+}
+
+static clv_server *start_server(const clv_graph *g, char *addr, size_t len)
+{
+    clv_server_options so;
+    clv_server *s = NULL;
+    clv_error err = {0};
+    clv_server_options_init(&so);
+    so.listen = "127.0.0.1:0";
+    so.log = quiet_log;
+    if (clv_server_create(g, &so, &s, &err) || clv_server_start(s, &err)) {
+        fprintf(stderr, "server: %s\n", err.msg);
+        clv_server_free(s);
+        return NULL;
+    }
+    snprintf(addr, len, "127.0.0.1:%d", clv_server_port(s));
+    return s;
+}
+
+/* Synthetic times that make the cut depend on the bandwidth: the edge is
+ * slow (1 ms a node), the cloud fast. */
+static void synthetic_times(const clv_graph *g, double *te, double *tc)
+{
+    for (int i = 0; i < clv_graph_n_nodes(g); i++) {
+        te[i] = 1.0;
+        tc[i] = 0.01;
+    }
+}
+
+/* Cheap early layers on the edge: a cut in the middle wins. */
+static void middle_times(const clv_graph *g, double *te, double *tc)
+{
+    int n = clv_graph_n_nodes(g);
+    for (int i = 0; i < n; i++) {
+        te[i] = i < n * 6 / 10 ? 0.05 : 2.0;
+        tc[i] = 0.01;
+    }
+}
+
+/* Every planner, split against the server, gives the whole run's bits. */
+static void test_planners(const clv_graph *g, const char *addr)
+{
+    int n = clv_graph_n_nodes(g);
+    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    middle_times(g, te, tc);
+    static const clv_plan_method m[] = {CLV_PLAN_CLOUD, CLV_PLAN_DSL,
+                                        CLV_PLAN_NEUROSURGEON, CLV_PLAN_EDGE};
+    for (int k = 0; k < 4; k++) {
+        clv_edge_options o;
+        clv_edge_report r;
+        clv_error err = {0};
+        input_ctx ic = {g, 3};
+        clv_edge_options_init(&o);
+        clv_edge_report_init(&r);
+        o.server = addr;
+        o.frames = 4;
+        o.planner = m[k];
+        o.plan_bps = 4e6;
+        o.adapt = false;
+        o.t_edge_ms = te;
+        o.t_cloud_ms = tc;
+        o.input = test_input;
+        o.input_ctx = &ic;
+        o.keep_outputs = true;
+        o.log = quiet_log;
+        int rc = clv_edge_run(g, &o, &r, &err);
+        CHECKF(rc == 0, "%s: %s", clv_plan_method_name(m[k]), err.msg);
+        CHECKF(r.n_ok == 4 && r.n_failed == 0 && r.n_fallback == 0,
+               "%s: ok %d failed %d fallback %d",
+               clv_plan_method_name(m[k]), r.n_ok, r.n_failed, r.n_fallback);
+        CHECKF(check_outputs(g, &r, &ic) == 0, "%s: outputs differ",
+               clv_plan_method_name(m[k]));
+        if (m[k] == CLV_PLAN_EDGE)
+            CHECK(r.frames[0].where == CLV_EDGE_LOCAL && r.bytes_sent == 0);
+        else
+            CHECKF(r.frames[0].where == CLV_EDGE_SPLIT && r.bytes_sent > 0,
+                   "%s: where %d", clv_plan_method_name(m[k]),
+                   r.frames[0].where);
+        if (m[k] == CLV_PLAN_DSL)
+            CHECKF(r.plan.n_cut >= 1 && r.plan.edge_ms > 0,
+                   "dsl: a middle cut, not %d cut nodes", r.plan.n_cut);
+        if (m[k] == CLV_PLAN_CLOUD) {
+            /* the raw input crosses: at least its bytes per frame */
+            uint64_t in = clv_tensor_bytes(
+                clv_graph_tensor(g, clv_graph_input(g, 0)));
+            CHECK(r.frames[1].bytes > in && r.frames[1].n_cut == 1);
+            CHECK(r.p50_ms > 0 && r.max_ms >= r.p50_ms && r.fps > 0);
+            CHECK(clv_edge_write_trace(&r, "test_runtime_trace.json", &err) ==
+                  0);
+            char *text = NULL;
+            size_t len = 0;
+            CHECK(clv_util_read_file("test_runtime_trace.json", 1 << 24, &text,
+                                     &len, NULL) == 0);
+            /* four frames: edge-less, so send + cloud + frame each */
+            int x = 0;
+            for (char *p = text; p && (p = strstr(p, "\"ph\":\"X\"")); p++)
+                x++;
+            CHECKF(x == 16, "%d events", x); /* edge (empty), send, cloud, frame */
+            CHECK(text && text[0] == '[' && strstr(text, "\"name\":\"send\"") &&
+                  strstr(text, "\"name\":\"cloud\""));
+            free(text);
+            remove("test_runtime_trace.json");
+        }
+        clv_edge_report_release(&r);
+    }
+    free(te);
+    free(tc);
+}
+
+/* wifi -> 3g -> 4g in short phases: plans switch at frame boundaries, no
+ * frame is lost, every result equals the whole model's. */
+static void test_adapt(const clv_graph *g, const char *addr)
+{
+    int n = clv_graph_n_nodes(g);
+    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    synthetic_times(g, te, tc);
+    clv_net_schedule *sch = NULL;
+    clv_error err = {0};
+    CHECK(clv_net_schedule_parse("0:wifi,1.5:3g,3:4g", &sch, &err) == 0);
+    clv_edge_options o;
+    clv_edge_report r;
+    input_ctx ic = {g, 5};
+    clv_edge_options_init(&o);
+    clv_edge_report_init(&r);
+    o.server = addr;
+    o.frames = 40;
+    o.fps = 10;
+    o.planner = CLV_PLAN_DSL;
+    o.schedule = sch;
+    o.plan_bps = 18.88e6;
+    o.t_edge_ms = te;
+    o.t_cloud_ms = tc;
+    o.input = test_input;
+    o.input_ctx = &ic;
+    o.keep_outputs = true;
+    o.log = quiet_log;
+    int rc = clv_edge_run(g, &o, &r, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    CHECKF(r.n_ok == 40 && r.n_failed == 0, "ok %d failed %d", r.n_ok,
+           r.n_failed);
+    CHECKF(r.n_switches >= 1, "%d switches", r.n_switches);
+    CHECKF(check_outputs(g, &r, &ic) == 0, "outputs differ");
+    /* versions only grow, and frames ran under more than one */
+    uint64_t v = 0;
+    bool mono = true;
+    for (int k = 0; k < r.n_frames; k++) {
+        mono &= r.frames[k].plan_version >= v;
+        v = r.frames[k].plan_version;
+    }
+    CHECK(mono && v > 1);
+    for (int i = 0; i < r.n_switches; i++)
+        CHECK(r.switches[i].new_version > r.switches[i].old_version &&
+              r.switches[i].bw_bps > 0 && r.switches[i].t_s > 0);
+    if (getenv("CLEAVE_TEST_VERBOSE"))
+        for (int i = 0; i < r.n_switches; i++)
+            fprintf(stderr, "switch t=%.2f %.3g Mbit/s %s -> %s\n",
+                    r.switches[i].t_s, r.switches[i].bw_bps / 1e6,
+                    r.switches[i].old_cut, r.switches[i].new_cut);
+    clv_edge_report_release(&r);
+    clv_net_schedule_free(sch);
+    free(te);
+    free(tc);
+}
+
+typedef struct many_arg {
+    const clv_graph *g;
+    const char *addr;
+    const double *te, *tc;
+    int ok;
+} many_arg;
+
+static void *many_main(void *p)
+{
+    many_arg *a = p;
+    clv_edge_options o;
+    clv_edge_report r;
+    clv_error err = {0};
+    clv_edge_options_init(&o);
+    clv_edge_report_init(&r);
+    o.server = a->addr;
+    o.frames = 3;
+    o.planner = CLV_PLAN_CLOUD;
+    o.plan_bps = 100e6;
+    o.t_edge_ms = a->te;
+    o.t_cloud_ms = a->tc;
+    o.log = quiet_log;
+    if (clv_edge_run(a->g, &o, &r, &err) == 0 && r.n_ok == 3 &&
+        r.n_fallback == 0)
+        a->ok = 1;
+    clv_edge_report_release(&r);
+    return NULL;
+}
+
+/* 32 edges at once on one server. */
+static void test_many(const clv_graph *g, clv_server *s, const char *addr)
+{
+    enum { N = 32 };
+    int n = clv_graph_n_nodes(g);
+    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    synthetic_times(g, te, tc);
+    pthread_t th[N];
+    many_arg a[N];
+    clv_server_stats before, after;
+    clv_server_stats_get(s, &before);
+    for (int i = 0; i < N; i++) {
+        a[i] = (many_arg){g, addr, te, tc, 0};
+        if (pthread_create(&th[i], NULL, many_main, &a[i]))
+            a[i].ok = -1;
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        if (a[i].ok != -1)
+            pthread_join(th[i], NULL);
+        ok += a[i].ok == 1;
+    }
+    clv_server_stats_get(s, &after);
+    CHECKF(ok == N, "%d of %d edges finished", ok, N);
+    CHECK(after.frames_done - before.frames_done == 3 * N);
+    CHECK(after.conns_accepted - before.conns_accepted == N);
+    free(te);
+    free(tc);
+}
+
+int main(void)
+{
+    clv_graph *g = NULL;
+    clv_error err = {0};
+    char addr[64];
+    if (clv_zoo_build("resnet18", 1, 64, &g, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    clv_server *s = start_server(g, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (s) {
+        test_planners(g, addr);
+        test_adapt(g, addr);
+    }
+    clv_server_free(s);
+    /* many edges: a small model, so that 32 of them stay quick */
+    clv_graph *lg = NULL;
+    CHECK(clv_zoo_build("lenet", 1, 0, &lg, &err) == 0);
+    s = lg ? start_server(lg, addr, sizeof addr) : NULL;
+    if (s)
+        test_many(lg, s, addr);
+    clv_server_free(s);
+    clv_graph_free(lg);
+    clv_graph_free(g);
+    return check_report("runtime");
+}
