@@ -49,6 +49,15 @@ static int run(const clv_problem *p, clv_plan_method m, double mbps,
     return rc;
 }
 
+/* Runs the planner `pl` with the options `o` as planner `m` (left in
+ * o->method). */
+static int run_as(clv_planner *pl, clv_plan_options *o, clv_plan_method m,
+                  clv_plan *out)
+{
+    o->method = m;
+    return clv_planner_run(pl, o, out, NULL);
+}
+
 /* The paper's Fig. 9: v1 feeds v2 and v3, both feed v4. At 1 Mbit/s,
  * v1's 1000 bytes take 8 ms. Hand-computed partitions (edge set: T_e +
  * T_t + T_c):
@@ -293,12 +302,9 @@ static void test_dsl_equals_brute(void)
         clv_plan_options_init(&o);
         random_link(&r, &o.link, iter);
         CHECK(clv_planner_create(p, &pl, NULL) == 0);
-        o.method = CLV_PLAN_DSL;
-        CHECK(clv_planner_run(pl, &o, &a, NULL) == 0);
-        o.method = CLV_PLAN_BRUTE;
-        CHECK(clv_planner_run(pl, &o, &b, NULL) == 0);
-        o.method = CLV_PLAN_NEUROSURGEON;
-        CHECK(clv_planner_run(pl, &o, &c, NULL) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_DSL, &a) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_BRUTE, &b) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_NEUROSURGEON, &c) == 0);
         /* dsl's plan must be valid and its costs as evaluated afresh */
         clv_plan check;
         clv_plan_init(&check);
@@ -341,13 +347,10 @@ static void test_dsh_ratio(void)
         clv_plan_options_init(&o);
         random_link(&r, &o.link, iter);
         CHECK(clv_planner_create(p, &pl, NULL) == 0);
-        o.method = CLV_PLAN_DSH;
-        CHECK(clv_planner_run(pl, &o, &dsh, NULL) == 0);
-        o.method = CLV_PLAN_DSL;
-        CHECK(clv_planner_run(pl, &o, &dsl, NULL) == 0);
-        o.method = CLV_PLAN_BRUTE;
+        CHECK(run_as(pl, &o, CLV_PLAN_DSH, &dsh) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_DSL, &dsl) == 0);
         o.objective = CLV_OBJ_MAX_STAGE;
-        CHECK(clv_planner_run(pl, &o, &opt, NULL) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_BRUTE, &opt) == 0);
         CHECK(dsh.max_stage_ms <= dsl.max_stage_ms);
         CHECK(dsh.max_stage_ms >= opt.max_stage_ms * (1 - 1e-12));
         double ratio = opt.max_stage_ms > 0
@@ -387,17 +390,15 @@ static void test_dsccs_equals_brute(void)
         random_link(&r, &o.link, iter);
         CHECK(clv_planner_create(p, &pl, NULL) == 0);
         /* a budget between nothing and the cloud plan's share */
-        o.method = CLV_PLAN_CLOUD;
-        CHECK(clv_planner_run(pl, &o, &lo, NULL) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_CLOUD, &lo) == 0);
         o.cloud_budget_ms =
             (lo.transfer_ms + lo.cloud_ms) * 1.3 * clv_rng_uniform(&r);
         o.method = CLV_PLAN_DSCCS;
         clv_error err;
         clv_error_clear(&err);
         CHECKF(clv_planner_run(pl, &o, &a, &err) == 0, "%s", err.msg);
-        o.method = CLV_PLAN_BRUTE;
         o.objective = CLV_OBJ_BUDGET;
-        CHECK(clv_planner_run(pl, &o, &b, NULL) == 0);
+        CHECK(run_as(pl, &o, CLV_PLAN_BRUTE, &b) == 0);
         if (!NEAR(a.edge_ms, b.edge_ms) && bad++ < 5)
             fprintf(stderr, "dag %d (n=%d, budget %g): dsccs T_e %.9g, "
                     "brute %.9g\n", iter, n, o.cloud_budget_ms, a.edge_ms,

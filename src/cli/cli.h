@@ -23,6 +23,11 @@ clv_graph *cli_load(const char *model, uint64_t seed);
  * `opt` and returns false when `s` is not one. */
 bool cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 
+struct cJSON;
+/* Prints `root` (a cJSON tree, freed here) as indented JSON on stdout.
+ * Returns CLI_OK, or prints "out of memory" and returns CLI_FAIL. */
+int cli_print_json(struct cJSON *root);
+
 int cli_info(int argc, char **argv);
 int cli_zoo(int argc, char **argv);
 int cli_demo(int argc, char **argv);

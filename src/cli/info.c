@@ -196,15 +196,7 @@ static int print_json(const char *label, const clv_graph *g)
     cJSON_AddNumberToObject(tot, "valid_cuts", count_valid(crossing, n));
     free(crossing);
 
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        fprintf(stderr, "cleave: out of memory\n");
-        return CLI_FAIL;
-    }
-    puts(text);
-    cJSON_free(text);
-    return CLI_OK;
+    return cli_print_json(root);
 }
 
 int cli_info(int argc, char **argv)

@@ -330,6 +330,16 @@ done:
     return status;
 }
 
+/* The profile's "model" label: MODEL, or MODEL@SIZE with --size. */
+static void model_label(const profile_args *a, char *label, size_t cap)
+{
+    if (a->size)
+        snprintf(label, cap, "%s@%llu", a->files[0],
+                 (unsigned long long)a->size);
+    else
+        snprintf(label, cap, "%s", a->files[0]);
+}
+
 static int do_predict(const profile_args *a)
 {
     clv_predictor *pr = NULL;
@@ -353,11 +363,7 @@ static int do_predict(const profile_args *a)
     g = load_model(a->files[0], a->size, a->seed);
     if (!g)
         goto done;
-    if (a->size)
-        snprintf(label, sizeof label, "%s@%llu", a->files[0],
-                 (unsigned long long)a->size);
-    else
-        snprintf(label, sizeof label, "%s", a->files[0]);
+    model_label(a, label, sizeof label);
     if ((rc = clv_predictor_predict(pr, g, label, a->predict, &p, &err))) {
         fprintf(stderr, "cleave profile: %s\n", clv_error_text(&err, rc));
         goto done;
@@ -432,11 +438,7 @@ static int do_measure(const profile_args *a)
     g = load_model(a->files[0], a->size, a->seed);
     if (!g)
         return CLI_FAIL;
-    if (a->size)
-        snprintf(label, sizeof label, "%s@%llu", a->files[0],
-                 (unsigned long long)a->size);
-    else
-        snprintf(label, sizeof label, "%s", a->files[0]);
+    model_label(a, label, sizeof label);
 
     clv_profile_options_init(&o);
     o.model = label;

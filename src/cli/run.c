@@ -463,7 +463,6 @@ static int print_json(const char *model, const clv_graph *g,
                       int repeat)
 {
     cJSON *root = cJSON_CreateObject(), *a;
-    char *text;
     if (!root) {
         fprintf(stderr, "cleave: out of memory\n");
         return CLI_FAIL;
@@ -519,15 +518,7 @@ static int print_json(const char *model, const clv_graph *g,
         }
         cJSON_AddItemToArray(a, o);
     }
-    text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        fprintf(stderr, "cleave: out of memory\n");
-        return CLI_FAIL;
-    }
-    puts(text);
-    cJSON_free(text);
-    return CLI_OK;
+    return cli_print_json(root);
 }
 
 int cli_run(int argc, char **argv)

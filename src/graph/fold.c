@@ -80,6 +80,17 @@ static void strides(int nd, const int64_t *dims, int64_t *st)
     }
 }
 
+/* The shape of `t` around `axis`: *outer elements before it and *inner
+ * bytes in one step along it (the dims after it). */
+static void around_axis(const clv_tensor *t, int64_t axis, int64_t *outer,
+                        size_t *inner)
+{
+    *outer = clv_graph__numel((int)axis, t->dims);
+    *inner = (size_t)clv_graph__numel(t->ndim - (int)axis - 1,
+                                      t->dims + axis + 1) *
+             clv_dtype_size(t->dtype);
+}
+
 /* ---- per op ------------------------------------------------------------ */
 
 static int fold_shape(clv_graph *g, int node, clv_error *err)
@@ -117,11 +128,8 @@ static int fold_gather(clv_graph *g, int node, clv_error *err)
     const clv_tensor *x = clv_graph__in(g, node, 0);
     const clv_tensor *ix = clv_graph__in(g, node, 1);
     int64_t axis = clv_node_int(&g->nodes[node], "axis", 0);
-    size_t es = clv_dtype_size(x->dtype);
-    int64_t outer = clv_graph__numel((int)axis, x->dims);
-    int64_t s = x->dims[axis];
-    size_t inner = (size_t)clv_graph__numel(x->ndim - (int)axis - 1,
-                                            x->dims + axis + 1) * es;
+    int64_t outer, s = x->dims[axis];
+    size_t inner;
     int64_t ni = numel(ix);
     char *o;
     const char *in = x->data;
@@ -129,6 +137,7 @@ static int fold_gather(clv_graph *g, int node, clv_error *err)
     int rc = out_data(g, node, 0, &data, err);
     if (rc)
         return rc;
+    around_axis(x, axis, &outer, &inner);
     o = data;
     for (int64_t j = 0; j < ni; j++) {
         int64_t k = get_i(ix, j);
@@ -156,17 +165,15 @@ static int fold_concat(clv_graph *g, int node, clv_error *err)
 {
     const clv_node *n = &g->nodes[node];
     const clv_tensor *y = clv_graph__out(g, node, 0);
-    int64_t axis = clv_node_int(n, "axis", 0);
-    size_t es = clv_dtype_size(y->dtype);
-    int64_t outer = clv_graph__numel((int)axis, y->dims);
-    size_t inner = (size_t)clv_graph__numel(y->ndim - (int)axis - 1,
-                                            y->dims + axis + 1) * es;
+    int64_t axis = clv_node_int(n, "axis", 0), outer;
+    size_t inner;
     char *o;
     void *data;
     int rc = out_data(g, node, 0, &data, err);
     if (rc)
         return rc;
     o = data;
+    around_axis(y, axis, &outer, &inner);
     for (int64_t a = 0; a < outer; a++)
         for (int i = 0; i < n->n_inputs; i++) {
             const clv_tensor *x = clv_graph__in(g, node, i);
@@ -183,12 +190,10 @@ static int fold_split(clv_graph *g, int node, clv_error *err)
 {
     const clv_node *n = &g->nodes[node];
     const clv_tensor *x = clv_graph__in(g, node, 0);
-    int64_t axis = clv_node_int(n, "axis", 0);
-    size_t es = clv_dtype_size(x->dtype);
-    int64_t outer = clv_graph__numel((int)axis, x->dims);
-    size_t inner = (size_t)clv_graph__numel(x->ndim - (int)axis - 1,
-                                            x->dims + axis + 1) * es;
-    size_t row = (size_t)x->dims[axis] * inner, off = 0;
+    int64_t axis = clv_node_int(n, "axis", 0), outer;
+    size_t inner, row, off = 0;
+    around_axis(x, axis, &outer, &inner);
+    row = (size_t)x->dims[axis] * inner;
     for (int i = 0; i < n->n_outputs; i++) {
         const clv_tensor *y = clv_graph__out(g, node, i);
         size_t chunk = (size_t)y->dims[axis] * inner;

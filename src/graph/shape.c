@@ -137,24 +137,37 @@ bool clv_graph__broadcast(int na, const int64_t *a, int nb,
     return true;
 }
 
+/* Checks that a node with `count` inputs or outputs (`noun`) has min to
+ * max of them (max < 0: no upper bound); `verb` is "takes" or "has". */
+static int need_count(clv_graph *g, int node, int count, int min, int max,
+                      const char *verb, const char *noun, clv_error *err)
+{
+    if (count >= min && (max < 0 || count <= max))
+        return 0;
+    if (max == min)
+        return clv_graph__node_error(g, node, err, CLV_EINVAL,
+                                     "%s %s %d %s%s, not %d",
+                                     op_name(g, node), verb, min, noun,
+                                     min == 1 ? "" : "s", count);
+    if (max < 0)
+        return clv_graph__node_error(g, node, err, CLV_EINVAL,
+                                     "%s %s at least %d %s%s, not %d",
+                                     op_name(g, node), verb, min, noun,
+                                     min == 1 ? "" : "s", count);
+    return clv_graph__node_error(g, node, err, CLV_EINVAL,
+                                 "%s %s %d to %d %ss, not %d",
+                                 op_name(g, node), verb, min, max, noun,
+                                 count);
+}
+
 int clv_graph__need_inputs(clv_graph *g, int node, int min, int max,
                            clv_error *err)
 {
     const clv_node *n = &g->nodes[node];
-    if (n->n_inputs < min || (max >= 0 && n->n_inputs > max)) {
-        if (max == min)
-            return clv_graph__node_error(
-                g, node, err, CLV_EINVAL, "%s takes %d input%s, not %d",
-                op_name(g, node), min, min == 1 ? "" : "s", n->n_inputs);
-        if (max < 0)
-            return clv_graph__node_error(
-                g, node, err, CLV_EINVAL,
-                "%s takes at least %d input%s, not %d", op_name(g, node),
-                min, min == 1 ? "" : "s", n->n_inputs);
-        return clv_graph__node_error(
-            g, node, err, CLV_EINVAL, "%s takes %d to %d inputs, not %d",
-            op_name(g, node), min, max, n->n_inputs);
-    }
+    int rc = need_count(g, node, n->n_inputs, min, max, "takes", "input",
+                        err);
+    if (rc)
+        return rc;
     for (int i = 0; i < min; i++)
         if (n->inputs[i] < 0)
             return clv_graph__node_error(g, node, err, CLV_EINVAL,
@@ -167,20 +180,10 @@ int clv_graph__need_outputs(clv_graph *g, int node, int min, int max,
                             clv_error *err)
 {
     const clv_node *n = &g->nodes[node];
-    if (n->n_outputs < min || (max >= 0 && n->n_outputs > max)) {
-        if (max == min)
-            return clv_graph__node_error(
-                g, node, err, CLV_EINVAL, "%s has %d output%s, not %d",
-                op_name(g, node), min, min == 1 ? "" : "s", n->n_outputs);
-        if (max < 0)
-            return clv_graph__node_error(
-                g, node, err, CLV_EINVAL,
-                "%s has at least %d output%s, not %d", op_name(g, node),
-                min, min == 1 ? "" : "s", n->n_outputs);
-        return clv_graph__node_error(
-            g, node, err, CLV_EINVAL, "%s has %d to %d outputs, not %d",
-            op_name(g, node), min, max, n->n_outputs);
-    }
+    int rc = need_count(g, node, n->n_outputs, min, max, "has", "output",
+                        err);
+    if (rc)
+        return rc;
     for (int i = 0; i < n->n_outputs; i++)
         if (n->outputs[i] < 0)
             return clv_graph__node_error(g, node, err, CLV_EINVAL,
@@ -314,73 +317,53 @@ int clv_graph__attr_float(clv_graph *g, int node, const char *name,
     return 0;
 }
 
-int clv_graph__attr_ints(clv_graph *g, int node, const char *name,
-                         int64_t *buf, size_t cap, size_t *n, bool *present,
-                         clv_error *err)
+/* A list attribute (ints when `floats` is false, else floats) copied into
+ * `buf` of `cap` elements; a single value stands for a one-element list. */
+static int attr_list(clv_graph *g, int node, const char *name, bool floats,
+                     void *buf, size_t cap, size_t *n, bool *present,
+                     clv_error *err)
 {
     const clv_attr *a = clv_node_attr(&g->nodes[node], name);
+    const void *src;
+    size_t count, esize = floats ? sizeof(float) : sizeof(int64_t);
     *n = 0;
     if (present)
         *present = a != NULL;
     if (!a)
         return 0;
-    if (a->type == CLV_ATTR_INT) { /* a single value for a list */
-        if (cap < 1)
-            goto too_many;
-        buf[0] = a->i;
-        *n = 1;
-        return 0;
+    if (a->type == (floats ? CLV_ATTR_FLOAT : CLV_ATTR_INT)) {
+        src = floats ? (const void *)&a->f : (const void *)&a->i;
+        count = 1;
+    } else if (a->type == (floats ? CLV_ATTR_FLOATS : CLV_ATTR_INTS)) {
+        src = floats ? (const void *)a->floats : (const void *)a->ints;
+        count = a->n;
+    } else {
+        return bad_type(g, node, name,
+                        floats ? "a list of floats" : "a list of ints", err);
     }
-    if (a->type != CLV_ATTR_INTS)
-        return bad_type(g, node, name, "a list of ints", err);
-    if (a->n > cap)
-        goto too_many;
-    if (a->n)
-        memcpy(buf, a->ints, a->n * sizeof *buf);
-    *n = a->n;
+    if (count > cap)
+        return clv_graph__node_error(g, node, err, CLV_ERANGE,
+                                     "%s attribute '%s' has %zu values, more "
+                                     "than the %zu it can have",
+                                     op_name(g, node), name, count, cap);
+    if (count)
+        memcpy(buf, src, count * esize);
+    *n = count;
     return 0;
-too_many:
-    return clv_graph__node_error(g, node, err, CLV_ERANGE,
-                                 "%s attribute '%s' has %zu values, more "
-                                 "than the %zu it can have",
-                                 op_name(g, node), name,
-                                 a->type == CLV_ATTR_INT ? (size_t)1 : a->n,
-                                 cap);
+}
+
+int clv_graph__attr_ints(clv_graph *g, int node, const char *name,
+                         int64_t *buf, size_t cap, size_t *n, bool *present,
+                         clv_error *err)
+{
+    return attr_list(g, node, name, false, buf, cap, n, present, err);
 }
 
 int clv_graph__attr_floats(clv_graph *g, int node, const char *name,
                            float *buf, size_t cap, size_t *n, bool *present,
                            clv_error *err)
 {
-    const clv_attr *a = clv_node_attr(&g->nodes[node], name);
-    *n = 0;
-    if (present)
-        *present = a != NULL;
-    if (!a)
-        return 0;
-    if (a->type == CLV_ATTR_FLOAT) {
-        if (cap < 1)
-            goto too_many;
-        buf[0] = a->f;
-        *n = 1;
-        return 0;
-    }
-    if (a->type != CLV_ATTR_FLOATS)
-        return bad_type(g, node, name, "a list of floats", err);
-    if (a->n > cap)
-        goto too_many;
-    if (a->n)
-        memcpy(buf, a->floats, a->n * sizeof *buf);
-    *n = a->n;
-    return 0;
-too_many:
-    return clv_graph__node_error(g, node, err, CLV_ERANGE,
-                                 "%s attribute '%s' has %zu values, more "
-                                 "than the %zu it can have",
-                                 op_name(g, node), name,
-                                 a->type == CLV_ATTR_FLOAT ? (size_t)1
-                                                           : a->n,
-                                 cap);
+    return attr_list(g, node, name, true, buf, cap, n, present, err);
 }
 
 int clv_graph__attr_string(clv_graph *g, int node, const char *name,
@@ -436,10 +419,12 @@ int clv_graph__put_string(clv_graph *g, int node, const char *name,
                                                   : 0;
 }
 
-/* A constant input with readable contents. */
-static int need_const(clv_graph *g, int node, int i, const char *what,
-                      const clv_tensor **out, int64_t *numel,
-                      clv_error *err)
+/* Input `i` as a constant 1-D list with readable contents, of dtype `dt1`
+ * or `dt2` (`want` names them), of at most `cap` values. */
+static int need_const_list(clv_graph *g, int node, int i, const char *what,
+                           clv_dtype dt1, clv_dtype dt2, const char *want,
+                           size_t cap, const clv_tensor **out,
+                           int64_t *numel, clv_error *err)
 {
     const clv_tensor *t = clv_graph__in(g, node, i);
     int64_t ne;
@@ -450,25 +435,10 @@ static int need_const(clv_graph *g, int node, int i, const char *what,
             g, node, err, CLV_EUNSUPPORTED,
             "%s needs a constant %s input ('%s' is computed at run time)",
             op_name(g, node), what, t->name);
-    *out = t;
-    *numel = ne;
-    return 0;
-}
-
-int clv_graph__const_ints(clv_graph *g, int node, int i, const char *what,
-                          int64_t *buf, size_t cap, size_t *n,
-                          clv_error *err)
-{
-    const clv_tensor *t;
-    int64_t ne;
-    int rc = need_const(g, node, i, what, &t, &ne, err);
-    if (rc)
-        return rc;
-    if (t->dtype != CLV_DT_INT64 && t->dtype != CLV_DT_INT32)
+    if (t->dtype != dt1 && t->dtype != dt2)
         return clv_graph__node_error(
-            g, node, err, CLV_EINVAL,
-            "%s %s input '%s' is %s; it must be int64 or int32",
-            op_name(g, node), what, t->name, clv_dtype_name(t->dtype));
+            g, node, err, CLV_EINVAL, "%s %s input '%s' is %s; it must be %s",
+            op_name(g, node), what, t->name, clv_dtype_name(t->dtype), want);
     if (t->ndim > 1)
         return clv_graph__node_error(
             g, node, err, CLV_ESHAPE,
@@ -480,6 +450,21 @@ int clv_graph__const_ints(clv_graph *g, int node, int i, const char *what,
             "%s %s input '%s' has %lld values, more than the %zu it can "
             "have",
             op_name(g, node), what, t->name, (long long)ne, cap);
+    *out = t;
+    *numel = ne;
+    return 0;
+}
+
+int clv_graph__const_ints(clv_graph *g, int node, int i, const char *what,
+                          int64_t *buf, size_t cap, size_t *n,
+                          clv_error *err)
+{
+    const clv_tensor *t;
+    int64_t ne;
+    int rc = need_const_list(g, node, i, what, CLV_DT_INT64, CLV_DT_INT32,
+                             "int64 or int32", cap, &t, &ne, err);
+    if (rc)
+        return rc;
     for (int64_t k = 0; k < ne; k++)
         buf[k] = t->dtype == CLV_DT_INT64 ? ((const int64_t *)t->data)[k]
                                           : ((const int32_t *)t->data)[k];
@@ -493,25 +478,10 @@ int clv_graph__const_floats(clv_graph *g, int node, int i, const char *what,
 {
     const clv_tensor *t;
     int64_t ne;
-    int rc = need_const(g, node, i, what, &t, &ne, err);
+    int rc = need_const_list(g, node, i, what, CLV_DT_FLOAT, CLV_DT_DOUBLE,
+                             "float32", cap, &t, &ne, err);
     if (rc)
         return rc;
-    if (t->dtype != CLV_DT_FLOAT && t->dtype != CLV_DT_DOUBLE)
-        return clv_graph__node_error(
-            g, node, err, CLV_EINVAL,
-            "%s %s input '%s' is %s; it must be float32", op_name(g, node),
-            what, t->name, clv_dtype_name(t->dtype));
-    if (t->ndim > 1)
-        return clv_graph__node_error(
-            g, node, err, CLV_ESHAPE,
-            "%s %s input '%s' must be 1-D, not rank %d", op_name(g, node),
-            what, t->name, t->ndim);
-    if ((uint64_t)ne > cap)
-        return clv_graph__node_error(
-            g, node, err, CLV_ERANGE,
-            "%s %s input '%s' has %lld values, more than the %zu it can "
-            "have",
-            op_name(g, node), what, t->name, (long long)ne, cap);
     for (int64_t k = 0; k < ne; k++)
         buf[k] = t->dtype == CLV_DT_FLOAT
                      ? ((const float *)t->data)[k]

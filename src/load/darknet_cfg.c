@@ -256,7 +256,7 @@ int clv_dk__get_float(const clv_dk_cfg *cfg, const clv_dk_section *s,
     return 0;
 }
 
-/* Splits the value of `o` at commas; calls `one` for every item. */
+/* The number of comma-separated items of `v`. */
 static int dk_count_items(const char *v)
 {
     int n = 1;
@@ -266,21 +266,14 @@ static int dk_count_items(const char *v)
     return n;
 }
 
-int clv_dk__get_ints(const clv_dk_cfg *cfg, const clv_dk_section *s,
-                     const char *key, bool required, int **vals, int *n,
-                     clv_error *err)
+/* Parses the comma-separated items of `o` (the value of `key`) into a
+ * malloc'd array of ints, or of floats when `floats`. */
+static int dk_get_list(const clv_dk_cfg *cfg, const clv_dk_section *s,
+                       const clv_dk_opt *o, const char *key, bool floats,
+                       void **vals, int *n, clv_error *err)
 {
-    const clv_dk_opt *o = clv_dk__find(s, key);
-    *vals = NULL;
-    *n = 0;
-    if (!o) {
-        if (required)
-            return clv_dk__error(cfg, s, s->line, err, CLV_EFORMAT,
-                                 "needs %s=", key);
-        return 0;
-    }
     int count = dk_count_items(o->val);
-    int *v = malloc((size_t)count * sizeof *v);
+    void *v = malloc((size_t)count * (floats ? sizeof(float) : sizeof(int)));
     if (!v)
         return clv_error_set(err, CLV_ENOMEM, "%s: out of memory",
                              cfg->label);
@@ -288,14 +281,16 @@ int clv_dk__get_ints(const clv_dk_cfg *cfg, const clv_dk_section *s,
     for (int i = 0; i < count; i++) {
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
-        int rc = dk_parse_int(p, len, &v[i]);
+        int rc = floats ? dk_parse_float(p, len, (float *)v + i)
+                        : dk_parse_int(p, len, (int *)v + i);
         if (rc) {
             free(v);
             return clv_dk__error(cfg, s, o->line, err, rc,
                                  "%s=%.40s: item %d is %s", key, o->val,
                                  i + 1,
-                                 rc == CLV_ERANGE ? "out of range"
-                                                  : "not an integer");
+                                 floats               ? "not a number"
+                                 : rc == CLV_ERANGE ? "out of range"
+                                                    : "not an integer");
         }
         p = c ? c + 1 : p + len;
     }
@@ -304,32 +299,35 @@ int clv_dk__get_ints(const clv_dk_cfg *cfg, const clv_dk_section *s,
     return 0;
 }
 
+int clv_dk__get_ints(const clv_dk_cfg *cfg, const clv_dk_section *s,
+                     const char *key, bool required, int **vals, int *n,
+                     clv_error *err)
+{
+    const clv_dk_opt *o = clv_dk__find(s, key);
+    void *v = NULL;
+    *vals = NULL;
+    *n = 0;
+    if (!o) {
+        if (required)
+            return clv_dk__error(cfg, s, s->line, err, CLV_EFORMAT,
+                                 "needs %s=", key);
+        return 0;
+    }
+    int rc = dk_get_list(cfg, s, o, key, false, &v, n, err);
+    *vals = v;
+    return rc;
+}
+
 int clv_dk__get_floats(const clv_dk_cfg *cfg, const clv_dk_section *s,
                        const char *key, float **vals, int *n, clv_error *err)
 {
     const clv_dk_opt *o = clv_dk__find(s, key);
+    void *v = NULL;
     *vals = NULL;
     *n = 0;
     if (!o)
         return 0;
-    int count = dk_count_items(o->val);
-    float *v = malloc((size_t)count * sizeof *v);
-    if (!v)
-        return clv_error_set(err, CLV_ENOMEM, "%s: out of memory",
-                             cfg->label);
-    const char *p = o->val;
-    for (int i = 0; i < count; i++) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        if (dk_parse_float(p, len, &v[i])) {
-            free(v);
-            return clv_dk__error(cfg, s, o->line, err, CLV_EFORMAT,
-                                 "%s=%.40s: item %d is not a number", key,
-                                 o->val, i + 1);
-        }
-        p = c ? c + 1 : p + len;
-    }
+    int rc = dk_get_list(cfg, s, o, key, true, &v, n, err);
     *vals = v;
-    *n = count;
-    return 0;
+    return rc;
 }

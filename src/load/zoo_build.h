@@ -27,6 +27,14 @@
 #include "cleave/graph.h"
 #include "util/util.h"
 
+/* Lets the compiler check a layer call's name format against its
+ * arguments: the format is argument `f`, its values start at `a`. */
+#if defined(__GNUC__)
+#define CLV_ZOO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLV_ZOO_PRINTF(f, a)
+#endif
+
 /* A run-time tensor: its id (-1 after a failure) and tracked shape. For a
  * 2-D tensor (after Flatten), `c` holds the features and h = w = 1. */
 typedef struct clv_zoo_val {
@@ -55,10 +63,7 @@ clv_zoo_val clv_zoo__begin(clv_zoo_builder *b, const char *model,
 /* Records a failure (when none is recorded yet) with a message prefixed by
  * "zoo: <model> at <hw>x<hw>: ". Returns b->rc. */
 int clv_zoo__fail(clv_zoo_builder *b, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(3, 4);
 
 /* Marks the next layer's output as the graph output "output". */
 void clv_zoo__last(clv_zoo_builder *b);
@@ -81,43 +86,28 @@ int64_t clv_zoo__win_out(int64_t n, int64_t k, int64_t s, int64_t pb,
 clv_zoo_val clv_zoo__conv(clv_zoo_builder *b, clv_zoo_val x, int64_t cout,
                           int64_t k, int64_t s, int64_t p, int64_t group,
                           bool bias, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 9, 10)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(9, 10);
 
 /* BatchNormalization with scale U(0.8,1.2), bias U(-0.1,0.1), mean
  * U(-0.1,0.1), var U(0.5,1.5). */
 clv_zoo_val clv_zoo__bn(clv_zoo_builder *b, clv_zoo_val x, float eps,
                         const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(4, 5);
 
 /* Relu, Dropout, Flatten (axis 1), GlobalAveragePool. */
 clv_zoo_val clv_zoo__unary(clv_zoo_builder *b, clv_op op, clv_zoo_val x,
                            const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(4, 5);
 
 /* LeakyRelu with slope `alpha`. */
 clv_zoo_val clv_zoo__leaky(clv_zoo_builder *b, clv_zoo_val x, float alpha,
                            const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(4, 5);
 
 /* Clip to [lo, hi] (ReLU6 is Clip 0..6). */
 clv_zoo_val clv_zoo__clip(clv_zoo_builder *b, clv_zoo_val x, float lo,
                           float hi, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(5, 6);
 
 /* MaxPool (op CLV_OP_MAXPOOL) or AveragePool (CLV_OP_AVERAGEPOOL) with a
  * k x k window, stride s, padding `pb` before and `pe` after in both
@@ -125,34 +115,22 @@ clv_zoo_val clv_zoo__clip(clv_zoo_builder *b, clv_zoo_val x, float lo,
 clv_zoo_val clv_zoo__pool(clv_zoo_builder *b, clv_op op, clv_zoo_val x,
                           int64_t k, int64_t s, int64_t pb, int64_t pe,
                           bool ceil_mode, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 9, 10)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(9, 10);
 
 /* Add of two tensors of the same shape. */
 clv_zoo_val clv_zoo__add(clv_zoo_builder *b, clv_zoo_val x, clv_zoo_val y,
                          const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(4, 5);
 
 /* Concat of `n` 4-D tensors along the channels. */
 clv_zoo_val clv_zoo__concat(clv_zoo_builder *b, int n, const clv_zoo_val *xs,
                             const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(4, 5);
 
 /* Gemm of a 1 x in tensor with a weight of shape out x in (transB = 1, as
  * torch.nn.Linear) and a bias; He-normal weights, bias uniform +-0.01. */
 clv_zoo_val clv_zoo__gemm(clv_zoo_builder *b, clv_zoo_val x, int64_t out,
                           const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CLV_ZOO_PRINTF(4, 5);
 
 #endif

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "plan/internal.h"
+#include "util/json.h"
 
 /* ---- links --------------------------------------------------------------- */
 
@@ -260,19 +261,14 @@ char *clv_plan_to_json(const clv_problem *p, const clv_link *link,
     cJSON *cut = cn ? cJSON_AddArrayToObject(root, "cut") : NULL;
     ok = cut != NULL;
     for (int i = 0; ok && i < plan->n_nodes; i++) {
-        cJSON *s = cJSON_CreateString(p->nodes[i].name);
-        ok = s && cJSON_AddItemToArray(plan->on_edge[i] ? en : cn, s);
-        if (!ok)
-            cJSON_Delete(s);
+        ok = clv_util_json_append(plan->on_edge[i] ? en : cn,
+                                  cJSON_CreateString(p->nodes[i].name));
     }
     for (int k = 0; ok && k < plan->n_cut; k++) {
         const clv_problem_node *nd = &p->nodes[plan->cut[k]];
         cJSON *o = cJSON_CreateObject();
-        ok = o && cJSON_AddItemToArray(cut, o);
-        if (!ok) {
-            cJSON_Delete(o);
+        if (!(ok = clv_util_json_append(cut, o)))
             break;
-        }
         ok = cJSON_AddStringToObject(o, "node", nd->name) &&
              cJSON_AddNumberToObject(o, "bytes", (double)nd->out_bytes);
     }

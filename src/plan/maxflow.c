@@ -54,12 +54,9 @@ clv_mf *clv_mf_create(void)
     return calloc(1, sizeof(clv_mf));
 }
 
-static void release(clv_mf *m)
+/* Frees the arrays sized by the vertex count (cap_n). */
+static void free_vertex_arrays(clv_mf *m)
 {
-    free(m->head);
-    free(m->cap0);
-    free(m->rc);
-    free(m->adj);
     free(m->first);
     free(m->s0);
     free(m->t0);
@@ -71,6 +68,21 @@ static void release(clv_mf *m)
     free(m->dist);
     free(m->queue);
     free(m->orphans);
+}
+
+/* Frees the arrays sized by the pair count (cap_pairs). */
+static void free_pair_arrays(clv_mf *m)
+{
+    free(m->head);
+    free(m->cap0);
+    free(m->rc);
+    free(m->adj);
+}
+
+static void release(clv_mf *m)
+{
+    free_pair_arrays(m);
+    free_vertex_arrays(m);
 }
 
 void clv_mf_free(clv_mf *m)
@@ -87,17 +99,7 @@ int clv_mf_reset(clv_mf *m, int n, int max_pairs)
         return -1;
     if (n > m->cap_n || !m->first) {
         size_t k = n > 0 ? (size_t)n : 1;
-        free(m->first);
-        free(m->s0);
-        free(m->t0);
-        free(m->tr);
-        free(m->parent);
-        free(m->tree);
-        free(m->queued);
-        free(m->ts);
-        free(m->dist);
-        free(m->queue);
-        free(m->orphans);
+        free_vertex_arrays(m);
         m->first = malloc((k + 1) * sizeof *m->first);
         m->s0 = malloc(k * sizeof *m->s0);
         m->t0 = malloc(k * sizeof *m->t0);
@@ -117,10 +119,7 @@ int clv_mf_reset(clv_mf *m, int n, int max_pairs)
     }
     if (max_pairs > m->cap_pairs) {
         size_t k = 2 * (size_t)max_pairs;
-        free(m->head);
-        free(m->cap0);
-        free(m->rc);
-        free(m->adj);
+        free_pair_arrays(m);
         m->head = malloc(k * sizeof *m->head);
         m->cap0 = malloc(k * sizeof *m->cap0);
         m->rc = malloc(k * sizeof *m->rc);
@@ -408,49 +407,30 @@ int clv_mf_solve(clv_mf *m, int64_t *flow)
                 break;
         }
         int mid = -1;
-        if (m->tree[cur] == TREE_S) {
-            for (int k = m->first[cur]; k < m->first[cur + 1]; k++) {
-                int a = m->adj[k];
-                if (m->rc[a] <= 0)
-                    continue;
-                int w = m->head[a];
-                if (m->tree[w] == FREE) {
-                    m->tree[w] = TREE_S;
-                    m->parent[w] = a ^ 1;
-                    m->ts[w] = m->ts[cur];
-                    m->dist[w] = m->dist[cur] + 1;
-                    activate(m, w);
-                } else if (m->tree[w] == TREE_T) {
-                    mid = a;
-                    break;
-                } else if (m->ts[w] <= m->ts[cur] &&
-                           m->dist[w] > m->dist[cur]) {
-                    m->parent[w] = a ^ 1;
-                    m->ts[w] = m->ts[cur];
-                    m->dist[w] = m->dist[cur] + 1;
-                }
-            }
-        } else {
-            for (int k = m->first[cur]; k < m->first[cur + 1]; k++) {
-                int a = m->adj[k];
-                if (m->rc[a ^ 1] <= 0)
-                    continue;
-                int w = m->head[a];
-                if (m->tree[w] == FREE) {
-                    m->tree[w] = TREE_T;
-                    m->parent[w] = a ^ 1;
-                    m->ts[w] = m->ts[cur];
-                    m->dist[w] = m->dist[cur] + 1;
-                    activate(m, w);
-                } else if (m->tree[w] == TREE_S) {
-                    mid = a ^ 1;
-                    break;
-                } else if (m->ts[w] <= m->ts[cur] &&
-                           m->dist[w] > m->dist[cur]) {
-                    m->parent[w] = a ^ 1;
-                    m->ts[w] = m->ts[cur];
-                    m->dist[w] = m->dist[cur] + 1;
-                }
+        /* grow cur's tree (S along residual arcs out of cur, T along
+         * residual arcs into it) until it touches the other tree at the
+         * arc `mid`, oriented from S to T */
+        int t = m->tree[cur];
+        for (int k = m->first[cur]; k < m->first[cur + 1]; k++) {
+            int a = m->adj[k];
+            int st = t == TREE_S ? a : a ^ 1;
+            if (m->rc[st] <= 0)
+                continue;
+            int w = m->head[a];
+            if (m->tree[w] == FREE) {
+                m->tree[w] = (unsigned char)t;
+                m->parent[w] = a ^ 1;
+                m->ts[w] = m->ts[cur];
+                m->dist[w] = m->dist[cur] + 1;
+                activate(m, w);
+            } else if (m->tree[w] != t) {
+                mid = st;
+                break;
+            } else if (m->ts[w] <= m->ts[cur] &&
+                       m->dist[w] > m->dist[cur]) {
+                m->parent[w] = a ^ 1;
+                m->ts[w] = m->ts[cur];
+                m->dist[w] = m->dist[cur] + 1;
             }
         }
         m->time++;

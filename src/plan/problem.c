@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "plan/internal.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define PROBLEM_MAX_FILE ((uint64_t)256 << 20)
@@ -286,34 +287,6 @@ bool clv_problem_link(const clv_problem *p, clv_link *out)
 
 /* ---- problem files ------------------------------------------------------- */
 
-/* The 1-based line of byte `at` of `text`. */
-static int line_of(const char *text, size_t len, const char *at)
-{
-    int line = 1;
-    for (const char *c = text; c < at && c < text + len; c++)
-        line += *c == '\n';
-    return line;
-}
-
-/* Parses JSON, with an error naming the line where parsing stopped. */
-static int parse_json(const char *text, size_t len, const char *label,
-                      cJSON **out, clv_error *err)
-{
-    const char *end = NULL;
-    *out = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (!*out) {
-        if (!end)
-            return clv_error_set(err, CLV_ENOMEM, "%s: out of memory",
-                                 label);
-        return clv_error_set(err, CLV_EFORMAT,
-                             "%s:%d: not valid JSON (parsing stopped at "
-                             "byte %zu)",
-                             label, line_of(text, len, end),
-                             (size_t)(end - text));
-    }
-    return 0;
-}
-
 static int check_header(const cJSON *root, const char *label,
                         const char *format, clv_error *err)
 {
@@ -463,7 +436,7 @@ int clv_problem_parse(const char *text, size_t len, const char *label,
     *out = NULL;
     if (!label)
         label = "problem";
-    if ((rc = parse_json(text, len, label, &root, err)))
+    if ((rc = clv_util_json_parse(text, len, label, &root, err)))
         return rc;
     if ((rc = check_header(root, label, "cleave-problem", err)))
         goto fail;
@@ -722,11 +695,8 @@ char *clv_problem_to_json(const clv_problem *p)
     for (int i = 0; ok && i < p->n_nodes; i++) {
         const clv_problem_node *nd = &p->nodes[i];
         cJSON *o = cJSON_CreateObject();
-        ok = o && cJSON_AddItemToArray(nodes, o);
-        if (!ok) {
-            cJSON_Delete(o);
+        if (!(ok = clv_util_json_append(nodes, o)))
             break;
-        }
         ok = cJSON_AddStringToObject(o, "name", nd->name) &&
              cJSON_AddNumberToObject(o, "t_edge_ms", nd->t_edge_ms) &&
              cJSON_AddNumberToObject(o, "t_cloud_ms", nd->t_cloud_ms) &&
@@ -734,10 +704,8 @@ char *clv_problem_to_json(const clv_problem *p)
         cJSON *ins = ok ? cJSON_AddArrayToObject(o, "inputs") : NULL;
         ok = ins != NULL;
         for (int k = 0; ok && k < nd->n_inputs; k++) {
-            cJSON *s = cJSON_CreateString(p->nodes[nd->inputs[k]].name);
-            ok = s && cJSON_AddItemToArray(ins, s);
-            if (!ok)
-                cJSON_Delete(s);
+            ok = clv_util_json_append(
+                ins, cJSON_CreateString(p->nodes[nd->inputs[k]].name));
         }
     }
     if (ok)
@@ -871,7 +839,7 @@ static int profile_load(const char *path, profile *pr, clv_error *err)
     memset(pr, 0, sizeof *pr);
     if ((rc = clv_util_read_file(path, PROBLEM_MAX_FILE, &text, &len, err)))
         return rc;
-    rc = parse_json(text, len, path, &pr->root, err);
+    rc = clv_util_json_parse(text, len, path, &pr->root, err);
     free(text);
     if (rc)
         return rc;

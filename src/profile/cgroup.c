@@ -242,6 +242,21 @@ static int why_write(const char *file, const char *what, int e,
                          what, file, strerror(e), hint);
 }
 
+/* Writes `text` to the control file `name` of the group `dir`; on
+ * failure an error saying what could not be written where, and why. */
+static int write_setting(const char *dir, const char *name, const char *text,
+                         clv_error *err)
+{
+    char *file = join(dir, name);
+    int e, rc = 0;
+    if (!file)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    if ((e = write_file(file, text)))
+        rc = why_write(file, text, e, err);
+    free(file);
+    return rc;
+}
+
 /* Makes the group directory under `parent`, named after the pid and the
  * clock; *dir receives its path. */
 static int make_group(const char *parent, char **dir, clv_error *err)
@@ -364,7 +379,7 @@ int clv_cpu_limit_enter(double quota, const clv_cpu_limit_options *opt,
     clv_cpu_limit_options o;
     mount_info v1, v2;
     char own[2048], text[64];
-    char *parent = NULL, *file = NULL;
+    char *parent = NULL;
     clv_cpu_limit *l = NULL;
     int rc, version, e;
 
@@ -486,37 +501,15 @@ int clv_cpu_limit_enter(double quota, const clv_cpu_limit_options *opt,
 
     if (version == 2) {
         snprintf(text, sizeof text, "%ld %ld", q, period);
-        file = join(l->dir, "cpu.max");
-        if (!file) {
-            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        if ((rc = write_setting(l->dir, "cpu.max", text, err)))
             goto fail;
-        }
-        if ((e = write_file(file, text))) {
-            rc = why_write(file, text, e, err);
-            goto fail;
-        }
     } else {
         snprintf(text, sizeof text, "%ld", period);
-        file = join(l->dir, "cpu.cfs_period_us");
-        if (!file) {
-            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        if ((rc = write_setting(l->dir, "cpu.cfs_period_us", text, err)))
             goto fail;
-        }
-        if ((e = write_file(file, text))) {
-            rc = why_write(file, text, e, err);
-            goto fail;
-        }
-        free(file);
         snprintf(text, sizeof text, "%ld", q);
-        file = join(l->dir, "cpu.cfs_quota_us");
-        if (!file) {
-            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        if ((rc = write_setting(l->dir, "cpu.cfs_quota_us", text, err)))
             goto fail;
-        }
-        if ((e = write_file(file, text))) {
-            rc = why_write(file, text, e, err);
-            goto fail;
-        }
     }
     if ((e = join_group(l->dir))) {
         char *procs = join(l->dir, "cgroup.procs");
@@ -526,7 +519,6 @@ int clv_cpu_limit_enter(double quota, const clv_cpu_limit_options *opt,
         rc = CLV_EIO;
         goto fail;
     }
-    free(file);
     free(parent);
     *out = l;
     return 0;
@@ -534,7 +526,6 @@ int clv_cpu_limit_enter(double quota, const clv_cpu_limit_options *opt,
 fail:
     if (l && l->dir)
         remove_group(l->dir);
-    free(file);
     free(parent);
     if (l) {
         free(l->dir);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "profile/internal.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define NF CLV_PREDICT_FEATURES
@@ -574,31 +575,22 @@ char *clv_predictor_to_json(const clv_predictor *pr)
     cJSON *fs = ok ? cJSON_AddArrayToObject(root, "features") : NULL;
     ok = ok && fs;
     for (int j = 0; ok && j < NF; j++) {
-        cJSON *s = cJSON_CreateString(feature_names[j]);
-        ok = s && cJSON_AddItemToArray(fs, s);
-        if (!ok)
-            cJSON_Delete(s);
+        ok = clv_util_json_append(fs, cJSON_CreateString(feature_names[j]));
     }
     cJSON *ms = ok ? cJSON_AddArrayToObject(root, "models") : NULL;
     ok = ok && ms;
     for (int i = 0; ok && i < pr->n_models; i++) {
         const pmodel *m = &pr->models[i];
         cJSON *o = cJSON_CreateObject();
-        ok = o && cJSON_AddItemToArray(ms, o);
-        if (!ok) {
-            cJSON_Delete(o);
+        if (!(ok = clv_util_json_append(ms, o)))
             break;
-        }
         ok = cJSON_AddStringToObject(o, "name", m->name) &&
              cJSON_AddNumberToObject(o, "samples", m->samples) &&
              cJSON_AddNumberToObject(o, "rms_rel_error", m->rms_rel);
         cJSON *c = ok ? cJSON_AddArrayToObject(o, "coef") : NULL;
         ok = ok && c;
         for (int j = 0; ok && j < NF; j++) {
-            cJSON *v = cJSON_CreateNumber(m->coef[j]);
-            ok = v && cJSON_AddItemToArray(c, v);
-            if (!ok)
-                cJSON_Delete(v);
+            ok = clv_util_json_append(c, cJSON_CreateNumber(m->coef[j]));
         }
     }
     if (ok)

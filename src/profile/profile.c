@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "profile/internal.h"
+#include "util/json.h"
 #include "util/util.h"
 
 /* ---- the struct ---------------------------------------------------------- */
@@ -44,30 +45,10 @@ int clv_profile_find(const clv_profile *p, const char *name)
 
 /* ---- JSON helpers shared by the module ------------------------------------ */
 
-static int line_of(const char *text, size_t len, const char *at)
-{
-    int line = 1;
-    for (const char *c = text; c < at && c < text + len; c++)
-        line += *c == '\n';
-    return line;
-}
-
 int clv_profile__parse_json(const char *text, size_t len, const char *label,
                             cJSON **out, clv_error *err)
 {
-    const char *end = NULL;
-    *out = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (!*out) {
-        if (!end)
-            return clv_error_set(err, CLV_ENOMEM, "%s: out of memory",
-                                 label);
-        return clv_error_set(err, CLV_EFORMAT,
-                             "%s:%d: not valid JSON (parsing stopped at "
-                             "byte %zu)",
-                             label, line_of(text, len, end),
-                             (size_t)(end - text));
-    }
-    return 0;
+    return clv_util_json_parse(text, len, label, out, err);
 }
 
 int clv_profile__check_header(const cJSON *root, const char *label,
@@ -427,11 +408,8 @@ char *clv_profile_to_json(const clv_profile *p)
     for (int i = 0; ok && i < p->n_nodes; i++) {
         const clv_profile_node *nd = &p->nodes[i];
         cJSON *o = cJSON_CreateObject();
-        ok = o && cJSON_AddItemToArray(nodes, o);
-        if (!ok) {
-            cJSON_Delete(o);
+        if (!(ok = clv_util_json_append(nodes, o)))
             break;
-        }
         ok = cJSON_AddStringToObject(o, "name", nd->name ? nd->name : "");
         ok = ok && cJSON_AddStringToObject(o, "op", nd->op ? nd->op : "");
         ok = ok && add_num(o, "ms", round(nd->ms * 1e6) / 1e6, false);
