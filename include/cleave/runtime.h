@@ -174,12 +174,12 @@ int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
  * on this machine (clv_profile_measure, fusion off, `runs` timed runs
  * after one warm-up, `threads` engine threads): the cloud's time is the
  * measured time divided by `cloud_speedup` (> 0; 1 when the server runs on
- * a machine like this one, as in `cleave demo`), and the edge's the
- * measured time divided by `slowdown` F, which is what
- * clv_profile_measure reports when it runs under the same duty-cycle
- * throttle (busy time / F) and what the edge costs when it runs throttled
- * by F: the edge is planned for the condition it runs under. Returns 0 or
- * the errors of the profile functions.
+ * a machine like this one, as in `cleave demo`), and the edge's is
+ * measured x (C / S) / F, where C is the CPU time of one whole duty-cycled
+ * run, S the sum of the measured node times and F the `slowdown`: what the
+ * edge costs when it runs throttled by F, so the edge is planned for the
+ * condition it runs under. Returns 0 or the errors of the profile
+ * functions.
  */
 int clv_runtime_times(const clv_graph *g, const char *edge_profile,
                       const char *cloud_profile, double slowdown,
@@ -218,7 +218,11 @@ typedef struct clv_edge_options {
     const double *t_edge_ms;
     const double *t_cloud_ms;
     double slowdown;         /* duty-cycle fraction F in (0, 1] applied to
-                                the edge part (clv_throttle); 0 or 1: none */
+                                the edge part: the edge thread sleeps until
+                                its work has lasted its CPU time / F (CPU
+                                time, not wall time, so that preemption by
+                                other processes is not multiplied by 1/F);
+                                0 or 1: none */
     int threads;             /* engine threads on the edge; default 1 */
     bool adapt;              /* re-plan when the estimate moves; default
                                 true */
@@ -285,10 +289,12 @@ typedef struct clv_edge_report {
     int n_outputs;
     void **outputs;
     /* Summary over frames with status 0 (the `sequential` first frames are
-     * the latency sample when there are any, otherwise all frames). */
+     * the latency sample when there are any, otherwise all frames; frame 0
+     * is left out as warm-up when the sample has at least 3 frames). */
     double p50_ms, p95_ms, max_ms, mean_ms;
-    double fps;             /* completed frames / (last done - first start)
-                               over the pipelined frames */
+    double fps;             /* (n - 1) / (last done - first done) over the n
+                               pipelined frames: the steady rate, without
+                               the time the pipeline takes to fill */
     double wall_s;
     uint64_t bytes_sent;    /* all bytes written to the server */
     double probe_bps;       /* the active probe's estimate, 0 if none */
@@ -340,6 +346,7 @@ int clv_edge_write_trace(const clv_edge_report *r, const char *path,
 /* The report's summary as JSON text (malloc'd; NULL when out of memory):
  * {"frames", "ok", "failed", "fallback", "latency_ms":{"p50","p95","max",
  * "mean"}, "fps", "bytes_sent", "bandwidth_mbit":{"probe","estimate"},
+ * "stage_ms":{mean measured edge, send, cloud and cloud-queue times},
  * "plan":{...predicted...}, "switches":[...]}. */
 char *clv_edge_report_json(const clv_edge_report *r);
 

@@ -298,7 +298,7 @@ int cli_edge(int argc, char **argv)
         fprintf(stderr, "cleave edge: profiling %s on this machine (edge = "
                         "measured / %.3g, cloud = measured / %.3g)\n",
                 model, slowdown, speedup);
-    rc = clv_runtime_times(g, eprof, cprof, slowdown, speedup, 3,
+    rc = clv_runtime_times(g, eprof, cprof, slowdown, speedup, 5,
                            (int)threads, te, tc, &err);
     if (rc)
         goto fail;

@@ -104,6 +104,33 @@ char *clv_edge_report_json(const clv_edge_report *r)
         cJSON_AddNumberToObject(p, "max_stage_ms", r->plan.max_stage_ms);
         cJSON_AddNumberToObject(p, "fps", r->plan.fps);
     }
+    /* Mean stage times over the frames after frame 0 (the warm-up) that
+     * finished without error: where measured latency and the prediction
+     * part, this says which stage did. */
+    double st[5] = {0};
+    int ns[5] = {0};
+    for (int i = r->n_frames > 1 ? 1 : 0; i < r->n_frames; i++) {
+        const clv_edge_frame *f = &r->frames[i];
+        if (f->status || !f->t_done)
+            continue;
+        if (f->t_edge_end >= f->t_start && f->t_edge_end)
+            st[0] += (double)(f->t_edge_end - f->t_start) / 1e6, ns[0]++;
+        if (f->t_send_start && f->t_send_end >= f->t_send_start)
+            st[1] += (double)(f->t_send_end - f->t_send_start) / 1e6,
+                ns[1]++;
+        if (f->where == CLV_EDGE_SPLIT) {
+            st[2] += (double)f->cloud_compute_ns / 1e6, ns[2]++;
+            st[3] += (double)f->cloud_queue_ns / 1e6, ns[3]++;
+            st[4] += (double)f->cloud_recv_ns / 1e6, ns[4]++;
+        }
+    }
+    cJSON *sm = cJSON_AddObjectToObject(o, "stage_ms");
+    if (sm) {
+        static const char *const names[5] = {"edge", "send", "cloud",
+                                             "cloud_queue", "cloud_recv"};
+        for (int k = 0; k < 5; k++)
+            cJSON_AddNumberToObject(sm, names[k], ns[k] ? st[k] / ns[k] : 0);
+    }
     sw = cJSON_AddArrayToObject(o, "switches");
     for (int i = 0; sw && i < r->n_switches; i++) {
         const clv_edge_switch *s = &r->switches[i];
