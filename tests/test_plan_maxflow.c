@@ -114,6 +114,82 @@ static void random_networks(void)
     clv_mf_free(m);
 }
 
+/* Warm solves: one topology, capacities changed several times, each solve
+ * started from the previous flow (clv_mf_solve_warm). The cut it finds
+ * must have exactly igraph's maximum flow as its capacity. */
+static void warm_networks(void)
+{
+    clv_rng rng;
+    clv_mf *m = clv_mf_create();
+    clv_rng_seed(&rng, 777);
+    int bad = 0, total = 0;
+    arc *arcs = malloc(600 * sizeof *arcs);
+    int *pair = malloc(600 * sizeof *pair);
+    int64_t *scap = malloc(150 * sizeof *scap), *tcap = malloc(150 * sizeof *tcap);
+    unsigned char *side = malloc(150);
+    for (int net = 0; net < 2000; net++) {
+        int n = 3 + (int)(clv_rng_next(&rng) % 60);
+        int na = 1 + (int)(clv_rng_next(&rng) % (uint64_t)(4 * n));
+        int s = 0, t = n - 1;
+        for (int i = 0; i < na; i++) {
+            arcs[i].u = (int)(clv_rng_next(&rng) % (uint64_t)n);
+            arcs[i].v = (int)(clv_rng_next(&rng) % (uint64_t)n);
+        }
+        CHECK(clv_mf_reset(m, n, na) == 0);
+        for (int i = 0; i < na; i++) {
+            const arc *a = &arcs[i];
+            pair[i] = -1;
+            if (a->u != a->v && a->v != s && a->u != t && a->u != s &&
+                a->v != t)
+                pair[i] = clv_mf_add_pair(m, a->u, a->v, 0, 0);
+        }
+        for (int round = 0; round < 6; round++) {
+            /* new capacities on the same arcs */
+            memset(scap, 0, sizeof *scap * (size_t)n);
+            memset(tcap, 0, sizeof *tcap * (size_t)n);
+            for (int i = 0; i < na; i++) {
+                arc *a = &arcs[i];
+                a->cap = (int64_t)(clv_rng_next(&rng) % (round % 2 ? 50 : 100000));
+                if (a->u == a->v || a->v == s || a->u == t)
+                    continue;
+                if (a->u == s && a->v == t)
+                    continue; /* no vertex of ours carries it */
+                if (a->u == s)
+                    scap[a->v] += a->cap;
+                else if (a->v == t)
+                    tcap[a->u] += a->cap;
+                else
+                    clv_mf_set_pair(m, pair[i], a->cap, 0);
+            }
+            for (int v = 0; v < n; v++)
+                clv_mf_set_terminal(m, v, scap[v], tcap[v]);
+            int64_t flow;
+            CHECK((round == 0 ? clv_mf_solve(m, &flow) : clv_mf_solve_warm(m)) == 0);
+            for (int v = 0; v < n; v++)
+                side[v] = v == s || (v != t && clv_mf_on_source_side(m, v));
+            int64_t cut = 0; /* direct s->t arcs are counted below */
+            for (int i = 0; i < na; i++)
+                if (arcs[i].u != arcs[i].v && side[arcs[i].u] &&
+                    !side[arcs[i].v])
+                    cut += arcs[i].cap;
+            double theirs = igraph_flow(n, arcs, na, s, t);
+            total++;
+            if ((double)cut != theirs && bad++ < 5)
+                fprintf(stderr, "warm network %d round %d: cut %lld, "
+                        "igraph flow %.0f\n", net, round, (long long)cut,
+                        theirs);
+        }
+    }
+    CHECKF(bad == 0, "%d of %d warm solves disagree with igraph", bad, total);
+    printf("maxflow: %d warm solves agree with igraph\n", total - bad);
+    free(arcs);
+    free(pair);
+    free(scap);
+    free(tcap);
+    free(side);
+    clv_mf_free(m);
+}
+
 /* A hand example: s->a 3, s->b 2, a->b 1, a->t 2, b->t 3: max flow 5 with
  * the cut {s->a (no), ...}: s->a carries 3 (2 to t, 1 via b), s->b 2. */
 static void hand_example(void)
@@ -152,5 +228,6 @@ int main(void)
 {
     hand_example();
     random_networks();
+    warm_networks();
     return check_report("test_plan_maxflow");
 }

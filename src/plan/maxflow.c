@@ -30,6 +30,9 @@ struct clv_mf {
     int *head;
     int64_t *cap0; /* capacity as set */
     int64_t *rc;   /* residual capacity during a solve */
+    int64_t *capu; /* capacities the last solve used (for warm starts) */
+    int64_t *excess; /* per vertex scratch: net inner outflow */
+    bool has_flow;   /* rc holds a maximum flow of the same topology */
     int *adj;      /* arc ids grouped by tail: adj[first[v] .. first[v+1]) */
     int *first;
 
@@ -43,6 +46,7 @@ struct clv_mf {
     int *queue; /* ring of active vertices, each at most once */
     int q_head, q_count;
     int *orphans; /* ring of orphans, each at most once */
+    int *path;    /* augment: the arcs of both halves of a path (2n) */
     int o_head, o_count;
 
     int time;
@@ -68,6 +72,8 @@ static void free_vertex_arrays(clv_mf *m)
     free(m->dist);
     free(m->queue);
     free(m->orphans);
+    free(m->excess);
+    free(m->path);
 }
 
 /* Frees the arrays sized by the pair count (cap_pairs). */
@@ -76,6 +82,7 @@ static void free_pair_arrays(clv_mf *m)
     free(m->head);
     free(m->cap0);
     free(m->rc);
+    free(m->capu);
     free(m->adj);
 }
 
@@ -111,7 +118,10 @@ int clv_mf_reset(clv_mf *m, int n, int max_pairs)
         m->dist = malloc(k * sizeof *m->dist);
         m->queue = malloc(k * sizeof *m->queue);
         m->orphans = malloc(k * sizeof *m->orphans);
-        if (!m->first || !m->s0 || !m->t0 || !m->tr || !m->parent ||
+        m->excess = malloc(k * sizeof *m->excess);
+        m->path = malloc(2 * k * sizeof *m->path);
+        if (!m->excess || !m->path ||
+            !m->first || !m->s0 || !m->t0 || !m->tr || !m->parent ||
             !m->tree || !m->queued || !m->ts || !m->dist || !m->queue ||
             !m->orphans)
             goto fail;
@@ -123,8 +133,9 @@ int clv_mf_reset(clv_mf *m, int n, int max_pairs)
         m->head = malloc(k * sizeof *m->head);
         m->cap0 = malloc(k * sizeof *m->cap0);
         m->rc = malloc(k * sizeof *m->rc);
+        m->capu = malloc(k * sizeof *m->capu);
         m->adj = malloc(k * sizeof *m->adj);
-        if (!m->head || !m->cap0 || !m->rc || !m->adj)
+        if (!m->head || !m->cap0 || !m->rc || !m->capu || !m->adj)
             goto fail;
         m->cap_pairs = max_pairs;
     }
@@ -132,6 +143,7 @@ int clv_mf_reset(clv_mf *m, int n, int max_pairs)
     m->n_pairs = 0;
     m->max_pairs = max_pairs;
     m->csr_ok = false;
+    m->has_flow = false;
     if (n > 0) {
         memset(m->s0, 0, (size_t)n * sizeof *m->s0);
         memset(m->t0, 0, (size_t)n * sizeof *m->t0);
@@ -156,6 +168,7 @@ int clv_mf_add_pair(clv_mf *m, int u, int v, int64_t cap, int64_t rcap)
     m->cap0[2 * k] = cap;
     m->cap0[2 * k + 1] = rcap;
     m->csr_ok = false;
+    m->has_flow = false;
     return k;
 }
 
@@ -232,63 +245,56 @@ static void make_orphan(clv_mf *m, int v)
 }
 
 /* Pushes flow along source..x -> y..sink, where `mid` is the arc x->y;
- * vertices whose parent arc saturates become orphans. */
+ * vertices whose parent arc saturates become orphans. The first walk up
+ * each tree records the arcs in `path`, so the update does not chase the
+ * parents again. */
 static int64_t augment(clv_mf *m, int mid)
 {
     int x = m->head[mid ^ 1], y = m->head[mid];
     int64_t bn = m->rc[mid];
-    for (int v = x;;) {
-        int a = m->parent[v];
-        if (a == PARENT_TERMINAL) {
-            if (m->tr[v] < bn)
-                bn = m->tr[v];
-            break;
-        }
+    int *ps = m->path, ns = 0, nt = 0;
+    int rs, rt; /* the roots */
+    int v = x;
+    for (int a; (a = m->parent[v]) != PARENT_TERMINAL; v = m->head[a]) {
         if (m->rc[a ^ 1] < bn)
             bn = m->rc[a ^ 1];
-        v = m->head[a];
+        ps[ns++] = a;
     }
-    for (int v = y;;) {
-        int a = m->parent[v];
-        if (a == PARENT_TERMINAL) {
-            if (-m->tr[v] < bn)
-                bn = -m->tr[v];
-            break;
-        }
+    rs = v;
+    if (m->tr[rs] < bn)
+        bn = m->tr[rs];
+    int *pt = ps + ns;
+    v = y;
+    for (int a; (a = m->parent[v]) != PARENT_TERMINAL; v = m->head[a]) {
         if (m->rc[a] < bn)
             bn = m->rc[a];
-        v = m->head[a];
+        pt[nt++] = a;
     }
+    rt = v;
+    if (-m->tr[rt] < bn)
+        bn = -m->tr[rt];
     m->rc[mid] -= bn;
     m->rc[mid ^ 1] += bn;
-    for (int v = x;;) {
-        int a = m->parent[v];
-        if (a == PARENT_TERMINAL) {
-            m->tr[v] -= bn;
-            if (m->tr[v] == 0)
-                make_orphan(m, v);
-            break;
-        }
+    for (int k = 0; k < ns; k++) {
+        int a = ps[k];
         m->rc[a ^ 1] -= bn;
         m->rc[a] += bn;
         if (m->rc[a ^ 1] == 0)
-            make_orphan(m, v);
-        v = m->head[a];
+            make_orphan(m, m->head[a ^ 1]);
     }
-    for (int v = y;;) {
-        int a = m->parent[v];
-        if (a == PARENT_TERMINAL) {
-            m->tr[v] += bn;
-            if (m->tr[v] == 0)
-                make_orphan(m, v);
-            break;
-        }
+    m->tr[rs] -= bn;
+    if (m->tr[rs] == 0)
+        make_orphan(m, rs);
+    for (int k = 0; k < nt; k++) {
+        int a = pt[k];
         m->rc[a] -= bn;
         m->rc[a ^ 1] += bn;
         if (m->rc[a] == 0)
-            make_orphan(m, v);
-        v = m->head[a];
+            make_orphan(m, m->head[a ^ 1]);
     }
+    m->tr[rt] += bn;
+    if (m->tr[rt] == 0)
+        make_orphan(m, rt);
     m->augs++;
     return bn;
 }
@@ -370,22 +376,17 @@ static void adopt(clv_mf *m)
     }
 }
 
-int clv_mf_solve(clv_mf *m, int64_t *flow)
+/* Starts a solve from the residual capacities in rc and the signed
+ * terminal residuals in tr: every vertex with terminal residual is a root
+ * of its tree and active, the others are free. */
+static void init_trees(clv_mf *m)
 {
     int n = m->n;
-    int64_t total = 0;
-    if (!m->csr_ok)
-        build_csr(m);
-    if (m->n_pairs > 0)
-        memcpy(m->rc, m->cap0, 2 * (size_t)m->n_pairs * sizeof *m->rc);
     m->q_head = m->q_count = 0;
     m->o_head = m->o_count = 0;
     m->time = 0;
     m->augs = 0;
     for (int v = 0; v < n; v++) {
-        int64_t s = m->s0[v], t = m->t0[v];
-        total += s < t ? s : t;
-        m->tr[v] = s - t;
         m->queued[v] = 0;
         m->ts[v] = 0;
         m->dist[v] = 1;
@@ -398,7 +399,77 @@ int clv_mf_solve(clv_mf *m, int64_t *flow)
             m->parent[v] = PARENT_NONE;
         }
     }
+}
 
+static int64_t grow_and_augment(clv_mf *m);
+
+int clv_mf_solve(clv_mf *m, int64_t *flow)
+{
+    int n = m->n;
+    int64_t total = 0;
+    if (!m->csr_ok)
+        build_csr(m);
+    if (m->n_pairs > 0) {
+        memcpy(m->rc, m->cap0, 2 * (size_t)m->n_pairs * sizeof *m->rc);
+        memcpy(m->capu, m->cap0, 2 * (size_t)m->n_pairs * sizeof *m->capu);
+    }
+    for (int v = 0; v < n; v++) {
+        int64_t s = m->s0[v], t = m->t0[v];
+        total += s < t ? s : t;
+        m->tr[v] = s - t;
+    }
+    init_trees(m);
+    total += grow_and_augment(m);
+    m->has_flow = true;
+    if (flow)
+        *flow = total;
+    return 0;
+}
+
+/*
+ * Warm start (after Kohli and Torr's dynamic graph cuts): the flow of the
+ * previous solve is kept on every arc, clipped to the new capacities
+ * [-reverse, forward] of its pair. Clipping breaks conservation at the
+ * pair's ends; the signed terminal residual tr = s - t - (net inner
+ * outflow) absorbs it, which amounts to adding the same amount to both
+ * terminal capacities of a vertex: every cut changes by the same constant,
+ * so the minimum cuts are those of the network as set.
+ */
+int clv_mf_solve_warm(clv_mf *m)
+{
+    if (!m->has_flow || !m->csr_ok)
+        return clv_mf_solve(m, NULL);
+    /* any flow within the capacities will do, see above */
+    int n = m->n;
+    int64_t *ex = m->excess;
+    memset(ex, 0, (size_t)n * sizeof *ex);
+    for (int k = 0; k < m->n_pairs; k++) {
+        int a = 2 * k;
+        int64_t f = m->capu[a] - m->rc[a]; /* net flow u -> v */
+        int64_t c = m->cap0[a], cr = m->cap0[a + 1];
+        if (f > c)
+            f = c;
+        else if (f < -cr)
+            f = -cr;
+        m->rc[a] = c - f;
+        m->rc[a + 1] = cr + f;
+        m->capu[a] = c;
+        m->capu[a + 1] = cr;
+        ex[m->head[a + 1]] += f;
+        ex[m->head[a]] -= f;
+    }
+    for (int v = 0; v < n; v++)
+        m->tr[v] = m->s0[v] - m->t0[v] - ex[v];
+    init_trees(m);
+    grow_and_augment(m);
+    return 0;
+}
+
+/* The main loop: grows the trees from the active vertices, augments where
+ * they meet, adopts orphans; returns the flow added. */
+static int64_t grow_and_augment(clv_mf *m)
+{
+    int64_t total = 0;
     int cur = -1;
     for (;;) {
         if (cur < 0 || m->tree[cur] == FREE) {
@@ -442,9 +513,7 @@ int clv_mf_solve(clv_mf *m, int64_t *flow)
         adopt(m);
         /* cur may have more to give: keep it (the loop re-checks its tree) */
     }
-    if (flow)
-        *flow = total;
-    return 0;
+    return total;
 }
 
 bool clv_mf_on_source_side(const clv_mf *m, int v)

@@ -52,6 +52,15 @@ void clv_mf_set_terminal(clv_mf *m, int v, int64_t s_cap, int64_t t_cap);
  * to *flow. Returns 0, or -1 on an internal error (never expected). */
 int clv_mf_solve(clv_mf *m, int64_t *flow);
 
+/* Solves again after clv_mf_set_pair / clv_mf_set_terminal changes,
+ * starting from the previous solve's flow (clipped to the new capacities)
+ * instead of from zero: same minimum cut as clv_mf_solve, usually fewer
+ * augmentations when the capacities changed little. The flow value is not
+ * reported (the clipping shifts it by a constant). Falls back to
+ * clv_mf_solve when there is no previous flow on this topology. Returns 0,
+ * or -1 on an internal error (never expected). */
+int clv_mf_solve_warm(clv_mf *m);
+
 /* After a solve: whether v is on the source side of the minimum cut found
  * (the vertices reachable from the source in the residual network). */
 bool clv_mf_on_source_side(const clv_mf *m, int v);

@@ -18,6 +18,7 @@ struct clv_planner {
                      -1 for outputs */
     /* scratch */
     double *red, *blue, *tx; /* per node: cloud, edge, transfer costs */
+    double *res;             /* per node: result-return time */
     unsigned char *side, *best;
     clv_plan trial;
     int *cloud_readers; /* brute: cloud consumers per node */
@@ -33,6 +34,7 @@ void clv_planner_free(clv_planner *pl)
     free(pl->red);
     free(pl->blue);
     free(pl->tx);
+    free(pl->res);
     free(pl->side);
     free(pl->best);
     free(pl->cloud_readers);
@@ -68,12 +70,13 @@ int clv_planner_create(const clv_problem *p, clv_planner **out,
     pl->red = malloc(k * sizeof *pl->red);
     pl->blue = malloc(k * sizeof *pl->blue);
     pl->tx = malloc(k * sizeof *pl->tx);
+    pl->res = malloc(k * sizeof *pl->res);
     pl->side = malloc(k);
     pl->best = malloc(k);
     pl->cloud_readers = calloc(k, sizeof *pl->cloud_readers);
     clv_plan_init(&pl->trial);
     if (!pl->mf || !pl->tx_pair || !pl->red || !pl->blue || !pl->tx ||
-        !pl->side || !pl->best || !pl->cloud_readers ||
+        !pl->res || !pl->side || !pl->best || !pl->cloud_readers ||
         clv_plan__reserve(&pl->trial, n) ||
         clv_mf_reset(pl->mf, n + n_aux, pairs))
         goto nomem;
@@ -114,18 +117,29 @@ nomem:
 static void base_costs(clv_planner *pl, const clv_link *link)
 {
     const clv_problem *p = pl->p;
-    for (int v = 0; v < pl->n; v++)
+    for (int v = 0; v < pl->n; v++) {
         pl->tx[v] = p->nodes[v].n_consumers > 0
                         ? clv_link_transfer_ms(link, p->nodes[v].out_bytes)
                         : 0;
+        pl->res[v] = clv_plan__result_ms(p, link, v);
+    }
+}
+
+/* llround(x) for 0 <= x < 2^63, without the libm call: the truncation is
+ * floor(x) exactly, and x - floor(x) is exact. */
+static inline int64_t round_nonneg(double x)
+{
+    int64_t t = (int64_t)x;
+    return t + (x - (double)t >= 0.5);
 }
 
 /* Solves the min-cut with edge times scaled by alpha and cloud times by
  * gamma (Section III-C; alpha = gamma = 1 is DSL) and writes the partition
  * to pl->side. Costs are made integers with a quantum chosen so that all
- * finite capacities together stay below 2^60. */
-static void min_cut(clv_planner *pl, const clv_link *link, double alpha,
-                    double gamma)
+ * finite capacities together stay below 2^60. `warm`: start the max-flow
+ * from the previous min-cut's flow (within one run: each run starts from
+ * zero, so that runs do not depend on earlier ones). */
+static void min_cut(clv_planner *pl, double alpha, double gamma, bool warm)
 {
     const clv_problem *p = pl->p;
     int n = pl->n;
@@ -133,22 +147,27 @@ static void min_cut(clv_planner *pl, const clv_link *link, double alpha,
     for (int v = 0; v < n; v++) {
         pl->blue[v] = alpha * p->nodes[v].t_edge_ms;
         pl->red[v] = v == 0 ? 0
-                            : gamma * p->nodes[v].t_cloud_ms +
-                                  clv_plan__result_ms(p, link, v);
+                            : gamma * p->nodes[v].t_cloud_ms + pl->res[v];
         total += pl->blue[v] + pl->red[v] + pl->tx[v];
     }
     double q = total > 0 ? total / 1152921504606846976.0 : 1.0; /* 2^60 */
     for (int v = 0; v < n; v++) {
-        int64_t s = v == 0 ? CLV_MF_INF : (int64_t)llround(pl->red[v] / q);
-        int64_t t = (int64_t)llround(pl->blue[v] / q);
+        int64_t s = v == 0 ? CLV_MF_INF : round_nonneg(pl->red[v] / q);
+        int64_t t = round_nonneg(pl->blue[v] / q);
         clv_mf_set_terminal(pl->mf, v, s, t);
         if (pl->tx_pair[v] >= 0)
             clv_mf_set_pair(pl->mf, pl->tx_pair[v],
-                            (int64_t)llround(pl->tx[v] / q),
+                            round_nonneg(pl->tx[v] / q),
                             p->nodes[v].n_consumers == 1 ? CLV_MF_INF : 0);
     }
-    int64_t flow;
-    clv_mf_solve(pl->mf, &flow);
+    /* warm: from the previous cut's flow, which dsh's successive cuts
+     * change little (the same cut as from zero) */
+    if (warm) {
+        clv_mf_solve_warm(pl->mf);
+    } else {
+        int64_t flow;
+        clv_mf_solve(pl->mf, &flow);
+    }
     for (int v = 0; v < n; v++)
         pl->side[v] = v == 0 || clv_mf_on_source_side(pl->mf, v);
     pl->cuts++;
@@ -174,7 +193,7 @@ static void all_on(unsigned char *side, int n, bool edge)
 static void run_dsl(clv_planner *pl, const clv_link *link, clv_plan *out)
 {
     base_costs(pl, link);
-    min_cut(pl, link, 1.0, 1.0);
+    min_cut(pl, 1.0, 1.0, false);
     clv_plan__eval_fast(pl->p, link, pl->side, out);
     if (link->rtt_ms > 0) {
         all_on(pl->side, pl->n, true);
@@ -238,7 +257,7 @@ static void run_dsh(clv_planner *pl, const clv_plan_options *o,
         for (int i = 0; i < per_axis; i++)
             for (int j = 0; j < per_axis; j++) {
                 double a = a_lo + i * step, c = c_lo + j * step;
-                min_cut(pl, link, exp2(a), exp2(c));
+                min_cut(pl, exp2(a), exp2(c), true);
                 if (consider_stage(pl, link, out)) {
                     na = a;
                     nc = c;
