@@ -19,13 +19,19 @@
  *      placement of the blocks, largest first.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _DEFAULT_SOURCE         /* madvise's MADV_HUGEPAGE */
 
 #include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include <cblas.h>
 
@@ -77,6 +83,24 @@ struct clv_engine {
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* Large buffers (packed weights, the arena) are aligned to 2 MiB and,
+ * on Linux, offered to transparent huge pages: the kernels stream through
+ * megabytes of them per run, and 4 KiB pages would cost a TLB miss every
+ * few kilobytes. Zeroed. NULL when out of memory. */
+#define BIG_ALIGN ((size_t)2 << 20)
+static void *alloc_big(size_t bytes)
+{
+    size_t sz = (bytes + BIG_ALIGN - 1) / BIG_ALIGN * BIG_ALIGN;
+    void *m = aligned_alloc(BIG_ALIGN, sz);
+    if (!m)
+        return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(m, sz, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+#endif
+    memset(m, 0, sz);
+    return m;
+}
+
 void *clv_engine__keep(clv_engine__planner *p, size_t bytes)
 {
     clv_engine *e = p->e;
@@ -91,7 +115,7 @@ void *clv_engine__keep(clv_engine__planner *p, size_t bytes)
         e->kept = k;
         e->cap_kept = cap;
     }
-    m = calloc(1, bytes ? bytes : 1);
+    m = bytes >= BIG_ALIGN ? alloc_big(bytes) : calloc(1, bytes ? bytes : 1);
     if (!m) {
         clv_error_set(p->err, CLV_ENOMEM,
                       "out of memory (%zu bytes for a kernel plan)", bytes);
@@ -319,65 +343,133 @@ typedef struct block {
     size_t off;
 } block;
 
-static int block_cmp(const void *a, const void *b)
-{
-    const block *x = a, *y = b;
-    if (x->size != y->size)
-        return x->size > y->size ? -1 : 1;
-    if (x->first != y->first)
-        return x->first < y->first ? -1 : 1;
-    return x->key < y->key ? -1 : (x->key > y->key);
-}
+/* The arena as a heap replayed in step order: at step i the blocks that
+ * start there are allocated (tensors before scratch), then the blocks
+ * whose last use is step i are freed. An allocation takes, among the free
+ * segments it fits, the one freed most recently (ties: the smallest), at
+ * its start, else grows the arena: a kernel's output then mostly lands on
+ * memory the steps just before it touched, still in cache, instead of
+ * memory last written a run ago, which it would have to fetch back from
+ * DRAM before overwriting. Writes the offsets and the arena size. */
+typedef struct seg {
+    size_t off, size;
+    int freed_at; /* step whose end freed it; -1: never used */
+} seg;
 
-static int off_cmp(const void *a, const void *b)
+static int start_cmp(const void *a, const void *b)
 {
     const block *const *x = a, *const *y = b;
-    if ((*x)->off != (*y)->off)
-        return (*x)->off < (*y)->off ? -1 : 1;
-    return 0;
+    if ((*x)->first != (*y)->first)
+        return (*x)->first < (*y)->first ? -1 : 1;
+    if (((*x)->key >= 0) != ((*y)->key >= 0)) /* tensors first */
+        return (*x)->key >= 0 ? -1 : 1;
+    if ((*x)->size != (*y)->size)
+        return (*x)->size > (*y)->size ? -1 : 1;
+    return (*x)->key < (*y)->key ? -1 : ((*x)->key > (*y)->key);
 }
 
-/* Greedy first-fit by decreasing size: each block goes to the lowest
- * offset where it overlaps no placed block that is alive at the same
- * time. Writes the offsets and returns the arena size in *total. */
-static int place_blocks(block *b, int n, size_t *total, clv_error *err)
+static int end_cmp(const void *a, const void *b)
 {
-    const block **live = NULL;
+    const block *const *x = a, *const *y = b;
+    if ((*x)->last != (*y)->last)
+        return (*x)->last < (*y)->last ? -1 : 1;
+    return (*x)->key < (*y)->key ? -1 : ((*x)->key > (*y)->key);
+}
+
+static int place_recent(block *b, int n, size_t *total, clv_error *err)
+{
+    block **by_start = NULL, **by_end = NULL;
+    seg *fs = NULL; /* free segments, sorted by offset */
+    int nf = 0, is = 0, ie = 0, rc = 0;
     size_t end = 0;
 
-    if (n == 0) {
-        *total = 0;
+    *total = 0;
+    if (n == 0)
         return 0;
+    by_start = malloc((size_t)n * sizeof *by_start);
+    by_end = malloc((size_t)n * sizeof *by_end);
+    fs = malloc(((size_t)n + 1) * sizeof *fs);
+    if (!by_start || !by_end || !fs) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto done;
     }
-    qsort(b, (size_t)n, sizeof *b, block_cmp);
-    live = malloc((size_t)n * sizeof *live);
-    if (!live)
-        return clv_error_set(err, CLV_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++) {
-        int nl = 0;
-        size_t off = 0;
-        for (int j = 0; j < i; j++)
-            if (b[j].first <= b[i].last && b[i].first <= b[j].last)
-                live[nl++] = &b[j];
-        qsort(live, (size_t)nl, sizeof *live, off_cmp);
-        for (int j = 0; j < nl; j++) {
-            if (live[j]->off >= off + b[i].size)
-                break;
-            if (live[j]->off + live[j]->size > off)
-                off = live[j]->off + live[j]->size;
+    for (int i = 0; i < n; i++)
+        by_start[i] = by_end[i] = &b[i];
+    qsort(by_start, (size_t)n, sizeof *by_start, start_cmp);
+    qsort(by_end, (size_t)n, sizeof *by_end, end_cmp);
+    while (is < n || ie < n) {
+        int step = is < n ? by_start[is]->first : INT_MAX;
+        if (ie < n && by_end[ie]->last < step)
+            step = by_end[ie]->last;
+        /* allocations of this step */
+        for (; is < n && by_start[is]->first == step; is++) {
+            block *k = by_start[is];
+            int best = -1;
+            for (int f = 0; f < nf; f++)
+                if (fs[f].size >= k->size &&
+                    (best < 0 || fs[f].freed_at > fs[best].freed_at ||
+                     (fs[f].freed_at == fs[best].freed_at &&
+                      fs[f].size < fs[best].size)))
+                    best = f;
+            if (best < 0 && nf > 0 && fs[nf - 1].off + fs[nf - 1].size == end)
+                best = nf - 1; /* the free tail grows */
+            if (best < 0) {
+                k->off = end;
+            } else {
+                k->off = fs[best].off;
+                if (fs[best].size > k->size) {
+                    fs[best].off += k->size;
+                    fs[best].size -= k->size;
+                } else {
+                    memmove(&fs[best], &fs[best + 1],
+                            (size_t)(nf - best - 1) * sizeof *fs);
+                    nf--;
+                }
+            }
+            if (k->off + k->size < k->off) {
+                rc = clv_error_set(err, CLV_ELIMIT,
+                                   "the engine's arena would overflow size_t");
+                goto done;
+            }
+            if (k->off + k->size > end)
+                end = k->off + k->size;
         }
-        b[i].off = off;
-        if (off + b[i].size < off) {
-            free(live);
-            return clv_error_set(err, CLV_ELIMIT,
-                                 "the engine's arena would overflow size_t");
+        /* frees at the end of this step */
+        for (; ie < n && by_end[ie]->last == step; ie++) {
+            block *k = by_end[ie];
+            int at = 0;
+            while (at < nf && fs[at].off < k->off)
+                at++;
+            memmove(&fs[at + 1], &fs[at], (size_t)(nf - at) * sizeof *fs);
+            fs[at].off = k->off;
+            fs[at].size = k->size;
+            fs[at].freed_at = step;
+            nf++;
+            /* merge with free neighbours */
+            if (at + 1 < nf && fs[at].off + fs[at].size == fs[at + 1].off) {
+                fs[at].size += fs[at + 1].size;
+                if (fs[at + 1].freed_at > fs[at].freed_at)
+                    fs[at].freed_at = fs[at + 1].freed_at;
+                memmove(&fs[at + 1], &fs[at + 2],
+                        (size_t)(nf - at - 2) * sizeof *fs);
+                nf--;
+            }
+            if (at > 0 && fs[at - 1].off + fs[at - 1].size == fs[at].off) {
+                fs[at - 1].size += fs[at].size;
+                if (fs[at].freed_at > fs[at - 1].freed_at)
+                    fs[at - 1].freed_at = fs[at].freed_at;
+                memmove(&fs[at], &fs[at + 1],
+                        (size_t)(nf - at - 1) * sizeof *fs);
+                nf--;
+            }
         }
-        if (off + b[i].size > end)
-            end = off + b[i].size;
     }
-    free(live);
     *total = end;
-    return 0;
+done:
+    free(by_start);
+    free(by_end);
+    free(fs);
+    return rc;
 }
 
 /* ---- create ------------------------------------------------------------- */
@@ -435,6 +527,7 @@ int clv_engine_create(const clv_graph *g, const int *nodes, int n_nodes,
     pl.g = g;
     pl.e = e;
     pl.threads = threads;
+    pl.simd = clv_engine__simd_ok();
     pl.err = err;
 
     /* 1. the subset, in topological order */
@@ -698,7 +791,7 @@ int clv_engine_create(const clv_graph *g, const int *nodes, int n_nodes,
         blocks[n_blocks].key = -(i + 1);
         n_blocks++;
     }
-    if ((rc = place_blocks(blocks, n_blocks, &e->arena_bytes, err)))
+    if ((rc = place_recent(blocks, n_blocks, &e->arena_bytes, err)))
         goto fail;
     for (int b = 0; b < n_blocks; b++) {
         if (blocks[b].key >= 0)
@@ -707,7 +800,9 @@ int clv_engine_create(const clv_graph *g, const int *nodes, int n_nodes,
             e->steps[-blocks[b].key - 1].scratch_off = blocks[b].off;
     }
     if (e->arena_bytes > 0) {
-        e->arena = aligned_alloc(CLV_ENGINE_ALIGN, e->arena_bytes);
+        e->arena = e->arena_bytes >= BIG_ALIGN
+                       ? alloc_big(e->arena_bytes)
+                       : aligned_alloc(CLV_ENGINE_ALIGN, e->arena_bytes);
         if (!e->arena) {
             rc = clv_error_set(err, CLV_ENOMEM,
                                "out of memory (%zu bytes of arena)",

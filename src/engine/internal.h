@@ -19,6 +19,14 @@
 
 #include "cleave/engine.h"
 
+/* x86-64 with GCC or clang: kernels for AVX2 + FMA, compiled through
+ * target attributes (the rest of the library stays baseline x86-64) and
+ * called only when clv_engine__simd_ok() says the CPU has them. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CLV_ENGINE_X86 1
+#define CLV_AVX2_FN __attribute__((target("avx2,fma")))
+#endif
+
 /* Alignment of every arena block, in bytes. */
 #define CLV_ENGINE_ALIGN 64
 /* Element-wise loops work in blocks of this many values (a fixed trip
@@ -127,6 +135,101 @@ void clv_engine__bn_affine(const float *scale, const float *bias,
                            const float *mean, const float *var, float eps,
                            int64_t c, float *s, float *t);
 
+/* ---- the engine's own sgemm (gemm_avx2.c) ------------------------------ */
+
+/* Tile of the micro-kernel: MR rows of A (output channels) by NR columns
+ * of B (output positions). */
+#define CLV_GEMM_MR 6
+#define CLV_GEMM_NR 16
+
+/* True when the CPU runs the AVX2 + FMA kernels (x86-64 with both), and
+ * the environment variable CLEAVE_ENGINE_GENERIC is unset or "0" (set,
+ * the engine takes its portable paths: OpenBLAS and plain C). */
+bool clv_engine__simd_ok(void);
+
+/* Floats of A (M x K) packed by clv_engine__pack_a. */
+size_t clv_engine__pack_a_floats(int64_t M, int64_t K);
+
+/* Packs A (M x K, row m at A + m * lda) for clv_engine__gemm_run, in
+ * blocks of kc columns of A (the last may be shorter): block k0 at dst +
+ * k0 * Mp (Mp = M rounded up to MR), made of Mp / MR panels of MR rows
+ * (panel i at + i * kb * MR, value (r, k) at [k * MR + r]); rows past M
+ * are zero. */
+void clv_engine__pack_a(const float *A, int64_t lda, int64_t M, int64_t K,
+                        int64_t kc, float *dst);
+
+/* One K block of a product: C[m0..m1) x [0, ncols) = (acc ? C + : ) A B.
+ * Row m of C at c + m * ldc. */
+typedef struct clv_engine__gemm_job {
+    int64_t kc;         /* depth of the block */
+    const float *a;     /* the packed block of A (its row 0) */
+    int64_t m0, m1;     /* rows; m0 a multiple of MR */
+    const float *b;     /* off == NULL: packed panels of NR columns, panel
+                           p at b + p * kc * NR, row k of it at + k * NR
+                           (zero past ncols); else row k of B at b + off[k]
+                           with NR readable values from every column
+                           multiple of NR */
+    const int32_t *off;
+    int64_t ncols;
+    float *c;
+    int64_t ldc;
+    bool acc;           /* add to C (a later K block) */
+    const clv_engine__epi *epi; /* the last K block: apply to each row m
+                                   as channel ch0 + m; else NULL */
+    const float *bias;
+    int64_t ch0;
+} clv_engine__gemm_job;
+
+/* Runs one job (clv_engine__simd_ok() must be true). */
+void clv_engine__gemm_run(const clv_engine__gemm_job *j);
+
+/* The transposed product, pixels by channels (a convolution's output
+ * transposed): C^T[p, ch] = sum over k of x[off[k] + pix[p]] * W[ch, k],
+ * for pixels [p0, p1) in tiles of MR and channel panels [q0, q1) of NR.
+ * Each value is the same chain of fused multiply-adds, in the same order,
+ * as clv_engine__gemm_run computes for the same product. */
+typedef struct clv_engine__gemmt_job {
+    int64_t kc;          /* depth of the block */
+    const float *x;      /* the input rows: row k at x + off[k] */
+    const int32_t *off;  /* kc entries */
+    const int32_t *pix;  /* per pixel p: its offset in every row */
+    int64_t p0, p1;
+    const float *w;      /* weights packed by clv_engine__pack_wt, the
+                            block's panel 0 (panel q at w + q * kc * NR) */
+    int64_t q0, q1;      /* channel panels */
+    int64_t nch;         /* channels (panel q holds nch - q * NR of them
+                            when fewer than NR: zero weights past them) */
+    float *c;            /* pixel p, channel q0 * NR + i at
+                            c + (p - p0) * ldc + i; whole panels stored */
+    int64_t ldc;
+    bool acc;
+    bool grp8;           /* kc a multiple of 8 and off[k + i] = off[k] + i
+                            for k a multiple of 8, i < 8 */
+} clv_engine__gemmt_job;
+
+void clv_engine__gemmt_run(const clv_engine__gemmt_job *j);
+
+/* W (M x K, row m at W + m * ldw) transposed and packed in panels of NR
+ * channels, K blocks of kc: block k0 at dst + k0 * Mq (Mq = M rounded up
+ * to NR), panel q at + q * kb * NR, value (k, i) at [k * NR + i] = W[m,
+ * kperm[k]] (kperm NULL: k itself); zero past M. */
+size_t clv_engine__pack_wt_floats(int64_t M, int64_t K);
+void clv_engine__pack_wt(const float *W, int64_t ldw, int64_t M, int64_t K,
+                         int64_t kc, const int32_t *kperm, float *dst);
+
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols; then, when
+ * e is not NULL, the epilogue on each row c of dst as channel ch0 + c
+ * (the values of clv_engine__epi_apply). */
+void clv_engine__transpose(const float *src, int64_t lds, int64_t rows,
+                           int64_t cols, float *dst, int64_t ldd,
+                           const clv_engine__epi *e, const float *bias,
+                           int64_t ch0);
+
+/* clv_engine__epi_apply() with AVX2 (the same bits); needs
+ * clv_engine__simd_ok(). */
+void clv_engine__epi_apply_simd(const clv_engine__epi *e, const float *bias,
+                                int64_t c, float *y, size_t n);
+
 /* ---- plans and steps --------------------------------------------------- */
 
 typedef struct clv_engine__step clv_engine__step;
@@ -176,6 +279,7 @@ struct clv_engine__planner {
     const clv_graph *g;
     clv_engine *e;
     int threads;
+    bool simd; /* clv_engine__simd_ok(), asked once per engine */
     clv_error *err;
 };
 

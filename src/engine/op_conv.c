@@ -2,29 +2,75 @@
  * Conv: float32, 1 to 3 spatial dims (mapped onto depth x height x width
  * with unit leading dims), groups, strides, dilations, pads.
  *
- * Kernels, chosen at plan time:
- *   DW    depthwise 2-D (group == C == M): a direct loop per output row;
+ * Kernels, chosen at plan time. On x86-64 with AVX2 + FMA
+ * (clv_engine__simd_ok), 2-D, constant weights, the engine's own products
+ * (gemm_avx2.c) on weights packed once at create time; the input is first
+ * copied, zero-padded and split into its stride phases ("the split copy":
+ * plane (c, py, px) holds padded rows py, py + sh, ... and columns px,
+ * px + sw, ...), so that every row k = (c, ky, kx) of the column matrix is
+ * the copy read at an offset fixed per k, position (oy, ox) at oy * Wq +
+ * ox; no im2col is ever materialised:
+ *   TRANS the product transposed, pixels by channels: tiles of 6 output
+ *         positions x 16 output channels, the positions' values broadcast
+ *         from the split copy, the weights' 16 channels loaded; when a
+ *         group has a multiple of 8 channels the copy interleaves them by
+ *         8 (value (y, x) of channel 8b + i at ((b, y, x) * 8 + i)) and K
+ *         runs (channel block, ky, kx, channel in block), so eight
+ *         successive K rows read the same 32 bytes per position; the
+ *         block of pixels goes out transposed through 8 x 8 shuffles with
+ *         the epilogue;
+ *   WIDE  the product as is, channels by "wide" positions oy * Wq + ox
+ *         (ox up to Wq >= OW), the rows of B read in place from the split
+ *         copy, into a per-thread block whose ox < OW columns are copied
+ *         out (or straight into the output when Wq == OW);
+ *   PACK  im2col of a block of K rows and a piece of output positions
+ *         straight into panels of 16 (no split copy);
+ *   the cheapest by a cost model (multiply-adds including each kernel's
+ *   wasted tile lanes, and the copies each one makes);
+ *   DW    depthwise (group == C == M): 8 channels interleaved in a padded
+ *         copy, one vector per output position of the 8 channels (taps
+ *         up to 25), else per plane on the split copy;
+ * otherwise (no AVX2, weights computed at run time, 3-D) through OpenBLAS:
+ *   DW    depthwise 2-D: a direct loop per output row;
  *   1X1   1x1, stride 1, no padding: sgemm straight on the input;
  *   GEMM  the rest: im2col of a piece of output columns into scratch, then
  *         sgemm (weights [M/g, C/g * k] x columns [C/g * k, piece]).
- * The bias, a fused BatchNormalization and activation are applied to each
- * piece right after its product, while it is in cache.
+ * The bias, a fused BatchNormalization and activation are applied in
+ * registers or right after each piece's product, while it is in cache,
+ * with the operations of clv_engine__epi_apply().
  *
- * Work is cut into pieces that depend on the shapes only: pieces of output
- * columns ("cols": each piece makes its own im2col, sgemm over all output
- * channels), or, for small outputs with many channels, pieces of output
- * channels ("rows": one shared im2col, then sgemm over channel pieces).
- * OpenBLAS is single-threaded, so a piece's values do not depend on the
- * thread count.
+ * Each output value is one chain of operations fixed by the node's shape:
+ * with the AVX2 kernels a chain of fused multiply-adds over K in the order
+ * the kernel's packing defines, from zero; a K block continues the chain
+ * from the value the previous block stored. Work is cut into pieces of
+ * positions and of channels (more of them when there are several
+ * threads), which changes which thread computes a value, never how: the
+ * values do not depend on the thread count. OpenBLAS runs single-threaded
+ * on pieces that depend on the shapes only.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
 
 #include "engine/internal.h"
+#include "engine/simd.h"
 
-typedef enum conv_kind { CONV_GEMM, CONV_1X1, CONV_DW } conv_kind;
+typedef enum conv_kind {
+    CONV_GEMM,
+    CONV_1X1,
+    CONV_DW,
+    CONV_WIDE,
+    CONV_PACK,
+    CONV_TRANS
+} conv_kind;
+
+/* The engine's products: K blocks of at most KC_MAX rows (the weights'
+ * panel of a tile stays in L1), WIDE/PACK output rows in chunks of
+ * MC_ROWS (their weights stay in L2). */
+#define KC_MAX 256
+#define MC_ROWS 96
 typedef enum conv_tiling { TILE_COLS, TILE_ROWS } conv_tiling;
 
 typedef struct conv_plan {
@@ -38,6 +84,28 @@ typedef struct conv_plan {
     int64_t cw, ncb; /* TILE_COLS: piece width and count */
     int64_t mr, nmr; /* TILE_ROWS: channels per piece and count */
     int64_t kr, nkr; /* TILE_ROWS: im2col rows per piece and count */
+    int64_t pe[3];   /* end pads */
+    /* WIDE and PACK: pieces of cw columns (ncb of them) and of mcw rows
+     * (nmc); K blocks of kc; packed weights, group g at A + g * Mp * K */
+    int64_t kc, Mp, mcw, nmc;
+    const float *A;
+    bool unit1; /* PACK: 1x1, stride 1, unpadded */
+    /* WIDE: padded input Hp x Wp, phase planes Hq x Wq (PL floats each,
+     * sh * sw per channel), wide columns Pw = OH * Wq, floats of the
+     * split copy XF (slack included), row offsets per k */
+    int64_t Hp, Wp, Hq, Wq, PL, Pw, XF;
+    const int32_t *off;
+    bool direct; /* Wq == OW: wide columns are the output's */
+    /* TRANS: weights transposed in panels of NR channels (group g at Wt +
+     * g * Mq * K), each pixel's offset in the split copy; pieces of cp
+     * pixels (ncp) and of chq channel panels (ncq) */
+    const float *Wt;
+    const int32_t *pix;
+    int64_t Mq, cp, ncp, chq, ncq;
+    bool nosplit; /* TRANS, stride 1, unpadded: read the input in place */
+    bool dw8;     /* DW: 8 channels interleaved (narrow planes) */
+    bool il8;     /* TRANS: the split copy interleaves 8 channels, K runs
+                     (channel block, ky, kx, channel in block) */
 } conv_plan;
 
 /* Smallest q with q * s >= a, for s > 0 and any a. */
@@ -267,6 +335,878 @@ static void task_dw(void *arg, int64_t t, int tid)
         clv_engine__epi_apply(&c->s->epi, c->bias, ch, y, (size_t)p->P);
 }
 
+/* ---- WIDE and PACK: the engine's sgemm ---------------------------------- */
+
+#define NR CLV_GEMM_NR
+#define MR CLV_GEMM_MR
+
+static int64_t round_up(int64_t a, int64_t m)
+{
+    return (a + m - 1) / m * m;
+}
+
+/* PACK: rows [k0, k0 + kb) of the column matrix of one group (first input
+ * channel at x), columns [j0, j0 + w), as panels of NR columns: value
+ * (r, j) at dst + ((j - j0) / NR) * kb * NR + (r - k0) * NR + (j - j0) % NR,
+ * zero past w up to the last panel's end. */
+static void pack_b(const conv_plan *p, const float *x, int64_t k0,
+                   int64_t kb, int64_t j0, int64_t w, float *dst)
+{
+    const int64_t k1 = p->k[1], k2 = p->k[2], kvol = k1 * k2;
+    const int64_t o2 = p->o[2], panel = kb * NR;
+    const int64_t wfull = w / NR * NR;
+    if (p->unit1) {
+        for (int64_t r = 0; r < kb; r++) {
+            const float *src = x + (k0 + r) * p->S + j0;
+            float *d = dst + r * NR;
+            int64_t q = 0;
+            for (; q < wfull; q += NR, d += panel)
+                memcpy(d, src + q, NR * sizeof *d);
+            if (q < w) {
+                memcpy(d, src + q, (size_t)(w - q) * sizeof *d);
+                memset(d + (w - q), 0, (size_t)(NR - (w - q)) * sizeof *d);
+            }
+        }
+        return;
+    }
+    for (int64_t r = 0; r < kb; r++) {
+        int64_t kk = k0 + r, c = kk / kvol, rem = kk % kvol;
+        int64_t b = rem / k2, d = rem % k2;
+        const float *xc = x + c * p->S;
+        int64_t j = j0, end = j0 + w;
+        int64_t oy = j / o2, ox = j % o2;
+        int64_t off = d * p->dl[2] - p->pd[2], lo, hi;
+        const int64_t sx = p->st[2];
+        valid_range(o2, sx, off, p->in[2], &lo, &hi);
+        while (j < end) {
+            int64_t col = j - j0, inpan = col % NR;
+            int64_t run = o2 - ox;
+            float *dp = dst + (col / NR) * panel + r * NR + inpan;
+            int64_t iy = oy * p->st[1] - p->pd[1] + b * p->dl[1];
+            if (run > end - j)
+                run = end - j;
+            if (run > NR - inpan)
+                run = NR - inpan;
+            if (iy < 0 || iy >= p->in[1]) {
+                for (int64_t q = 0; q < run; q++)
+                    dp[q] = 0.0f;
+            } else {
+                const float *row = xc + iy * p->in[2] + off;
+                int64_t a0 = lo > ox ? lo : ox;
+                int64_t a1 = hi < ox + run ? hi : ox + run;
+                int64_t q = 0;
+                for (; q < a0 - ox && q < run; q++)
+                    dp[q] = 0.0f;
+                if (sx == 1)
+                    for (; q < a1 - ox; q++)
+                        dp[q] = row[ox + q];
+                else
+                    for (; q < a1 - ox; q++)
+                        dp[q] = row[(ox + q) * sx];
+                for (; q < run; q++)
+                    dp[q] = 0.0f;
+            }
+            j += run;
+            ox += run;
+            if (ox == o2) {
+                ox = 0;
+                oy++;
+            }
+        }
+    }
+    if (w % NR) { /* zero the last panel past w */
+        float *d = dst + (w / NR) * panel;
+        for (int64_t r = 0; r < kb; r++)
+            memset(d + r * NR + w % NR, 0,
+                   (size_t)(NR - w % NR) * sizeof *d);
+    }
+}
+
+typedef struct gconv_ctx {
+    const clv_engine__step *s;
+    const clv_engine__exec *x;
+    const conv_plan *p;
+    const float *X, *bias;
+    float *Y;
+    float *xq;     /* WIDE: the split copy of one image; PACK: shared B */
+    int64_t n, g;  /* the image (WIDE, shared PACK), the group */
+    int64_t j0, w; /* shared PACK: the piece's columns */
+} gconv_ctx;
+
+/* TRANS on 8 interleaved channels, phase 1: the split copy of channels
+ * 8t to 8t + 7 of image c->n, value (yq, xq) of channel 8t + i of phase
+ * (py, px) at xq + (((t * sh + py) * sw + px) * PL + yq * Wq + xq) * 8 + i:
+ * the 8 channels of a position share 32 bytes, and the kernel's next
+ * eight K rows read them. */
+static CLV_AVX2_FN void task_split8(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    const int64_t sh = p->st[1], sw = p->st[2], H = p->in[1], W = p->in[2];
+    const int64_t Wq = p->Wq;
+    const float *x = c->X + (c->n * p->C + t * 8) * p->S;
+    (void)tid;
+    for (int64_t py = 0; py < sh; py++)
+        for (int64_t px = 0; px < sw; px++) {
+            float *pl = c->xq + ((t * sh + py) * sw + px) * p->PL * 8;
+            int64_t lo, hi;
+            valid_range(Wq, sw, px - p->pd[2], W, &lo, &hi);
+            for (int64_t yq = 0; yq < p->Hq; yq++) {
+                float *d = pl + yq * Wq * 8;
+                int64_t iy = yq * sh + py - p->pd[1], j = 0;
+                const float *src = x + iy * W + px - p->pd[2];
+                if (iy < 0 || iy >= H) {
+                    for (j = 0; j < Wq; j++)
+                        _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
+                    continue;
+                }
+                for (; j < lo; j++)
+                    _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
+                if (sw == 1)
+                    for (; j + 8 <= hi; j += 8) {
+                        __m256 r[8];
+                        for (int i = 0; i < 8; i++)
+                            r[i] = _mm256_loadu_ps(src + i * p->S + j);
+                        transpose8(r);
+                        for (int i = 0; i < 8; i++)
+                            _mm256_storeu_ps(d + (j + i) * 8, r[i]);
+                    }
+                for (; j < hi; j++)
+                    for (int i = 0; i < 8; i++)
+                        d[j * 8 + i] = src[i * p->S + j * sw];
+                for (; j < Wq; j++)
+                    _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
+            }
+        }
+}
+
+/* WIDE, phase 1: the split copy of channel t of image c->n. */
+static void task_split(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    const int64_t sh = p->st[1], sw = p->st[2], H = p->in[1], W = p->in[2];
+    const float *x = c->X + (c->n * p->C + t) * p->S;
+    (void)tid;
+    for (int64_t py = 0; py < sh; py++)
+        for (int64_t px = 0; px < sw; px++) {
+            float *pl = c->xq + ((t * sh + py) * sw + px) * p->PL;
+            /* input column ix = xq * sw + px - pad: valid xq in [lo, hi) */
+            int64_t lo, hi;
+            valid_range(p->Wq, sw, px - p->pd[2], W, &lo, &hi);
+            for (int64_t yq = 0; yq < p->Hq; yq++) {
+                float *d = pl + yq * p->Wq;
+                int64_t iy = yq * sh + py - p->pd[1];
+                if (iy < 0 || iy >= H) {
+                    memset(d, 0, (size_t)p->Wq * sizeof *d);
+                    continue;
+                }
+                const float *src = x + iy * W + px - p->pd[2];
+                if (lo > 0)
+                    memset(d, 0, (size_t)lo * sizeof *d);
+                if (sw == 1)
+                    memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof *d);
+                else
+                    for (int64_t q = lo; q < hi; q++)
+                        d[q] = src[q * sw];
+                if (hi < p->Wq)
+                    memset(d + hi, 0, (size_t)(p->Wq - hi) * sizeof *d);
+            }
+        }
+    if (t == p->C - 1) /* the slack after the last plane */
+        memset(c->xq + p->C * sh * sw * p->PL, 0,
+               (size_t)(p->XF - p->C * sh * sw * p->PL) * sizeof(float));
+}
+
+/* The K blocks of group g, rows [m0, m1), ncols columns, into y (ldc).
+ * B: b + off[k] (off != NULL); else packed panels, made here block by
+ * block into bpack from the group's input xg (columns from j0) when xg is
+ * not NULL, or already packed for all of K at bpack (block k0 at bpack +
+ * k0 * cw). The epilogue goes with the last block when epi. */
+static void run_blocks(const gconv_ctx *c, int64_t g, int64_t m0,
+                       int64_t m1, const float *b, const int32_t *off,
+                       int64_t ncols, float *y, int64_t ldc, bool epi,
+                       float *bpack, const float *xg, int64_t j0)
+{
+    const conv_plan *p = c->p;
+    const float *A = p->A + g * p->Mp * p->K;
+    for (int64_t k0 = 0; k0 < p->K; k0 += p->kc) {
+        int64_t kb = p->K - k0 < p->kc ? p->K - k0 : p->kc;
+        clv_engine__gemm_job j;
+        if (off) {
+            j.b = b;
+            j.off = off + k0;
+        } else if (xg) {
+            pack_b(p, xg, k0, kb, j0, ncols, bpack);
+            j.b = bpack;
+            j.off = NULL;
+        } else {
+            j.b = bpack + k0 * p->cw;
+            j.off = NULL;
+        }
+        j.kc = kb;
+        j.a = A + k0 * p->Mp;
+        j.ncols = ncols;
+        j.c = y;
+        j.ldc = ldc;
+        j.acc = k0 > 0;
+        j.epi = epi && k0 + kb == p->K ? &c->s->epi : NULL;
+        j.bias = c->bias;
+        j.ch0 = g * p->Mg;
+        for (int64_t m = m0; m < m1; m += MC_ROWS) {
+            j.m0 = m;
+            j.m1 = m1 - m < MC_ROWS ? m1 : m + MC_ROWS;
+            clv_engine__gemm_run(&j);
+        }
+    }
+}
+
+/* WIDE, phase 2: group g, a piece of wide columns, a chunk of rows. */
+static void task_wide(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    int64_t mc = t % p->nmc, pc = (t / p->nmc) % p->ncb,
+            g = t / (p->nmc * p->ncb);
+    int64_t m0 = mc * p->mcw, m1 = m0 + p->mcw < p->Mg ? m0 + p->mcw : p->Mg;
+    int64_t j0 = pc * p->cw;
+    const float *b = c->xq + g * p->Cg * p->st[1] * p->st[2] * p->PL + j0;
+    float *yg = c->Y + (c->n * p->M + g * p->Mg) * p->P;
+    const int64_t OW = p->o[2], Wq = p->Wq;
+
+    if (p->direct) {
+        int64_t w = p->P - j0 < p->cw ? p->P - j0 : p->cw;
+        run_blocks(c, g, m0, m1, b, p->off, w, yg + j0, p->P, true, NULL,
+                   NULL, 0);
+        return;
+    }
+    /* into the thread's block of wide columns, then out */
+    {
+        int64_t wend = p->Pw - j0 < p->cw ? p->Pw - j0 : p->cw;
+        float *cw = clv_engine__scratch_t(c->x, tid);
+        bool epi = !clv_engine__epi_empty(&c->s->epi);
+        run_blocks(c, g, m0, m1, b, p->off, wend, cw, p->cw, false, NULL,
+                   NULL, 0);
+        for (int64_t m = m0; m < m1; m++) {
+            float *row = cw + m * p->cw;
+            float *ym = yg + m * p->P;
+            int64_t j = 0, oy = j0 / Wq, ox = j0 % Wq;
+            if (epi)
+                clv_engine__epi_apply_simd(&c->s->epi, c->bias,
+                                           g * p->Mg + m, row,
+                                           (size_t)wend);
+            while (j < wend) {
+                if (ox < OW) {
+                    int64_t run = OW - ox < wend - j ? OW - ox : wend - j;
+                    memcpy(ym + oy * OW + ox, row + j,
+                           (size_t)run * sizeof *row);
+                    j += run;
+                    ox += run;
+                } else {
+                    j += Wq - ox;
+                    ox = 0;
+                    oy++;
+                }
+            }
+        }
+    }
+}
+
+/* PACK: image n, group g, a piece of columns, a chunk of rows; packs
+ * its own B block by block in the thread's scratch. */
+static void task_pack(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    int64_t mc = t % p->nmc, pc = (t / p->nmc) % p->ncb,
+            g = (t / (p->nmc * p->ncb)) % p->G,
+            n = t / (p->nmc * p->ncb * p->G);
+    int64_t m0 = mc * p->mcw, m1 = m0 + p->mcw < p->Mg ? m0 + p->mcw : p->Mg;
+    int64_t j0 = pc * p->cw, w = p->P - j0 < p->cw ? p->P - j0 : p->cw;
+    const float *xg = c->X + (n * p->C + g * p->Cg) * p->S;
+    float *y = c->Y + (n * p->M + g * p->Mg) * p->P + j0;
+    run_blocks(c, g, m0, m1, NULL, NULL, w, y, p->P, true,
+               clv_engine__scratch_t(c->x, tid), xg, j0);
+}
+
+/* PACK with a shared B (several threads on few pieces): the piece of
+ * image c->n, group c->g, columns from c->j0 (c->w of them). Phase 1
+ * packs K block t; phase 2 computes row chunk t. */
+static void task_pack_b(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    int64_t k0 = t * p->kc, kb = p->K - k0 < p->kc ? p->K - k0 : p->kc;
+    (void)tid;
+    pack_b(p, c->X + (c->n * p->C + c->g * p->Cg) * p->S, k0, kb, c->j0,
+           c->w, c->xq + k0 * p->cw);
+}
+
+static void task_pack_rows(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    int64_t m0 = t * p->mcw, m1 = m0 + p->mcw < p->Mg ? m0 + p->mcw : p->Mg;
+    float *y = c->Y + (c->n * p->M + c->g * p->Mg) * p->P + c->j0;
+    (void)tid;
+    run_blocks(c, c->g, m0, m1, NULL, NULL, c->w, y, p->P, true, c->xq,
+               NULL, c->j0);
+}
+
+/* TRANS, phase 2: group g, a piece of pixels, a chunk of channels: the
+ * product transposed into the thread's scratch, then out. */
+static void task_trans(void *arg, int64_t t, int tid)
+{
+    const gconv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    int64_t cq = t % p->ncq, pc = (t / p->ncq) % p->ncp,
+            g = t / (p->ncq * p->ncp);
+    int64_t q0 = cq * p->chq, q1 = q0 + p->chq < p->Mq / NR ? q0 + p->chq
+                                                           : p->Mq / NR;
+    int64_t p0 = pc * p->cp, p1 = p0 + p->cp < p->P ? p0 + p->cp : p->P;
+    int64_t ch1 = q1 * NR < p->Mg ? q1 * NR : p->Mg;
+    float *ct = clv_engine__scratch_t(c->x, tid);
+    float *y = c->Y + (c->n * p->M + g * p->Mg) * p->P;
+    clv_engine__gemmt_job j;
+    j.x = c->xq + g * p->Cg * p->st[1] * p->st[2] * p->PL;
+    j.pix = p->pix;
+    j.p0 = p0;
+    j.p1 = p1;
+    j.q0 = q0;
+    j.q1 = q1;
+    j.nch = p->Mg;
+    j.c = ct;
+    j.ldc = p->chq * NR;
+    j.grp8 = p->il8;
+    for (int64_t k0 = 0; k0 < p->K; k0 += p->kc) {
+        j.kc = p->K - k0 < p->kc ? p->K - k0 : p->kc;
+        j.off = p->off + k0;
+        j.w = p->Wt + g * p->Mq * p->K + k0 * p->Mq;
+        j.acc = k0 > 0;
+        clv_engine__gemmt_run(&j);
+    }
+    clv_engine__transpose(ct, j.ldc, p1 - p0, ch1 - q0 * NR,
+                          y + q0 * NR * p->P + p0, p->P, &c->s->epi,
+                          c->bias, g * p->Mg + q0 * NR);
+}
+
+static void run_gconv(const clv_engine__step *s, clv_engine__exec *x)
+{
+    const conv_plan *p = s->plan;
+    gconv_ctx c;
+    c.s = s;
+    c.x = x;
+    c.p = p;
+    c.X = clv_engine__in(x, s, 0);
+    c.bias = s->epi.bias_t >= 0 ? x->ptr[s->epi.bias_t] : NULL;
+    c.Y = clv_engine__out(x, s);
+    c.xq = clv_engine__scratch(x);
+    if (p->kind == CONV_PACK && p->nmc == 1) {
+        clv_engine__parallel(x, p->N * p->G * p->ncb, task_pack, &c);
+        return;
+    }
+    if (p->kind == CONV_PACK) {
+        for (c.n = 0; c.n < p->N; c.n++)
+            for (c.g = 0; c.g < p->G; c.g++)
+                for (int64_t pc = 0; pc < p->ncb; pc++) {
+                    c.j0 = pc * p->cw;
+                    c.w = p->P - c.j0 < p->cw ? p->P - c.j0 : p->cw;
+                    clv_engine__parallel(x, (p->K + p->kc - 1) / p->kc,
+                                         task_pack_b, &c);
+                    clv_engine__parallel(x, p->nmc, task_pack_rows, &c);
+                }
+        return;
+    }
+    for (c.n = 0; c.n < p->N; c.n++) {
+        if (p->nosplit) /* the split copy would be the input itself */
+            c.xq = (float *)(uintptr_t)(c.X + c.n * p->C * p->S);
+        else if (p->il8)
+            clv_engine__parallel(x, p->C / 8, task_split8, &c);
+        else
+            clv_engine__parallel(x, p->C, task_split, &c);
+        if (p->kind == CONV_TRANS)
+            clv_engine__parallel(x, p->G * p->ncp * p->ncq, task_trans, &c);
+        else
+            clv_engine__parallel(x, p->G * p->ncb * p->nmc, task_wide, &c);
+    }
+}
+
+/* Row chunks (p->mcw rows, p->nmc of them): one, or several when the
+ * pieces of columns are too few to keep the threads busy. */
+static void split_rows(int threads, int64_t per_piece, conv_plan *p)
+{
+    int64_t pieces = per_piece * p->ncb;
+    p->mcw = p->Mg;
+    p->nmc = 1;
+    if (threads > 1 && pieces < 2 * threads) {
+        int64_t want = (2 * threads + pieces - 1) / pieces;
+        p->mcw = round_up((p->Mg + want - 1) / want, MR);
+        if (p->mcw < 2 * MR)
+            p->mcw = 2 * MR;
+        p->nmc = (p->Mg + p->mcw - 1) / p->mcw;
+    }
+}
+
+/* WIDE and TRANS: the offset of row k of the column matrix in the split
+ * copy of the group's input (p->PL and p->Wq set). */
+static void wide_offsets(const conv_plan *p, int32_t *off)
+{
+    const int64_t sh = p->st[1], sw = p->st[2], k1 = p->k[1], k2 = p->k[2];
+    for (int64_t k = 0; k < p->K; k++) {
+        int64_t c = k / (k1 * k2), ky = (k / k2) % k1, kx = k % k2;
+        int64_t y = ky * p->dl[1], xx = kx * p->dl[2];
+        off[k] = (int32_t)(((c * sh + y % sh) * sw + xx % sw) * p->PL +
+                           (y / sh) * p->Wq + xx / sw);
+    }
+}
+
+/* Columns the sgemm computes for n: panels of NR, the last one of NR / 2
+ * when that covers it. */
+static int64_t cols_done(int64_t n)
+{
+    int64_t full = n / NR * NR;
+    return full + (n == full ? 0 : n - full <= NR / 2 ? NR / 2 : NR);
+}
+
+/* Chooses WIDE or PACK, the K blocks and the pieces, and packs the
+ * weights; *done is false (and nothing the other kernels use changed)
+ * when the shape does not suit them. Returns 0 or CLV_ENOMEM. */
+static int plan_gconv(clv_engine__planner *pl, clv_engine__step *s,
+                      conv_plan *p, const clv_tensor *W, bool *done)
+{
+    const int64_t sh = p->st[1], sw = p->st[2];
+    int64_t nkb, Hp, Wp, Hq, Wq, PL, Pw, XF, k2 = p->k[2];
+    double cost_wide, cost_pack, cost_trans, kp = (double)p->K * (double)p->P;
+    bool unit1;
+    float *A;
+
+    *done = false;
+    if (p->in[0] != 1 || p->k[0] != 1 || p->K < 1 || p->P < 1 ||
+        p->Mg < 1)
+        return 0;
+    nkb = (p->K + KC_MAX - 1) / KC_MAX;
+    p->kc = (p->K + nkb - 1) / nkb;
+    p->Mp = round_up(p->Mg, MR);
+
+    Hp = p->in[1] + p->pd[1] + p->pe[1];
+    Wp = p->in[2] + p->pd[2] + p->pe[2];
+    Hq = (Hp + sh - 1) / sh;
+    Wq = (Wp + sw - 1) / sw;
+    PL = Hq * Wq;
+    Pw = p->o[1] * Wq;
+    XF = p->C * sh * sw * PL + Wq + (k2 - 1) * p->dl[2] + 2 * NR;
+    unit1 = k2 == 1 && p->k[1] == 1 && sh == 1 && sw == 1 &&
+            p->pd[1] == 0 && p->pd[2] == 0 && p->pe[1] == 0 &&
+            p->pe[2] == 0;
+
+    /* cycles, roughly: 16 multiply-adds a cycle (counting the lanes each
+     * kernel's tiles waste); packing a value of the column matrix,
+     * copying input or output values */
+    cost_pack = (double)p->Mg * (double)p->K * (double)cols_done(p->P) /
+                    16.0 +
+                kp * (unit1 ? 0.2 : sw == 1 ? 0.6 : 1.2);
+    cost_wide = (double)p->Mg * (double)p->K * (double)cols_done(Pw) /
+                    16.0 +
+                (double)(p->Cg * sh * sw * PL) * (sw == 1 ? 0.3 : 1.0) +
+                (Wq == p->o[2] ? 0.0 : (double)p->Mg * (double)p->P * 0.5);
+    cost_trans = (double)round_up(p->Mg, NR / 2) * (double)p->K *
+                     (double)round_up(p->P, MR) / 16.0 +
+                 (unit1 ? 0.0
+                        : (double)(p->Cg * sh * sw * PL) *
+                              (sw == 1 ? 0.3 : 1.0)) +
+                 (double)p->Mg * (double)p->P * 0.25;
+    if (XF > INT32_MAX || Pw > INT32_MAX) {
+        cost_wide = INFINITY;
+        cost_trans = INFINITY;
+    }
+
+    if (cost_trans < cost_wide && cost_trans < cost_pack) {
+        int32_t *off, *pix;
+        float *Wt;
+        p->kind = CONV_TRANS;
+        p->Hp = Hp;
+        p->Wp = Wp;
+        p->Hq = Hq;
+        p->Wq = Wq;
+        p->PL = PL;
+        p->Pw = Pw;
+        p->XF = XF;
+        p->Mq = round_up(p->Mg, NR);
+        off = clv_engine__keep(pl, (size_t)p->K * sizeof *off);
+        pix = clv_engine__keep(pl, (size_t)p->P * sizeof *pix);
+        Wt = clv_engine__keep(pl, clv_engine__pack_wt_floats(p->Mg, p->K) *
+                                      (size_t)p->G * sizeof *Wt);
+        if (!off || !pix || !Wt)
+            return CLV_ENOMEM;
+        p->il8 = p->Cg % 8 == 0;
+        if (p->il8) {
+            const int64_t kv = p->k[1] * k2;
+            int32_t *perm = malloc((size_t)p->K * sizeof *perm);
+            if (!perm)
+                return clv_engine__node_error(pl, s, CLV_ENOMEM,
+                                              "out of memory");
+            p->kc = round_up(p->kc, 8); /* K blocks of whole groups of 8 */
+            for (int64_t k = 0; k < p->K; k++) {
+                int64_t cb = k / (kv * 8), r = k % (kv * 8);
+                int64_t ky = r / (k2 * 8), kx = (r / 8) % k2, ci = r % 8;
+                int64_t y = ky * p->dl[1], xx = kx * p->dl[2];
+                off[k] = (int32_t)((((cb * sh + y % sh) * sw + xx % sw) * PL +
+                                    (y / sh) * Wq + xx / sw) *
+                                       8 +
+                                   ci);
+                perm[k] = (int32_t)((cb * 8 + ci) * kv + ky * k2 + kx);
+            }
+            for (int64_t q = 0; q < p->P; q++)
+                pix[q] = (int32_t)(((q / p->o[2]) * Wq + q % p->o[2]) * 8);
+            for (int64_t g = 0; g < p->G; g++)
+                clv_engine__pack_wt((const float *)W->data + g * p->Mg * p->K,
+                                    p->K, p->Mg, p->K, p->kc, perm,
+                                    Wt + g * p->Mq * p->K);
+            free(perm);
+        } else {
+            wide_offsets(p, off);
+            for (int64_t q = 0; q < p->P; q++)
+                pix[q] = (int32_t)((q / p->o[2]) * Wq + q % p->o[2]);
+            for (int64_t g = 0; g < p->G; g++)
+                clv_engine__pack_wt((const float *)W->data + g * p->Mg * p->K,
+                                    p->K, p->Mg, p->K, p->kc, NULL,
+                                    Wt + g * p->Mq * p->K);
+        }
+        p->off = off;
+        p->pix = pix;
+        p->Wt = Wt;
+        p->chq = p->Mq / NR < 8 ? p->Mq / NR : 8;
+        p->ncq = (p->Mq / NR + p->chq - 1) / p->chq;
+        /* pixels per piece: the transposed block of about 64 KiB; when the
+         * weights outgrow the caches (they stream from memory once per
+         * piece), up to 256 KiB */
+        p->cp = round_up(16384 / (p->chq * NR), MR);
+        if ((double)p->Mq * (double)p->K * 4.0 > 4e6)
+            p->cp = round_up(65536 / (p->chq * NR), MR);
+        if (p->cp > round_up(p->P, MR))
+            p->cp = round_up(p->P, MR);
+        p->ncp = (p->P + p->cp - 1) / p->cp;
+        p->cp = round_up((p->P + p->ncp - 1) / p->ncp, MR);
+        p->ncp = (p->P + p->cp - 1) / p->cp;
+        if (pl->threads > 1 && p->G * p->ncp * p->ncq < 2 * pl->threads &&
+            p->chq > 1) {
+            p->chq = (p->chq + 1) / 2;
+            p->ncq = (p->Mq / NR + p->chq - 1) / p->chq;
+        }
+        s->scratch_thread = (size_t)(p->cp * p->chq * NR) * sizeof(float);
+        /* TRANS reads the rows only at real pixels: without padding or
+         * stride the split copy is the input, in place */
+        p->nosplit = !p->il8 && sh == 1 && sw == 1 && Hp == p->in[1] &&
+                     Wp == p->in[2];
+        if (!p->nosplit)
+            s->scratch_shared = (size_t)XF * sizeof(float);
+        *done = true;
+        return 0;
+    }
+    A = clv_engine__keep(pl, clv_engine__pack_a_floats(p->Mg, p->K) *
+                                 (size_t)p->G * sizeof *A);
+    if (!A)
+        return CLV_ENOMEM;
+    for (int64_t g = 0; g < p->G; g++)
+        clv_engine__pack_a((const float *)W->data + g * p->Mg * p->K, p->K,
+                           p->Mg, p->K, p->kc, A + g * p->Mp * p->K);
+    p->A = A;
+    if (cost_wide < cost_pack) {
+        int32_t *off;
+        p->kind = CONV_WIDE;
+        p->Hp = Hp;
+        p->Wp = Wp;
+        p->Hq = Hq;
+        p->Wq = Wq;
+        p->PL = PL;
+        p->Pw = Pw;
+        p->XF = XF;
+        p->direct = Wq == p->o[2];
+        off = clv_engine__keep(pl, (size_t)p->K * sizeof *off);
+        if (!off)
+            return CLV_ENOMEM;
+        wide_offsets(p, off);
+        p->off = off;
+        if (p->direct) {
+            p->cw = round_up(p->P < 1024 ? p->P : 1024, NR);
+            p->ncb = (p->P + p->cw - 1) / p->cw;
+        } else {
+            int64_t cw = round_up(65536 / p->Mg, NR);
+            if (cw < 4 * NR)
+                cw = 4 * NR;
+            if (cw > round_up(Pw, NR))
+                cw = round_up(Pw, NR);
+            p->ncb = (round_up(Pw, NR) + cw - 1) / cw;
+            p->cw = round_up((round_up(Pw, NR) + p->ncb - 1) / p->ncb, NR);
+            p->ncb = (round_up(Pw, NR) + p->cw - 1) / p->cw;
+            s->scratch_thread = (size_t)(p->Mg * p->cw) * sizeof(float);
+        }
+        s->scratch_shared = (size_t)XF * sizeof(float);
+    } else {
+        /* B blocks of about 256 KiB; but when A outgrows L2, wide pieces
+         * so that it streams in fewer times */
+        int64_t cw = round_up(65536 / p->kc, NR);
+        p->kind = CONV_PACK;
+        p->unit1 = unit1;
+        if ((double)p->Mg * (double)p->K * 4.0 > 2e6 && cw < 1536)
+            cw = 1536;
+        if (cw > round_up(p->P, NR))
+            cw = round_up(p->P, NR);
+        p->ncb = (p->P + cw - 1) / cw;
+        p->cw = round_up((p->P + p->ncb - 1) / p->ncb, NR);
+        p->ncb = (p->P + p->cw - 1) / p->cw;
+    }
+    /* rows: one chunk, or several when there are few pieces to share */
+    split_rows(pl->threads, (p->kind == CONV_PACK ? p->N : 1) * p->G, p);
+    if (p->kind == CONV_PACK && p->nmc > 1 && p->K * p->cw > (1 << 21)) {
+        /* a shared B of at most 8 MiB */
+        p->cw = round_up((1 << 21) / p->K, NR);
+        p->ncb = (p->P + p->cw - 1) / p->cw;
+        split_rows(pl->threads, p->N * p->G, p);
+    }
+    if (p->kind == CONV_PACK) {
+        if (p->nmc > 1) /* one B for all the threads */
+            s->scratch_shared = (size_t)(p->K * p->cw) * sizeof(float);
+        else
+            s->scratch_thread = (size_t)(p->kc * p->cw) * sizeof(float);
+    }
+    *done = true;
+    return 0;
+}
+
+#ifdef CLV_ENGINE_X86
+/* The split copy of one plane x (H x W): phase plane (py, px) at q + (py *
+ * sw + px) * PL, Hq x Wq, zero outside the input; then zeros up to XF. */
+static CLV_AVX2_FN void split_plane(const conv_plan *p, const float *x,
+                                    float *q)
+{
+    const int64_t sh = p->st[1], sw = p->st[2], H = p->in[1], W = p->in[2];
+    const int64_t Wq = p->Wq;
+    for (int64_t py = 0; py < sh; py++)
+        for (int64_t px = 0; px < sw; px++) {
+            float *pl = q + (py * sw + px) * p->PL;
+            int64_t lo, hi;
+            valid_range(Wq, sw, px - p->pd[2], W, &lo, &hi);
+            for (int64_t yq = 0; yq < p->Hq; yq++) {
+                float *d = pl + yq * Wq;
+                int64_t iy = yq * sh + py - p->pd[1], j;
+                const float *src = x + iy * W + px - p->pd[2];
+                if (iy < 0 || iy >= H) {
+                    for (j = 0; j < Wq; j++)
+                        d[j] = 0.0f;
+                    continue;
+                }
+                for (j = 0; j < lo; j++)
+                    d[j] = 0.0f;
+                if (sw == 1) {
+                    for (; j + 8 <= hi; j += 8)
+                        _mm256_storeu_ps(d + j, _mm256_loadu_ps(src + j));
+                } else if (sw == 2) {
+                    /* columns 2j + px - pad: even lanes of 16 values */
+                    for (; j + 8 <= hi; j += 8) {
+                        __m256 a = _mm256_loadu_ps(src + 2 * j);
+                        __m256 b = _mm256_loadu_ps(src + 2 * j + 8);
+                        __m256 e = _mm256_shuffle_ps(a, b, 0x88);
+                        _mm256_storeu_ps(
+                            d + j, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                       _mm256_castps_pd(e), 0xD8)));
+                    }
+                }
+                for (; j < hi; j++)
+                    d[j] = src[j * sw];
+                for (; j < Wq; j++)
+                    d[j] = 0.0f;
+            }
+        }
+    for (int64_t j = sh * sw * p->PL; j < p->XF; j++)
+        q[j] = 0.0f;
+}
+
+/* Depthwise with AVX2: the plane, zero-padded and split into its stride
+ * phases as WIDE splits an input (one channel), in the thread's scratch;
+ * then each output is one chain of fused multiply-adds over the taps in
+ * order, from zero, eight outputs to a vector, and the epilogue before
+ * the store. Narrow planes run over the wide positions oy * Wq + ox of
+ * the whole plane at once into scratch, and the ox < OW ones are copied
+ * out. */
+static CLV_AVX2_FN void task_dw_avx(void *arg, int64_t t, int tid)
+{
+    const conv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    const int64_t ch = t % p->C;
+    const int64_t OH = p->o[1], OW = p->o[2];
+    const int64_t Wq = p->Wq, ntap = p->k[1] * p->k[2];
+    const float *w = c->W + ch * ntap;
+    float *y = c->Y + t * p->P;
+    float *q = clv_engine__scratch_t(c->x, tid);
+    float *wide = q + p->XF;
+    const bool epi = !clv_engine__epi_empty(&c->s->epi);
+    const bool vec_epi = epi && epi_vec_ok(&c->s->epi);
+    const bool narrow = OW < 24;
+    int64_t rows = narrow ? 1 : OH, len = narrow ? OH * Wq : OW;
+    epi_vecs ev;
+
+    epi_load(&c->s->epi, c->bias, ch, &ev);
+    split_plane(p, c->X + t * p->S, q);
+    for (int64_t oy = 0; oy < rows; oy++) {
+        const float *row = q + oy * Wq;
+        float *yr = narrow ? wide : y + oy * OW;
+        int64_t ox;
+        for (ox = 0; ox + 32 <= len; ox += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t k = 0; k < ntap; k++) {
+                const float *r = row + p->off[k] + ox;
+                __m256 wv = _mm256_broadcast_ss(w + k);
+                a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r), a0);
+                a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r + 8), a1);
+                a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r + 16), a2);
+                a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r + 24), a3);
+            }
+            if (vec_epi) {
+                a0 = epi_vec(&ev, a0);
+                a1 = epi_vec(&ev, a1);
+                a2 = epi_vec(&ev, a2);
+                a3 = epi_vec(&ev, a3);
+            }
+            _mm256_storeu_ps(yr + ox, a0);
+            _mm256_storeu_ps(yr + ox + 8, a1);
+            _mm256_storeu_ps(yr + ox + 16, a2);
+            _mm256_storeu_ps(yr + ox + 24, a3);
+        }
+        for (; ox < len; ox += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (int64_t k = 0; k < ntap; k++)
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k),
+                                     _mm256_loadu_ps(row + p->off[k] + ox),
+                                     a0);
+            if (vec_epi)
+                a0 = epi_vec(&ev, a0);
+            if (ox + 8 <= len || narrow) { /* the wide row has room */
+                _mm256_storeu_ps(yr + ox, a0);
+            } else {
+                float tmp[8];
+                _mm256_storeu_ps(tmp, a0);
+                for (int64_t i = 0; i < len - ox; i++)
+                    yr[ox + i] = tmp[i];
+            }
+        }
+    }
+    if (narrow)
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW; ox++)
+                y[oy * OW + ox] = wide[oy * Wq + ox];
+    if (epi && !vec_epi)
+        clv_engine__epi_apply(&c->s->epi, c->bias, ch, y, (size_t)p->P);
+}
+
+/* Depthwise with AVX2 on narrow planes: 8 channels at a time,
+ * interleaved (value (y, x) of channel ch0 + i at z[(y * Wp + x) * 8 + i]
+ * in a zero-padded copy), so that each output position of the 8 channels
+ * is one vector: the same chain of fused multiply-adds over the taps in
+ * order, from zero, as task_dw_avx; then the epilogue, and the 8 planes
+ * back out through 8 x 8 transposes. */
+static CLV_AVX2_FN void task_dw8(void *arg, int64_t t, int tid)
+{
+    const conv_ctx *c = arg;
+    const conv_plan *p = c->p;
+    const int64_t ncg = (p->C + 7) / 8, n = t / ncg, ch0 = (t % ncg) * 8;
+    const int nc = p->C - ch0 < 8 ? (int)(p->C - ch0) : 8;
+    const int64_t H = p->in[1], W = p->in[2], OH = p->o[1], OW = p->o[2];
+    const int64_t Wp = p->Wp, sh = p->st[1], sw = p->st[2];
+    const int ntap = (int)(p->k[1] * p->k[2]);
+    const float *x = c->X + (n * p->C + ch0) * p->S;
+    float *y = c->Y + (n * p->C + ch0) * p->P;
+    float *z = clv_engine__scratch_t(c->x, tid);
+    float *o = z + p->Hp * Wp * 8;
+    const bool epi = !clv_engine__epi_empty(&c->s->epi);
+    const bool vec_epi = epi && epi_vec_ok(&c->s->epi);
+    __m256 wk[25];
+    epi_vecs ev;
+
+    epi_load8(&c->s->epi, c->bias, ch0, nc, &ev);
+    for (int k = 0; k < ntap; k++) {
+        float v[8];
+        for (int i = 0; i < 8; i++)
+            v[i] = i < nc ? c->W[(ch0 + i) * ntap + k] : 0.0f;
+        wk[k] = _mm256_loadu_ps(v);
+    }
+    memset(z, 0, (size_t)(p->Hp * Wp * 8) * sizeof *z);
+    for (int64_t iy = 0; iy < H; iy++) {
+        float *zr = z + ((iy + p->pd[1]) * Wp + p->pd[2]) * 8;
+        int64_t ix = 0;
+        for (; ix + 8 <= W; ix += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = i < nc ? _mm256_loadu_ps(x + i * p->S + iy * W + ix)
+                              : _mm256_setzero_ps();
+            transpose8(r);
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(zr + (ix + i) * 8, r[i]);
+        }
+        for (; ix < W; ix++)
+            for (int i = 0; i < nc; i++)
+                zr[ix * 8 + i] = x[i * p->S + iy * W + ix];
+    }
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *zr = z + oy * sh * Wp * 8;
+        float *orow = o + oy * OW * 8;
+        int64_t ox = 0;
+        for (; ox + 4 <= OW; ox += 4) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            const float *b = zr + ox * sw * 8;
+            for (int k = 0; k < ntap; k++) {
+                const float *bk = b + p->off[k];
+                a0 = _mm256_fmadd_ps(wk[k], _mm256_loadu_ps(bk), a0);
+                a1 = _mm256_fmadd_ps(wk[k], _mm256_loadu_ps(bk + sw * 8),
+                                     a1);
+                a2 = _mm256_fmadd_ps(wk[k],
+                                     _mm256_loadu_ps(bk + 2 * sw * 8), a2);
+                a3 = _mm256_fmadd_ps(wk[k],
+                                     _mm256_loadu_ps(bk + 3 * sw * 8), a3);
+            }
+            if (vec_epi) {
+                a0 = epi_vec(&ev, a0);
+                a1 = epi_vec(&ev, a1);
+                a2 = epi_vec(&ev, a2);
+                a3 = epi_vec(&ev, a3);
+            }
+            _mm256_storeu_ps(orow + ox * 8, a0);
+            _mm256_storeu_ps(orow + ox * 8 + 8, a1);
+            _mm256_storeu_ps(orow + ox * 8 + 16, a2);
+            _mm256_storeu_ps(orow + ox * 8 + 24, a3);
+        }
+        for (; ox < OW; ox++) {
+            __m256 a0 = _mm256_setzero_ps();
+            const float *b = zr + ox * sw * 8;
+            for (int k = 0; k < ntap; k++)
+                a0 = _mm256_fmadd_ps(wk[k], _mm256_loadu_ps(b + p->off[k]),
+                                     a0);
+            if (vec_epi)
+                a0 = epi_vec(&ev, a0);
+            _mm256_storeu_ps(orow + ox * 8, a0);
+        }
+    }
+    {
+        int64_t q = 0;
+        for (; q + 8 <= p->P; q += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(o + (q + i) * 8);
+            transpose8(r);
+            for (int i = 0; i < nc; i++)
+                _mm256_storeu_ps(y + i * p->P + q, r[i]);
+        }
+        for (; q < p->P; q++)
+            for (int i = 0; i < nc; i++)
+                y[i * p->P + q] = o[q * 8 + i];
+    }
+    if (epi && !vec_epi)
+        for (int i = 0; i < nc; i++)
+            clv_engine__epi_apply(&c->s->epi, c->bias, ch0 + i, y + i * p->P,
+                                  (size_t)p->P);
+}
+#endif
+
 static int run_conv(const clv_engine__step *s, clv_engine__exec *x)
 {
     const conv_plan *p = s->plan;
@@ -280,7 +1220,20 @@ static int run_conv(const clv_engine__step *s, clv_engine__exec *x)
     c.Y = clv_engine__out(x, s);
     c.col = clv_engine__scratch(x);
 
-    if (p->kind == CONV_DW) {
+    if (p->kind == CONV_WIDE || p->kind == CONV_PACK ||
+        p->kind == CONV_TRANS) {
+        run_gconv(s, x);
+    } else if (p->kind == CONV_DW) {
+#ifdef CLV_ENGINE_X86
+        if (p->off && p->dw8) {
+            clv_engine__parallel(x, p->N * ((p->C + 7) / 8), task_dw8, &c);
+            return 0;
+        }
+        if (p->off) {
+            clv_engine__parallel(x, p->N * p->C, task_dw_avx, &c);
+            return 0;
+        }
+#endif
         clv_engine__parallel(x, p->N * p->C, task_dw, &c);
     } else if (p->tiling == TILE_ROWS) {
         if (p->kind == CONV_GEMM)
@@ -290,6 +1243,44 @@ static int run_conv(const clv_engine__step *s, clv_engine__exec *x)
         clv_engine__parallel(x, p->nmr, task_rows, &c);
     } else {
         clv_engine__parallel(x, p->N * p->G * p->ncb, task_cols, &c);
+    }
+    return 0;
+}
+
+/* Depthwise with AVX2: the split plane's geometry and the taps'
+ * offsets in it (p->off), the plane in per-thread scratch. */
+static int plan_dw_avx(clv_engine__planner *pl, clv_engine__step *s,
+                       conv_plan *p)
+{
+    const int64_t sh = p->st[1], sw = p->st[2];
+    int32_t *off;
+    p->Hp = p->in[1] + p->pd[1] + p->pe[1];
+    p->Wp = p->in[2] + p->pd[2] + p->pe[2];
+    p->Hq = (p->Hp + sh - 1) / sh;
+    p->Wq = (p->Wp + sw - 1) / sw;
+    p->PL = p->Hq * p->Wq;
+    /* reads run up to 7 values past a row's last output */
+    p->XF = sh * sw * p->PL + p->Wq + (p->k[2] - 1) * p->dl[2] + 2 * NR;
+    p->K = p->k[1] * p->k[2];
+    if (p->XF > INT32_MAX)
+        return 0;
+    off = clv_engine__keep(pl, (size_t)p->K * sizeof *off);
+    if (!off)
+        return CLV_ENOMEM;
+    wide_offsets(p, off);
+    p->off = off;
+    /* the split plane, then (narrow planes) the wide outputs */
+    s->scratch_thread =
+        (size_t)(p->XF + p->o[1] * p->Wq + 8) * sizeof(float);
+    p->dw8 = p->K <= 25;
+    if (p->dw8) {
+        /* the interleaved copy and outputs of 8 channels */
+        off = (int32_t *)(uintptr_t)p->off;
+        for (int64_t k = 0; k < p->K; k++)
+            off[k] = (int32_t)(((k / p->k[2]) * p->dl[1] * p->Wp +
+                                (k % p->k[2]) * p->dl[2]) * 8);
+        s->scratch_thread =
+            (size_t)((p->Hp * p->Wp + p->P) * 8 + 32) * sizeof(float);
     }
     return 0;
 }
@@ -343,6 +1334,7 @@ int clv_engine__plan_conv(clv_engine__planner *pl, clv_engine__step *s)
         p->st[i] = k < 0 ? 1 : strides[k];
         p->dl[i] = k < 0 ? 1 : dil[k];
         p->pd[i] = k < 0 ? 0 : pads[k];
+        p->pe[i] = k < 0 ? 0 : pads[ns + k];
         if (k >= 0 && (p->k[i] != 1 || p->st[i] != 1 || pads[k] != 0 ||
                        pads[ns + k] != 0))
             unit = false;
@@ -358,7 +1350,12 @@ int clv_engine__plan_conv(clv_engine__planner *pl, clv_engine__step *s)
 
     if (ns == 2 && p->G == p->C && p->M == p->C && p->k[2] <= 64) {
         p->kind = CONV_DW;
-        if (p->st[2] > 1) /* the phases of one plane */
+        if (pl->simd) {
+            int rc = plan_dw_avx(pl, s, p);
+            if (rc)
+                return rc;
+        }
+        if (!p->off && p->st[2] > 1) /* the phases of one plane */
             s->scratch_thread =
                 (size_t)(p->in[1] * p->st[2] *
                          ((p->in[2] + p->st[2] - 1) / p->st[2])) *
@@ -368,6 +1365,19 @@ int clv_engine__plan_conv(clv_engine__planner *pl, clv_engine__step *s)
         p->kind = CONV_1X1;
     else
         p->kind = CONV_GEMM;
+
+    if (p->kind != CONV_DW && pl->simd && (W->flags & CLV_TENSOR_CONST) &&
+        W->data) {
+        bool done;
+        int rc = plan_gconv(pl, s, p, W, &done);
+        if (rc)
+            return rc;
+        if (done) {
+            s->plan = p;
+            s->run = run_conv;
+            return 0;
+        }
+    }
 
     if (p->kind != CONV_DW) {
         if (p->N * p->G == 1 && p->P < 256 && p->M >= 128) {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "engine/simd.h"
 
 typedef struct pool_plan {
     bool max, cip;
@@ -29,6 +30,10 @@ typedef struct pool_plan {
      * of window positions inside the padded input */
     int64_t *start[3], *lo[3], *hi[3], *pcnt[3];
     bool fast2d; /* 2-D, no dilation: separable, a row of scratch */
+    bool simd;   /* fast2d with AVX2 */
+    bool pool8;  /* MaxPool fast2d with AVX2, 8 planes interleaved in a
+                    copy of hz x wz positions */
+    int64_t hz, wz;
 } pool_plan;
 
 typedef struct pool_ctx {
@@ -221,16 +226,188 @@ static void task_pool2d(void *arg, int64_t t, int tid)
     }
 }
 
+#ifdef CLV_ENGINE_X86
+/* max_nan() on 8 values */
+static inline CLV_AVX2_FN __m256 vmax_nan(__m256 a, __m256 v)
+{
+    __m256 m = _mm256_or_ps(_mm256_cmp_ps(v, a, _CMP_GT_OQ),
+                            _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(a, v, m);
+}
+
+/* y[i] = comb(y[i], x[i]) for i < n: max_nan or +, as the scalar loops */
+static inline CLV_AVX2_FN void comb_run(bool max, float *y, const float *x,
+                                        int64_t n)
+{
+    int64_t i = 0;
+    if (max) {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(y + i, vmax_nan(_mm256_loadu_ps(y + i),
+                                             _mm256_loadu_ps(x + i)));
+        for (; i < n; i++)
+            y[i] = max_nan(y[i], x[i]);
+    } else {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
+                                                  _mm256_loadu_ps(x + i)));
+        for (; i < n; i++)
+            y[i] = y[i] + x[i];
+    }
+}
+
+/* task_pool2d with AVX2: the same operations on each value, in the same
+ * order. */
+static CLV_AVX2_FN void task_pool2d_avx(void *arg, int64_t t, int tid)
+{
+    const pool_ctx *c = arg;
+    const pool_plan *p = c->p;
+    const float *x = c->X + t * p->S;
+    float *y = c->Y + t * p->P;
+    const int64_t W = p->in[2], OW = p->o[2], sx = p->st[2];
+    const int64_t Wq = (W + sx - 1) / sx;
+    float *row = clv_engine__scratch_t(c->x, tid);
+    float *ph = row + W;
+    const float init = p->max ? -INFINITY : 0.0f;
+    const bool max = p->max;
+
+    for (int64_t oy = 0; oy < p->o[1]; oy++, y += OW) {
+        int64_t sy = p->start[1][oy], ly = p->lo[1][oy], hy = p->hi[1][oy];
+        const float *src;
+        if (hy <= ly) {
+            for (int64_t i = 0; i < W; i++)
+                row[i] = init;
+        } else {
+            memcpy(row, x + (sy + ly) * W, (size_t)W * sizeof *row);
+        }
+        for (int64_t b = ly + 1; b < hy; b++)
+            comb_run(max, row, x + (sy + b) * W, W);
+        src = row;
+        if (sx > 1) {
+            for (int64_t q = 0; q < sx; q++) {
+                float *d = ph + q * Wq;
+                int64_t n = (W - q + sx - 1) / sx, j = 0;
+                if (sx == 2)
+                    for (; j + 8 <= n && 2 * j + q + 16 <= W; j += 8) {
+                        __m256 a = _mm256_loadu_ps(row + 2 * j + q);
+                        __m256 b = _mm256_loadu_ps(row + 2 * j + q + 8);
+                        __m256 e = _mm256_shuffle_ps(a, b, 0x88);
+                        _mm256_storeu_ps(
+                            d + j, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                       _mm256_castps_pd(e), 0xD8)));
+                    }
+                for (; j < n; j++)
+                    d[j] = row[j * sx + q];
+                for (j = n; j < Wq; j++)
+                    d[j] = init;
+            }
+            src = ph;
+        }
+        for (int64_t ox = 0; ox < OW; ox++)
+            y[ox] = init;
+        for (int64_t q = 0; q < p->k[2]; q++) {
+            int64_t off = q - p->pb[2], lo, hi;
+            int64_t phase = ((off % sx) + sx) % sx, base = (off - phase) / sx;
+            const float *r = sx > 1 ? src + phase * Wq + base : src + off;
+            tap_range(OW, sx, off, W, &lo, &hi);
+            if (hi > lo)
+                comb_run(max, y + lo, r + lo, hi - lo);
+        }
+        if (!max)
+            for (int64_t ox = 0; ox < OW; ox++) {
+                int64_t cnt = p->cip ? p->pcnt[1][oy] * p->pcnt[2][ox]
+                                     : (hy - ly) *
+                                           (p->hi[2][ox] - p->lo[2][ox]);
+                y[ox] = cnt > 0 ? y[ox] / (float)cnt : 0.0f;
+            }
+    }
+}
+
+/* MaxPool 2-D with AVX2, 8 planes at a time interleaved: value (y, x) of
+ * plane t * 8 + i at z[(y * Wz + x) * 8 + i] in a copy padded with -inf
+ * (which max_nan ignores, as the other kernels ignore positions outside
+ * the input), so that each output position of the 8 planes is one vector,
+ * the max_nan of its window in row-major order; then the planes go back
+ * out through 8 x 8 transposes. */
+static CLV_AVX2_FN void task_pool8(void *arg, int64_t t, int tid)
+{
+    const pool_ctx *c = arg;
+    const pool_plan *p = c->p;
+    const int64_t H = p->in[1], W = p->in[2], OH = p->o[1], OW = p->o[2];
+    const int64_t sh = p->st[1], sw = p->st[2], kh = p->k[1], kw = p->k[2];
+    const int64_t Wz = p->wz, pl0 = t * 8;
+    const int nc = p->planes - pl0 < 8 ? (int)(p->planes - pl0) : 8;
+    const float *x = c->X + pl0 * p->S;
+    float *y = c->Y + pl0 * p->P;
+    float *z = clv_engine__scratch_t(c->x, tid);
+    float *o = z + p->hz * Wz * 8;
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+
+    for (int64_t i = 0; i < p->hz * Wz; i++)
+        _mm256_storeu_ps(z + i * 8, ninf);
+    for (int64_t iy = 0; iy < H; iy++) {
+        float *zr = z + ((iy + p->pb[1]) * Wz + p->pb[2]) * 8;
+        int64_t ix = 0;
+        for (; ix + 8 <= W; ix += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = i < nc ? _mm256_loadu_ps(x + i * p->S + iy * W + ix)
+                              : ninf;
+            transpose8(r);
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(zr + (ix + i) * 8, r[i]);
+        }
+        for (; ix < W; ix++)
+            for (int i = 0; i < nc; i++)
+                zr[ix * 8 + i] = x[i * p->S + iy * W + ix];
+    }
+    for (int64_t oy = 0; oy < OH; oy++)
+        for (int64_t ox = 0; ox < OW; ox++) {
+            const float *b = z + (oy * sh * Wz + ox * sw) * 8;
+            __m256 acc = ninf;
+            for (int64_t a = 0; a < kh; a++)
+                for (int64_t q = 0; q < kw; q++)
+                    acc = vmax_nan(acc, _mm256_loadu_ps(b + (a * Wz + q) * 8));
+            _mm256_storeu_ps(o + (oy * OW + ox) * 8, acc);
+        }
+    {
+        int64_t q = 0;
+        for (; q + 8 <= p->P; q += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(o + (q + i) * 8);
+            transpose8(r);
+            for (int i = 0; i < nc; i++)
+                _mm256_storeu_ps(y + i * p->P + q, r[i]);
+        }
+        for (; q < p->P; q++)
+            for (int i = 0; i < nc; i++)
+                y[i * p->P + q] = o[q * 8 + i];
+    }
+}
+#endif
+
 static int run_pool(const clv_engine__step *s, clv_engine__exec *x)
 {
     const pool_plan *p = s->plan;
     pool_ctx c;
+    clv_engine__task_fn fn = p->fast2d ? task_pool2d : task_pool;
+#ifdef CLV_ENGINE_X86
+    if (p->fast2d && p->simd)
+        fn = task_pool2d_avx;
+    if (p->pool8) {
+        c.x = x;
+        c.p = p;
+        c.X = clv_engine__in(x, s, 0);
+        c.Y = clv_engine__out(x, s);
+        clv_engine__parallel(x, (p->planes + 7) / 8, task_pool8, &c);
+        return 0;
+    }
+#endif
     c.x = x;
     c.p = p;
     c.X = clv_engine__in(x, s, 0);
     c.Y = clv_engine__out(x, s);
-    clv_engine__parallel(x, p->planes, p->fast2d ? task_pool2d : task_pool,
-                         &c);
+    clv_engine__parallel(x, p->planes, fn, &c);
     return 0;
 }
 
@@ -297,6 +474,7 @@ int clv_engine__plan_pool(clv_engine__planner *pl, clv_engine__step *s)
             p->pcnt[i][o] = padded_count(p, i, p->start[i][o]);
         }
     }
+    p->simd = pl->simd;
     p->fast2d = p->in[0] == 1 && p->k[0] == 1 && p->dl[1] == 1 &&
                 p->dl[2] == 1;
     if (p->fast2d) /* a row, and its stride phases */
@@ -304,6 +482,17 @@ int clv_engine__plan_pool(clv_engine__planner *pl, clv_engine__step *s)
             (size_t)(p->in[2] + p->st[2] * ((p->in[2] + p->st[2] - 1) /
                                             p->st[2])) *
             sizeof(float);
+    if (p->fast2d && p->simd && p->max && p->o[2] < 40) {
+        /* narrow outputs: the rows are too short to fill vectors */
+        /* the windows reach rows (o - 1) * st + k - 1 of the padded input */
+        int64_t hz = (p->o[1] - 1) * p->st[1] + p->k[1];
+        int64_t wz = (p->o[2] - 1) * p->st[2] + p->k[2];
+        p->hz = hz > p->pb[1] + p->in[1] ? hz : p->pb[1] + p->in[1];
+        p->wz = wz > p->pb[2] + p->in[2] ? wz : p->pb[2] + p->in[2];
+        p->pool8 = true;
+        s->scratch_thread =
+                (size_t)((p->hz * p->wz + p->P) * 8) * sizeof(float);
+    }
     s->plan = p;
     s->run = run_pool;
     return 0;
