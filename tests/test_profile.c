@@ -62,7 +62,7 @@ static void check_total(const clv_profile *p, const char *what)
                p->min_total_ms <= p->total_ms,
            "%s: total %.3f ms, fastest %.3f ms", what, p->total_ms,
            p->min_total_ms);
-    CHECKF(sum >= 0.5 * p->min_total_ms && sum <= 1.2 * p->total_ms + 0.02,
+    TIMING_CHECKF(sum >= 0.5 * p->min_total_ms && sum <= 1.2 * p->total_ms + 0.02,
            "%s: sum of nodes %.3f ms, whole runs: median %.3f ms, fastest "
            "%.3f ms",
            what, sum, p->total_ms, p->min_total_ms);
@@ -527,7 +527,7 @@ static void test_predictor_real(void)
                "whole run %.2f ms), predicted %.2f ms (trained on "
                "resnet18, googlenet, mobilenet-v2)\n",
                hw, sum, meas.total_ms, pred.total_ms);
-        CHECKF(ratio > 1.0 / 3 && ratio < 3.0,
+        TIMING_CHECKF(ratio > 1.0 / 3 && ratio < 3.0,
                "resnet50 total predicted %.2f ms, measured %.2f ms",
                pred.total_ms, sum);
         clv_profile_release(&meas);
@@ -592,7 +592,7 @@ static void test_throttle(void)
      * call's worth of debt or oversleep */
     CHECKF(fabs(t.slept_s + t.debt_s - 3 * busy) < 1e-6,
            "slept %g + debt %g vs 3 x %g", t.slept_s, t.debt_s, busy);
-    CHECKF(wall / busy > 3.6 && wall / busy < 4.6,
+    TIMING_CHECKF(wall / busy > 3.6 && wall / busy < 4.6,
            "wall/busy = %.2f, want about 4", wall / busy);
 
     /* small pieces are batched until the debt passes the minimum sleep */
@@ -736,7 +736,7 @@ static void test_cgroup(void)
                share_lim);
         /* wide: stopping every 2.5 ms costs cache refills (x1.6 seen
          * under AddressSanitizer) */
-        CHECKF(ratio > 0.5 * want && ratio < 2.0 * want,
+        TIMING_CHECKF(ratio > 0.5 * want && ratio < 2.0 * want,
                "limited/free = %.2f, expected about %.2f", ratio, want);
         /* node means add up to the mean whole run, close to the median */
         CHECK(lim_p.cpu_quota == 0.25 && lim_p.node_mean);

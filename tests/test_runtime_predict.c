@@ -92,11 +92,11 @@ static void test_link(const clv_graph *g, const char *addr)
         /* each quiet-start send takes bytes * 8 / rate: with the pacer's
          * 20 ms (2500 bytes) of idle credit it would take 77% less; late
          * wake-ups of the sender on a loaded machine add a few ms */
-        CHECKF(fabs(send / r.plan.transfer_ms - 1) < 0.20,
+        TIMING_CHECKF(fabs(send / r.plan.transfer_ms - 1) < 0.20,
                "mean send %.2f ms, predicted T_t %.2f ms", send,
                r.plan.transfer_ms);
         /* latency: T_e + T_t + T_c plus loopback and hand-overs */
-        CHECKF(fabs(r.mean_ms / r.plan.latency_ms - 1) < 0.25,
+        TIMING_CHECKF(fabs(r.mean_ms / r.plan.latency_ms - 1) < 0.25,
                "mean latency %.2f ms, predicted %.2f ms", r.mean_ms,
                r.plan.latency_ms);
     }
@@ -112,7 +112,7 @@ static void test_link(const clv_graph *g, const char *addr)
     rc = clv_edge_run(g, &o, &r, &err);
     CHECKF(rc == 0 && r.n_ok == 14, "rc %d ok %d: %s", rc, r.n_ok, err.msg);
     if (rc == 0 && r.n_ok == 14)
-        CHECKF(fabs(r.fps / r.plan.fps - 1) < 0.10,
+        TIMING_CHECKF(fabs(r.fps / r.plan.fps - 1) < 0.10,
                "pipelined %.2f fps, predicted %.2f fps", r.fps, r.plan.fps);
     clv_edge_report_release(&r);
 out:
@@ -156,7 +156,7 @@ static void test_slowdown(const clv_graph *g)
     if (rc == 0) {
         CHECKF(fabs(r.plan.latency_ms / sum_e - 1) < 1e-6,
                "plan %.2f ms, edge times %.2f ms", r.plan.latency_ms, sum_e);
-        CHECKF(fabs(r.mean_ms / r.plan.latency_ms - 1) < 0.35,
+        TIMING_CHECKF(fabs(r.mean_ms / r.plan.latency_ms - 1) < 0.35,
                "edge-only at F=0.25: mean %.2f ms, predicted %.2f ms",
                r.mean_ms, r.plan.latency_ms);
     }
