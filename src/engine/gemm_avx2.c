@@ -1,25 +1,29 @@
 /*
- * The engine's own single-precision matrix product, for x86-64 CPUs with
+ * The engine's own single-precision matrix products, for x86-64 CPUs with
  * AVX2 and FMA (checked at run time with __builtin_cpu_supports; the code
  * is compiled for those instructions through target attributes, so the
- * library still runs on any x86-64, where the kernels fall back to
- * OpenBLAS). Convolutions use it (op_conv.c): weights packed once at
- * create time, the columns either packed per block (im2col straight into
- * panels) or read in place from a padded copy of the input through a table
- * of row offsets.
+ * library still runs on any x86-64, where the engine takes its portable
+ * paths). Convolutions use them (op_conv.c) on weights packed once at
+ * create time:
+ *   clv_engine__gemm_run   C[m, j] = sum over k of A[m, k] B[k, j] in tiles
+ *                          of 6 x 16 (rows = output channels), B packed in
+ *                          panels or read in place through row offsets;
+ *   clv_engine__gemmt_run  the same product transposed, tiles of 6 output
+ *                          positions x 16 channels, the positions' values
+ *                          broadcast from the input through row offsets;
+ * and the epilogue and transposes that go with them.
  *
- * C[m, j] = sum over k of A[m, k] * B[k, j], computed in tiles of MR x NR
- * (6 x 16) values held in registers. Each value is one chain of fused
- * multiply-adds over k in increasing order, block of K after block of K
- * (a block continues the chain from the value the previous block stored),
- * so its bits depend only on A, B and the K blocking: not on the tile, the
- * piece of columns or the thread that computes it.
+ * Each value is one chain of fused multiply-adds over k in increasing
+ * order, block of K after block of K (a block continues the chain from the
+ * value the previous block stored), so its bits depend only on the
+ * operands and their K order: not on the tile, the piece or the thread
+ * that computes it (a K block boundary changes nothing either: storing the
+ * float and loading it back is exact).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/internal.h"
-
 #include "engine/simd.h"
 
 #ifdef CLV_ENGINE_X86

@@ -158,8 +158,10 @@ size_t clv_engine__pack_a_floats(int64_t M, int64_t K);
 void clv_engine__pack_a(const float *A, int64_t lda, int64_t M, int64_t K,
                         int64_t kc, float *dst);
 
-/* One K block of a product: C[m0..m1) x [0, ncols) = (acc ? C + : ) A B.
- * Row m of C at c + m * ldc. */
+/* One K block of a product: rows [m0, m1) and columns [0, ncols) of
+ * C = A B (C += A B when acc), row m of C at c + m * ldc. Each value of C
+ * is one chain of fused multiply-adds over the block's k in order, from
+ * zero or from the value C holds. */
 typedef struct clv_engine__gemm_job {
     int64_t kc;         /* depth of the block */
     const float *a;     /* the packed block of A (its row 0) */
@@ -185,9 +187,9 @@ void clv_engine__gemm_run(const clv_engine__gemm_job *j);
 
 /* The transposed product, pixels by channels (a convolution's output
  * transposed): C^T[p, ch] = sum over k of x[off[k] + pix[p]] * W[ch, k],
- * for pixels [p0, p1) in tiles of MR and channel panels [q0, q1) of NR.
- * Each value is the same chain of fused multiply-adds, in the same order,
- * as clv_engine__gemm_run computes for the same product. */
+ * for pixels [p0, p1) in tiles of MR and channel panels [q0, q1) of NR;
+ * each value one chain of fused multiply-adds over k in order, as in
+ * clv_engine__gemm_run. */
 typedef struct clv_engine__gemmt_job {
     int64_t kc;          /* depth of the block */
     const float *x;      /* the input rows: row k at x + off[k] */

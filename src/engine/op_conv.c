@@ -90,9 +90,10 @@ typedef struct conv_plan {
     int64_t kc, Mp, mcw, nmc;
     const float *A;
     bool unit1; /* PACK: 1x1, stride 1, unpadded */
-    /* WIDE: padded input Hp x Wp, phase planes Hq x Wq (PL floats each,
-     * sh * sw per channel), wide columns Pw = OH * Wq, floats of the
-     * split copy XF (slack included), row offsets per k */
+    /* WIDE, TRANS, DW (AVX2): padded input Hp x Wp, phase planes Hq x Wq
+     * (PL floats each, sh * sw per channel), wide columns Pw = OH * Wq,
+     * floats of the split copy XF (slack included), row offsets per k
+     * (DW: per tap) */
     int64_t Hp, Wp, Hq, Wq, PL, Pw, XF;
     const int32_t *off;
     bool direct; /* Wq == OW: wide columns are the output's */
@@ -102,8 +103,9 @@ typedef struct conv_plan {
     const float *Wt;
     const int32_t *pix;
     int64_t Mq, cp, ncp, chq, ncq;
-    bool nosplit; /* TRANS, stride 1, unpadded: read the input in place */
-    bool dw8;     /* DW: 8 channels interleaved (narrow planes) */
+    bool nosplit; /* TRANS, stride 1, unpadded, not il8: read the input
+                     in place */
+    bool dw8;     /* DW (AVX2): 8 channels interleaved, up to 25 taps */
     bool il8;     /* TRANS: the split copy interleaves 8 channels, K runs
                      (channel block, ky, kx, channel in block) */
 } conv_plan;
@@ -335,7 +337,7 @@ static void task_dw(void *arg, int64_t t, int tid)
         clv_engine__epi_apply(&c->s->epi, c->bias, ch, y, (size_t)p->P);
 }
 
-/* ---- WIDE and PACK: the engine's sgemm ---------------------------------- */
+/* ---- WIDE, PACK and TRANS: the engine's products ----------------------- */
 
 #define NR CLV_GEMM_NR
 #define MR CLV_GEMM_MR
@@ -462,18 +464,31 @@ static CLV_AVX2_FN void task_split8(void *arg, int64_t t, int tid)
                 }
                 for (; j < lo; j++)
                     _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
-                if (sw == 1)
-                    for (; j + 8 <= hi; j += 8) {
-                        __m256 r[8];
+                /* 8 positions of the 8 channels at a time, transposed */
+                for (; j < hi; j += 8) {
+                    int64_t n = hi - j < 8 ? hi - j : 8;
+                    __m256 r[8];
+                    if (sw == 1) {
+                        __m256i m = lanes_mask(n);
                         for (int i = 0; i < 8; i++)
-                            r[i] = _mm256_loadu_ps(src + i * p->S + j);
-                        transpose8(r);
+                            r[i] = _mm256_maskload_ps(src + i * p->S + j, m);
+                    } else if (sw == 2 && n == 8 &&
+                               px - p->pd[2] + 2 * j + 16 <= W) {
                         for (int i = 0; i < 8; i++)
-                            _mm256_storeu_ps(d + (j + i) * 8, r[i]);
+                            r[i] = load_even16(src + i * p->S + 2 * j);
+                    } else {
+                        for (int i = 0; i < 8; i++) {
+                            float v[8] = {0};
+                            for (int64_t q = 0; q < n; q++)
+                                v[q] = src[i * p->S + (j + q) * sw];
+                            r[i] = _mm256_loadu_ps(v);
+                        }
                     }
-                for (; j < hi; j++)
-                    for (int i = 0; i < 8; i++)
-                        d[j * 8 + i] = src[i * p->S + j * sw];
+                    transpose8(r);
+                    for (int64_t q = 0; q < n; q++)
+                        _mm256_storeu_ps(d + (j + q) * 8, r[q]);
+                }
+                j = hi;
                 for (; j < Wq; j++)
                     _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
             }

@@ -322,53 +322,117 @@ static CLV_AVX2_FN void task_pool2d_avx(void *arg, int64_t t, int tid)
     }
 }
 
+/* task_pool8's windows: each padded row's horizontal windows into h (the
+ * rows the outputs need), then the vertical windows of h into o. KH and KW
+ * are the window (constants after inlining for the common 2 and 3, else
+ * 0: p's). */
+static inline CLV_AVX2_FN __attribute__((always_inline)) void
+pool8_windows(const pool_plan *p, const float *z, float *h, float *o,
+              const bool nan, const int KH, const int KW)
+{
+    const int64_t OH = p->o[1], OW = p->o[2], Wz = p->wz;
+    const int64_t sh = p->st[1], sw = p->st[2];
+    const int64_t kh = KH ? KH : p->k[1], kw = KW ? KW : p->k[2];
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    for (int64_t y = 0; y < p->hz; y++) {
+        const float *zr = z + y * Wz * 8;
+        float *hr = h + y * OW * 8;
+        for (int64_t ox = 0; ox < OW; ox++) {
+            const float *b = zr + ox * sw * 8;
+            __m256 acc = ninf;
+            for (int64_t q = 0; q < kw; q++) {
+                __m256 v = _mm256_loadu_ps(b + q * 8);
+                acc = nan ? vmax_nan(acc, v) : _mm256_max_ps(v, acc);
+            }
+            _mm256_storeu_ps(hr + ox * 8, acc);
+        }
+    }
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *hr = h + oy * sh * OW * 8;
+        float *orow = o + oy * OW * 8;
+        for (int64_t ox = 0; ox < OW; ox++) {
+            const float *b = hr + ox * 8;
+            __m256 acc = ninf;
+            for (int64_t a = 0; a < kh; a++) {
+                __m256 v = _mm256_loadu_ps(b + a * OW * 8);
+                acc = nan ? vmax_nan(acc, v) : _mm256_max_ps(v, acc);
+            }
+            _mm256_storeu_ps(orow + ox * 8, acc);
+        }
+    }
+}
+
+static CLV_AVX2_FN void pool8_windows_any(const pool_plan *p, const float *z,
+                                          float *h, float *o, bool nan)
+{
+    int64_t kh = p->k[1], kw = p->k[2];
+    if (nan)
+        pool8_windows(p, z, h, o, true, 0, 0);
+    else if (kh == 3 && kw == 3)
+        pool8_windows(p, z, h, o, false, 3, 3);
+    else if (kh == 2 && kw == 2)
+        pool8_windows(p, z, h, o, false, 2, 2);
+    else
+        pool8_windows(p, z, h, o, false, 0, 0);
+}
+
 /* MaxPool 2-D with AVX2, 8 planes at a time interleaved: value (y, x) of
  * plane t * 8 + i at z[(y * Wz + x) * 8 + i] in a copy padded with -inf
  * (which max_nan ignores, as the other kernels ignore positions outside
- * the input), so that each output position of the 8 planes is one vector,
- * the max_nan of its window in row-major order; then the planes go back
+ * the input), so that each output position of the 8 planes is one vector:
+ * the max_nan of its window, row windows first; then the planes go back
  * out through 8 x 8 transposes. */
 static CLV_AVX2_FN void task_pool8(void *arg, int64_t t, int tid)
 {
     const pool_ctx *c = arg;
     const pool_plan *p = c->p;
-    const int64_t H = p->in[1], W = p->in[2], OH = p->o[1], OW = p->o[2];
-    const int64_t sh = p->st[1], sw = p->st[2], kh = p->k[1], kw = p->k[2];
+    const int64_t H = p->in[1], W = p->in[2], OW = p->o[2];
     const int64_t Wz = p->wz, pl0 = t * 8;
     const int nc = p->planes - pl0 < 8 ? (int)(p->planes - pl0) : 8;
     const float *x = c->X + pl0 * p->S;
     float *y = c->Y + pl0 * p->P;
     float *z = clv_engine__scratch_t(c->x, tid);
-    float *o = z + p->hz * Wz * 8;
+    float *h = z + p->hz * Wz * 8;
+    float *o = h + p->hz * OW * 8;
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
 
-    for (int64_t i = 0; i < p->hz * Wz; i++)
-        _mm256_storeu_ps(z + i * 8, ninf);
+    __m256 nanm = _mm256_setzero_ps();
+
+    /* the -inf border, then the planes transposed in */
+    for (int64_t zy = 0; zy < p->hz; zy++) {
+        float *zr = z + zy * Wz * 8;
+        bool inside = zy >= p->pb[1] && zy < p->pb[1] + H;
+        for (int64_t i = 0; i < (inside ? p->pb[2] : Wz); i++)
+            _mm256_storeu_ps(zr + i * 8, ninf);
+        for (int64_t i = p->pb[2] + W; inside && i < Wz; i++)
+            _mm256_storeu_ps(zr + i * 8, ninf);
+    }
     for (int64_t iy = 0; iy < H; iy++) {
         float *zr = z + ((iy + p->pb[1]) * Wz + p->pb[2]) * 8;
-        int64_t ix = 0;
-        for (; ix + 8 <= W; ix += 8) {
+        for (int64_t ix = 0; ix < W; ix += 8) {
+            int64_t n = W - ix < 8 ? W - ix : 8;
+            __m256i m = lanes_mask(n);
             __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = i < nc ? _mm256_loadu_ps(x + i * p->S + iy * W + ix)
+            for (int i = 0; i < 8; i++) {
+                /* lanes past n and planes past nc: -inf, never stored or
+                 * ignored by max_nan */
+                r[i] = i < nc ? _mm256_blendv_ps(
+                                    ninf,
+                                    _mm256_maskload_ps(
+                                        x + i * p->S + iy * W + ix, m),
+                                    _mm256_castsi256_ps(m))
                               : ninf;
+                nanm = _mm256_or_ps(nanm,
+                                    _mm256_cmp_ps(r[i], r[i], _CMP_UNORD_Q));
+            }
             transpose8(r);
-            for (int i = 0; i < 8; i++)
+            for (int64_t i = 0; i < n; i++)
                 _mm256_storeu_ps(zr + (ix + i) * 8, r[i]);
         }
-        for (; ix < W; ix++)
-            for (int i = 0; i < nc; i++)
-                zr[ix * 8 + i] = x[i * p->S + iy * W + ix];
     }
-    for (int64_t oy = 0; oy < OH; oy++)
-        for (int64_t ox = 0; ox < OW; ox++) {
-            const float *b = z + (oy * sh * Wz + ox * sw) * 8;
-            __m256 acc = ninf;
-            for (int64_t a = 0; a < kh; a++)
-                for (int64_t q = 0; q < kw; q++)
-                    acc = vmax_nan(acc, _mm256_loadu_ps(b + (a * Wz + q) * 8));
-            _mm256_storeu_ps(o + (oy * OW + ox) * 8, acc);
-        }
+    /* without NaN, max_nan(acc, v) is max_ps(v, acc): v > acc ? v : acc,
+     * signed zeros included; with one, the NaN-propagating form */
+    pool8_windows_any(p, z, h, o, _mm256_movemask_ps(nanm) != 0);
     {
         int64_t q = 0;
         for (; q + 8 <= p->P; q += 8) {
@@ -491,7 +555,8 @@ int clv_engine__plan_pool(clv_engine__planner *pl, clv_engine__step *s)
         p->wz = wz > p->pb[2] + p->in[2] ? wz : p->pb[2] + p->in[2];
         p->pool8 = true;
         s->scratch_thread =
-                (size_t)((p->hz * p->wz + p->P) * 8) * sizeof(float);
+            (size_t)((p->hz * p->wz + p->hz * p->o[2] + p->P) * 8) *
+            sizeof(float);
     }
     s->plan = p;
     s->run = run_pool;

@@ -1,9 +1,10 @@
 /*
  * AVX2 + FMA helpers shared by the engine's x86-64 kernels (gemm_avx2.c,
- * op_conv.c): target attributes, and the fused epilogue (bias,
+ * op_conv.c, op_pool.c): target attributes; the fused epilogue (bias,
  * BatchNormalization, activation) on 8 values at a time with exactly the
- * operations clv_engine__epi_apply() performs on each value. Include after
- * engine/internal.h; everything here exists only under CLV_ENGINE_X86.
+ * operations clv_engine__epi_apply() performs on each value; an 8 x 8
+ * transpose; lane masks; even lanes of 16 values. Private to the engine;
+ * everything here exists only under CLV_ENGINE_X86.
  */
 #ifndef CLEAVE_ENGINE_SIMD_H
 #define CLEAVE_ENGINE_SIMD_H
@@ -102,6 +103,22 @@ TGT_INLINE void transpose8(__m256 *r)
     r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
     r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* A mask of the first n lanes (0 <= n <= 8) for maskload/maskstore. */
+TGT_INLINE __m256i lanes_mask(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Even lanes of the 16 floats at s: s[0], s[2], ..., s[14]. */
+TGT_INLINE __m256 load_even16(const float *s)
+{
+    __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(s + 8),
+                                 0x88);
+    return _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
 }
 
 /* The epilogue's constants with lane i for channel c0 + i (i < n; the
