@@ -12,7 +12,8 @@
 Usage:
   eval/measured_vs_predicted.py [--cleave build-rel/cleave]
       [--models resnet18,tiny-yolov2,googlenet] [--links cat1,3g,4g,wifi]
-      [--planners edge,cloud,neurosurgeon,dads] [--slowdown 0.25]
+      [--planners edge,cloud,neurosurgeon,dads]
+      [--slowdown 0.25 | --cpu-quota 0.25]
       [--seq 5] [--piped 10] [--max-run-s 40] [--port 7941] [--rows F.json]
 
 The plan is learned first from a run of 0 frames (the edge profiles the
@@ -23,6 +24,8 @@ take longer is skipped and listed as such (e.g. cloud-only over cat1: 588
 KiB of resnet18 input per frame at 0.13 Mbit/s is 37 s). The plan of the
 measured run is the one reported (each run profiles again, so on a busy
 machine a planner may choose a different cut than in the 0-frame run).
+The slow edge is the duty-cycle --slowdown (default 0.25) or, with
+--cpu-quota F (root), a CPU-quota cgroup around the edge process.
 Exit status 0 when every row ran.
 """
 import argparse
@@ -51,16 +54,17 @@ def start_server(cleave, model, port):
     return p
 
 
-def predict(cleave, model, port, planner, link, slowdown):
+def predict(cleave, model, port, planner, link, slow):
     """No frame: the edge profiles, plans and stops."""
-    return run_edge(cleave, model, port, planner, link, slowdown, 0, 0, 600)
+    return run_edge(cleave, model, port, planner, link, slow, 0, 0, 600)
 
 
-def run_edge(cleave, model, port, planner, link, slowdown, seq, frames,
+def run_edge(cleave, model, port, planner, link, slow, seq, frames,
              timeout):
+    """`slow`: the edge's slow-down arguments, e.g. ["--slowdown", "0.25"]."""
     cmd = [cleave, "edge", "--model", "zoo:" + model, "--server",
            "127.0.0.1:%d" % port, "--planner", planner, "--link", link,
-           "--slowdown", str(slowdown), "--frames", str(frames),
+           *slow, "--frames", str(frames),
            "--sequential", str(seq), "--no-adapt", "--json", "--quiet"]
     t0 = time.time()
     try:
@@ -85,17 +89,27 @@ def main():
     ap.add_argument("--models", default="resnet18,tiny-yolov2,googlenet")
     ap.add_argument("--links", default="cat1,3g,4g,wifi")
     ap.add_argument("--planners", default="edge,cloud,neurosurgeon,dads")
-    ap.add_argument("--slowdown", type=float, default=0.25)
+    ap.add_argument("--slowdown", type=float, default=None,
+                    help="duty-cycle slowdown of the edge (default 0.25)")
+    ap.add_argument("--cpu-quota", type=float, default=None,
+                    help="run the edge in a cgroup limited to this share "
+                    "of a core instead (root)")
     ap.add_argument("--seq", type=int, default=5)
     ap.add_argument("--piped", type=int, default=10)
     ap.add_argument("--max-run-s", type=float, default=40)
     ap.add_argument("--port", type=int, default=7941)
     ap.add_argument("--rows", default=None, help="write every row as JSON")
     a = ap.parse_args()
+    if a.cpu_quota is not None and a.slowdown is not None:
+        ap.error("give --slowdown or --cpu-quota, not both")
+    if a.cpu_quota is not None:
+        slow = ["--cpu-quota", str(a.cpu_quota)]
+    else:
+        slow = ["--slowdown", str(0.25 if a.slowdown is None else a.slowdown)]
 
     rows = []
-    print("# load average at start: %.2f (%d CPUs)" % (loadavg(),
-                                                       os.cpu_count()))
+    print("# load average at start: %.2f (%d CPUs); edge: %s" %
+          (loadavg(), os.cpu_count(), " ".join(slow)))
     hdr = ("%-11s %-5s %-12s %-22s %9s %9s %7s %8s %8s %7s %6s" %
            ("model", "link", "planner", "cut", "lat pred", "lat meas",
             "err %", "fps pred", "fps meas", "err %", "load"))
@@ -111,7 +125,7 @@ def main():
                 for planner in a.planners.split(","):
                     # the plan (and its cost) first: one frame
                     r, cmd, _ = predict(a.cleave, model, port, planner, link,
-                                        a.slowdown)
+                                        slow)
                     if r is None:
                         print("%-11s %-5s %-12s failed: %s" %
                               (model, link, planner, cmd))
@@ -138,7 +152,7 @@ def main():
                         continue
                     la = loadavg()
                     r, cmd, wall = run_edge(a.cleave, model, port, planner,
-                                            link, a.slowdown, seq,
+                                            link, slow, seq,
                                             seq + piped, budget / 1000 * 3)
                     if r is None:
                         print("%-11s %-5s %-12s failed or timed out: %s" %

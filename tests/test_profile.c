@@ -11,10 +11,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cleave/engine.h"
 #include "cleave/load.h"
 #include "cleave/plan.h"
 #include "cleave/profile.h"
 #include "check.h"
+#include "run_cli.h"
 #include "util/util.h"
 
 #define TMP(name) CLEAVE_BINARY_DIR "/test_profile_" name
@@ -256,6 +258,47 @@ static void test_resnet_small(void)
     free(text);
     clv_profile_release(&p);
     clv_profile_release(&q);
+    clv_graph_free(g);
+}
+
+/* With options.fuse the node times follow the fused engine: exactly the
+ * nodes the engine fuses into an earlier one have 0 ms, every other
+ * computing node a positive time. */
+static void test_fused(void)
+{
+    clv_graph *g = zoo("resnet18", 32);
+    if (!g)
+        return;
+    clv_profile p;
+    clv_profile_options o;
+    clv_error err = {0};
+    clv_profile_init(&p);
+    clv_profile_options_init(&o);
+    o.runs = 3;
+    o.warmup = 1;
+    o.fuse = true;
+    CHECKF(clv_profile_measure(g, &o, &p, &err) == 0, "%s", err.msg);
+    clv_engine *e = NULL;
+    CHECK(clv_engine_create(g, NULL, 0, NULL, &e, &err) == 0);
+    int fused = 0, zero_fused = 0, positive = 0, others = 0;
+    for (int k = 0; e && p.n_nodes && k < clv_engine_n_nodes(e); k++) {
+        int node = clv_engine_node(e, k);
+        double ms = p.nodes[node].ms;
+        if (clv_engine_fused_into(e, k) != k) {
+            fused++;
+            zero_fused += ms == 0;
+        } else if (!is_view(p.nodes[node].op)) {
+            others++;
+            positive += ms > 0;
+        }
+    }
+    /* resnet18: 20 BN + 17 ReLU after convolutions, the Adds too */
+    CHECKF(fused >= 37 && zero_fused == fused, "%d fused, %d at 0 ms", fused,
+           zero_fused);
+    CHECKF(positive == others, "%d of %d unfused nodes timed", positive,
+           others);
+    clv_engine_free(e);
+    clv_profile_release(&p);
     clv_graph_free(g);
 }
 
@@ -753,21 +796,15 @@ static void test_cgroup(void)
  * (stdout and stderr) goes to `line`. */
 static int cli(const char *args, char *line, size_t cap)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", CLEAVE_CLI, args);
-    FILE *p = popen(cmd, "r");
-    line[0] = '\0';
-    if (!p)
-        return -1;
-    char buf[1024];
-    bool first = true;
-    while (fgets(buf, sizeof buf, p)) {
-        if (first)
-            snprintf(line, cap, "%s", buf);
-        first = false;
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char *out;
+    int st = cleave(args, &out);
+    const char *text = out ? out : "";
+    size_t len = strcspn(text, "\n");
+    if (text[len] == '\n')
+        len++; /* with its newline, as fgets reads it */
+    snprintf(line, cap, "%.*s", (int)len, text);
+    free(out);
+    return st;
 }
 
 static void test_cli(void)
@@ -837,6 +874,7 @@ int main(void)
     test_throttle();
     test_lenet();
     test_resnet_small();
+    test_fused();
     test_predictor_real();
     test_cgroup();
     test_cli();

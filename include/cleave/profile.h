@@ -145,6 +145,12 @@ typedef struct clv_profile_options {
      * total_ms is the median of the measured busy-plus-sleep wall time. */
     double slowdown;
     uint64_t seed;       /* seed of the random input values; default 1 */
+    /* false (default): every node is its own kernel (engine option
+     * no_fuse), so each has its own time. true: the engine fuses as the
+     * runtime's engines do; a node fused into the one before it gets 0 ms
+     * and its work is timed with that node -- the node times then add up
+     * to what a fused run costs (for planning). */
+    bool fuse;
 } clv_profile_options;
 
 #define CLV_PROFILE_MAX_RUNS 100000

@@ -63,6 +63,7 @@
 #include "cleave/graph.h"
 #include "cleave/net.h"
 #include "cleave/plan.h"
+#include "cleave/profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -171,8 +172,9 @@ int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
  * i (arrays of clv_graph_n_nodes(g) entries, the caller's). Each comes
  * from a profile file when its path is given (clv_profile_load; the nodes
  * are matched by name), otherwise from one measurement of the whole graph
- * on this machine (clv_profile_measure, fusion off, `runs` timed runs
- * after one warm-up, `threads` engine threads): the cloud's time is the
+ * on this machine (clv_profile_measure with fusion on, as the runtime's
+ * engines run; `runs` timed runs after one warm-up, `threads` engine
+ * threads): the cloud's time is the
  * measured time divided by `cloud_speedup` (> 0; 1 when the server runs on
  * a machine like this one, as in `cleave demo`), and the edge's is
  * measured x (C / S) / F, where C is the CPU time of one whole duty-cycled
@@ -185,6 +187,25 @@ int clv_runtime_times(const clv_graph *g, const char *edge_profile,
                       const char *cloud_profile, double slowdown,
                       double cloud_speedup, int runs, int threads,
                       double *t_edge, double *t_cloud, clv_error *err);
+
+/*
+ * As clv_runtime_times for an edge slowed by the kernel instead of a duty
+ * cycle: takes the times with this machine unlimited (profiles when given,
+ * else one measurement: cloud = measured / cloud_speedup), then moves the
+ * whole calling process into a new cgroup limited to `quota` of one core
+ * (clv_cpu_limit_enter, default options) and, without profiles, measures
+ * the edge's times again inside it (node means, see
+ * clv_profile_options.cpu_quota), as the edge will then run. On success
+ * *lim is the group, to leave with clv_cpu_limit_leave() when the edge is
+ * done; on failure the process is not left in a group and *lim is NULL.
+ * Returns 0, the errors of clv_runtime_times, clv_cpu_limit_enter (CLV_EIO
+ * naming why: no root, no cpu controller, ...) or clv_profile_measure.
+ */
+int clv_runtime_times_limited(const clv_graph *g, const char *edge_profile,
+                              const char *cloud_profile, double quota,
+                              double cloud_speedup, int runs, int threads,
+                              double *t_edge, double *t_cloud,
+                              clv_cpu_limit **lim, clv_error *err);
 
 /* ---- the edge ------------------------------------------------------------ */
 

@@ -14,7 +14,8 @@
 static const char edge_usage[] =
     "usage: cleave edge --model MODEL --server HOST:PORT [--frames N | --fps F]\n"
     "                   [--input DIR|FILE] [--planner P] [--link PRESET |\n"
-    "                   --bandwidth RATE] [--link-schedule S] [--slowdown F]\n"
+    "                   --bandwidth RATE] [--link-schedule S]\n"
+    "                   [--slowdown F | --cpu-quota F]\n"
     "                   [--edge-profile F --cloud-profile F] [--trace F.json]\n"
     "                   [--json] [--token-file F]\n"
     "\n"
@@ -45,6 +46,11 @@ static const char edge_usage[] =
     "  --slowdown F        emulate a slow edge: duty cycle F in (0,1], the\n"
     "                      edge computes at fraction F of this CPU (0.25 =\n"
     "                      four times slower); its profile is scaled alike\n"
+    "  --cpu-quota F       emulate a slow edge with the kernel: the whole edge\n"
+    "                      process runs in a new cgroup limited to fraction F\n"
+    "                      of one core (0.01..64; needs root or a delegated\n"
+    "                      cgroup tree). The cloud's times are measured first,\n"
+    "                      unlimited; the edge's inside the group\n"
     "  --edge-profile F    per-node edge times from a `cleave profile` file\n"
     "  --cloud-profile F   per-node cloud times (default: measured here once,\n"
     "                      divided by --cloud-speedup, default 1)\n"
@@ -163,6 +169,7 @@ int cli_edge(int argc, char **argv)
     const char *eprof = NULL, *cprof = NULL, *planner = "dads";
     uint64_t frames = 20, seed = 1, threads = 1, sequential = 0;
     double fps = 0, slowdown = 1, threshold = 0.25, speedup = 1, dads_fps = 0;
+    double quota = 0;
     bool json = false, quiet = false, adapt = true;
     int ret = CLI_FAIL;
     for (int i = 1; i < argc; i++) {
@@ -216,6 +223,7 @@ int cli_edge(int argc, char **argv)
         DBL_OPT("--threshold", threshold)
         DBL_OPT("--cloud-speedup", speedup)
         DBL_OPT("--dads-fps", dads_fps)
+        DBL_OPT("--cpu-quota", quota)
         if (!strcmp(a, "--json")) {
             json = true;
             continue;
@@ -246,8 +254,11 @@ int cli_edge(int argc, char **argv)
     }
     if (!(slowdown > 0 && slowdown <= 1) || !(speedup > 0) || fps < 0 ||
         frames > 10000000 || threads < 1 || threads > 64 || threshold < 0 ||
-        (link && bandwidth) || (!!eprof != !!cprof)) {
+        (link && bandwidth) || (!!eprof != !!cprof) ||
+        (quota != 0 && !(quota >= 0.01 && quota <= 64)) ||
+        (quota > 0 && slowdown < 1)) {
         fprintf(stderr, "cleave edge: bad options: --slowdown in (0,1], "
+                        "--cpu-quota in [0.01,64] and not with --slowdown, "
                         "--cloud-speedup > 0, --threads 1..64, one of --link "
                         "and --bandwidth, both profiles or none\n");
         return CLI_USAGE;
@@ -270,6 +281,7 @@ int cli_edge(int argc, char **argv)
     clv_graph *g = NULL;
     double *te = NULL, *tc = NULL;
     clv_edge_report rep;
+    clv_cpu_limit *lim = NULL;
     clv_edge_report_init(&rep);
     int rc = 0;
     if (token && (rc = clv_net_secret_load(token, &secret, &err)))
@@ -294,12 +306,25 @@ int cli_edge(int argc, char **argv)
         rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
         goto fail;
     }
-    if (!quiet && !eprof)
-        fprintf(stderr, "cleave edge: profiling %s on this machine (edge = "
-                        "measured / %.3g, cloud = measured / %.3g)\n",
-                model, slowdown, speedup);
-    rc = clv_runtime_times(g, eprof, cprof, slowdown, speedup, 5,
-                           (int)threads, te, tc, &err);
+    if (quota > 0) {
+        if (!quiet)
+            fprintf(stderr, "cleave edge: %s%s, then running in a cgroup "
+                            "limited to %.3g of one core\n",
+                    eprof ? "reading the profiles" : "profiling ",
+                    eprof ? "" : model, quota);
+        rc = clv_runtime_times_limited(g, eprof, cprof, quota, speedup, 5,
+                                       (int)threads, te, tc, &lim, &err);
+        if (!rc && !quiet)
+            fprintf(stderr, "cleave edge: in cgroup v%d %s\n",
+                    clv_cpu_limit_version(lim), clv_cpu_limit_path(lim));
+    } else {
+        if (!quiet && !eprof)
+            fprintf(stderr, "cleave edge: profiling %s on this machine (edge "
+                            "= measured / %.3g, cloud = measured / %.3g)\n",
+                    model, slowdown, speedup);
+        rc = clv_runtime_times(g, eprof, cprof, slowdown, speedup, 5,
+                               (int)threads, te, tc, &err);
+    }
     if (rc)
         goto fail;
 
@@ -352,6 +377,12 @@ int cli_edge(int argc, char **argv)
 fail:
     fprintf(stderr, "cleave edge: %s\n", clv_error_text(&err, rc));
 out:
+    if (lim) {
+        clv_error lerr;
+        clv_error_clear(&lerr);
+        if (clv_cpu_limit_leave(lim, &lerr))
+            fprintf(stderr, "cleave edge: %s\n", lerr.msg);
+    }
     clv_edge_report_release(&rep);
     for (int i = 0; i < inputs.n; i++)
         free(inputs.paths[i]);

@@ -1004,7 +1004,7 @@ static int dk_route(dk_build *b, dk_layer *o)
         goto done;
     }
     for (int k = 0; k < n; k++) {
-        int idx;
+        int idx = 0;
         if ((rc = dk_ref(b, "layers", refs[k], &idx)))
             goto done;
         refs[k] = idx;
@@ -1071,7 +1071,7 @@ done:
 
 static int dk_shortcut(dk_build *b, dk_layer *o)
 {
-    int from_v, from, x, f, rc, node;
+    int from_v = 0, from = 0, x, f, rc, node;
     float alpha, beta;
     dk_act act;
     if ((rc = dk_int(b, "from", 0, true, INT_MIN, INT_MAX, &from_v)) ||

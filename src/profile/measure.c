@@ -244,7 +244,7 @@ int clv_profile_measure(const clv_graph *g, const clv_profile_options *opt,
 
     memset(&eo, 0, sizeof eo);
     eo.threads = o.threads;
-    eo.no_fuse = true;
+    eo.no_fuse = !o.fuse;
     if ((rc = clv_engine_create(g, NULL, 0, &eo, &e, err)))
         goto fail;
     n_in = clv_engine_n_inputs(e);
@@ -277,8 +277,9 @@ int clv_profile_measure(const clv_graph *g, const clv_profile_options *opt,
                (size_t)n_steps * sizeof *node_s);
     }
 
-    /* Every graph node is a step of a no-fuse engine over all nodes; a
-     * node the engine did not list (it should not happen) keeps 0 ms. */
+    /* Every graph node is a step of an engine over all nodes (fused into
+     * an earlier step: 0 ms); a node the engine did not list (it should
+     * not happen) keeps 0 ms. */
     for (int k = 0; k < n_steps; k++) {
         int node = clv_engine_node(e, k);
         if (node < 0 || node >= n)

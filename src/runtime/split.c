@@ -239,6 +239,7 @@ int clv_runtime_times(const clv_graph *g, const char *edge_profile,
         o.warmup = 1;
         o.threads = threads > 0 ? threads : 1;
         o.device = "local";
+        o.fuse = true; /* as the edge's and the server's engines run */
         rc = clv_profile_measure(g, &o, &pr, err);
         if (rc)
             return rc;
@@ -280,5 +281,40 @@ int clv_runtime_times(const clv_graph *g, const char *edge_profile,
     }
 out:
     clv_profile_release(&pr);
+    return rc;
+}
+
+int clv_runtime_times_limited(const clv_graph *g, const char *edge_profile,
+                              const char *cloud_profile, double quota,
+                              double cloud_speedup, int runs, int threads,
+                              double *t_edge, double *t_cloud,
+                              clv_cpu_limit **lim, clv_error *err)
+{
+    *lim = NULL;
+    int rc = clv_runtime_times(g, edge_profile, cloud_profile, 1,
+                               cloud_speedup, runs, threads, t_edge, t_cloud,
+                               err);
+    if (rc || (rc = clv_cpu_limit_enter(quota, NULL, lim, err)))
+        return rc;
+    if (edge_profile)
+        return 0;
+    clv_profile pr;
+    clv_profile_options o;
+    clv_profile_init(&pr);
+    clv_profile_options_init(&o);
+    o.runs = runs > 0 ? runs : 3;
+    o.warmup = 1;
+    o.threads = threads > 0 ? threads : 1;
+    o.device = "edge";
+    o.cpu_quota = quota;
+    o.fuse = true;
+    rc = clv_profile_measure(g, &o, &pr, err);
+    if (!rc)
+        rc = clv_profile_node_times(&pr, g, t_edge, err);
+    clv_profile_release(&pr);
+    if (rc) {
+        clv_cpu_limit_leave(*lim, NULL);
+        *lim = NULL;
+    }
     return rc;
 }
