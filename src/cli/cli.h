@@ -28,6 +28,23 @@ struct cJSON;
  * Returns CLI_OK, or prints "out of memory" and returns CLI_FAIL. */
 int cli_print_json(struct cJSON *root);
 
+/* true when `s` ends with `suffix` (ASCII, case-insensitive). */
+bool cli_ends_with(const char *s, const char *suffix);
+
+/* true for a .jpg, .jpeg or .png name. */
+bool cli_is_image_name(const char *path);
+
+/*
+ * Fills `buf` (clv_tensor_bytes(t) bytes) for input tensor `t` from the
+ * file at `path`: a JPEG/PNG image (by its name) for a float32 1xCxHxW
+ * input, C = 1 or 3, resized bilinearly and divided by 255, then, when
+ * `imagenet`, normalised with ImageNet's mean and std (docs/engine.md);
+ * any other file holds exactly the tensor's bytes, raw little-endian.
+ * Returns 0 or a CLV_E* code with the reason in `err`.
+ */
+int cli_input_load(const char *path, const clv_tensor *t, bool imagenet,
+                   void *buf, clv_error *err);
+
 int cli_info(int argc, char **argv);
 int cli_zoo(int argc, char **argv);
 int cli_demo(int argc, char **argv);

@@ -33,9 +33,11 @@ static const char edge_usage[] =
     "  --fps F             start frames at this rate (default: as fast as the\n"
     "                      pipeline goes)\n"
     "  --sequential N      the first N frames run one at a time (latency)\n"
-    "  --input DIR|FILE    raw float32 input(s) of exactly the input's size;\n"
-    "                      a directory's files are used in name order, cycling\n"
-    "                      (default: seeded random values in [0, 1))\n"
+    "  --input DIR|FILE    the frames: JPEG/PNG images (resized, normalised\n"
+    "                      as `cleave run` does) or raw float32 files of\n"
+    "                      exactly the input's size; a directory's files are\n"
+    "                      used in name order, cycling (default: seeded\n"
+    "                      random values in [0, 1))\n"
     "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud\n"
     "  --link PRESET       pace the uplink: cat1, 3g, 4g, wifi\n"
     "  --bandwidth RATE    pace the uplink: 7.5 (Mbit/s), 500kbit, ...\n"
@@ -65,28 +67,16 @@ static const char edge_usage[] =
 typedef struct edge_inputs {
     int n;
     char **paths;
-    uint64_t bytes;
+    const clv_tensor *t; /* the model's input */
+    bool imagenet;       /* normalise images ImageNet-style (not darknet) */
 } edge_inputs;
 
 static int edge_read_input(void *ctx, uint64_t frame, void *const *bufs,
                            clv_error *err)
 {
     edge_inputs *in = ctx;
-    const char *path = in->paths[frame % (uint64_t)in->n];
-    char *data = NULL;
-    size_t len = 0;
-    int rc = clv_util_read_file(path, in->bytes + 1, &data, &len, err);
-    if (rc)
-        return rc;
-    if (len != in->bytes) {
-        free(data);
-        return clv_error_set(err, CLV_EINVAL,
-                             "%s: %zu bytes, the input takes %llu", path, len,
-                             (unsigned long long)in->bytes);
-    }
-    memcpy(bufs[0], data, len);
-    free(data);
-    return 0;
+    return cli_input_load(in->paths[frame % (uint64_t)in->n], in->t,
+                          in->imagenet, bufs[0], err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -296,8 +286,25 @@ int cli_edge(int argc, char **argv)
             ret = CLI_USAGE;
             goto out;
         }
-        inputs.bytes =
-            clv_tensor_bytes(clv_graph_tensor(g, clv_graph_input(g, 0)));
+        inputs.t = clv_graph_tensor(g, clv_graph_input(g, 0));
+        inputs.imagenet = !cli_ends_with(model, ".cfg");
+        /* every file is read now, so a bad one stops the edge before it
+         * profiles and connects */
+        void *probe = malloc((size_t)clv_tensor_bytes(inputs.t) + 1);
+        if (!probe) {
+            rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < inputs.n && !rc; i++)
+            rc = cli_input_load(inputs.paths[i], inputs.t, inputs.imagenet,
+                                probe, &err);
+        free(probe);
+        if (rc) {
+            fprintf(stderr, "cleave edge: --input: %s\n",
+                    clv_error_text(&err, rc));
+            ret = CLI_USAGE;
+            goto out;
+        }
     }
     int n = clv_graph_n_nodes(g);
     te = calloc((size_t)n + 1, sizeof *te);

@@ -14,41 +14,8 @@
 #include "cli/cli.h"
 #include "util/util.h"
 
-/* JPEG and PNG through Debian's stb_image (libstb-dev), compiled in here,
- * header-only. */
-#if defined(__has_include)
-#if __has_include(<stb/stb_image.h>)
-#define CLI_HAVE_STB 1
-#endif
-#endif
-#ifdef CLI_HAVE_STB
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STBI_NO_STDIO
-#define STBI_NO_LINEAR
-#define STBI_NO_HDR
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#include <stb/stb_image.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#endif
-
 #define RUN_MAX_INPUTS 16
 #define RUN_MAX_REPEAT 100000
-/* Largest input file read (bytes). */
-#define RUN_MAX_FILE ((uint64_t)1 << 32)
 
 static const char run_usage[] =
     "usage: cleave run MODEL [--input FILE]... [--output FILE] [--threads N]\n"
@@ -94,175 +61,6 @@ static int cmp_double(const void *a, const void *b)
 static double median(const double *v, int n)
 {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static bool host_little_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    if (m > n)
-        return false;
-    for (size_t i = 0; i < m; i++) {
-        char a = s[n - m + i], b = suffix[i];
-        if (a >= 'A' && a <= 'Z')
-            a = (char)(a - 'A' + 'a');
-        if (a != b)
-            return false;
-    }
-    return true;
-}
-
-static bool is_image_name(const char *path)
-{
-    return ends_with(path, ".jpg") || ends_with(path, ".jpeg") ||
-           ends_with(path, ".png");
-}
-
-/* Bilinear sample of channel c of an 8-bit interleaved image at (y, x) in
- * source pixel coordinates (centres at integers), clamped at the edges. */
-static float sample(const unsigned char *img, int w, int h, int comp, int c,
-                    double y, double x)
-{
-    int y0, x0, y1, x1;
-    double fy, fx, v00, v01, v10, v11;
-    if (y < 0)
-        y = 0;
-    if (x < 0)
-        x = 0;
-    if (y > h - 1)
-        y = h - 1;
-    if (x > w - 1)
-        x = w - 1;
-    y0 = (int)floor(y);
-    x0 = (int)floor(x);
-    y1 = y0 + 1 < h ? y0 + 1 : y0;
-    x1 = x0 + 1 < w ? x0 + 1 : x0;
-    fy = y - y0;
-    fx = x - x0;
-    v00 = img[((size_t)y0 * (size_t)w + (size_t)x0) * (size_t)comp + (size_t)c];
-    v01 = img[((size_t)y0 * (size_t)w + (size_t)x1) * (size_t)comp + (size_t)c];
-    v10 = img[((size_t)y1 * (size_t)w + (size_t)x0) * (size_t)comp + (size_t)c];
-    v11 = img[((size_t)y1 * (size_t)w + (size_t)x1) * (size_t)comp + (size_t)c];
-    return (float)((v00 * (1 - fx) + v01 * fx) * (1 - fy) +
-                   (v10 * (1 - fx) + v11 * fx) * fy);
-}
-
-/* Decodes an image and fills the NCHW input t (N = 1, C = 1 or 3) as
- * docs/engine.md says: RGB (or luminance), bilinear resize with pixel
- * centres aligned, values / 255, then for ImageNet-style models (ONNX and
- * zoo) (v - mean) / std per channel. */
-static bool load_image(const char *path, const char *buf, size_t len,
-                       const clv_tensor *t, bool imagenet, float *out)
-{
-#ifdef CLI_HAVE_STB
-    static const float mean[3] = {0.485f, 0.456f, 0.406f};
-    static const float stdv[3] = {0.229f, 0.224f, 0.225f};
-    int w, h, comp, c, H, W;
-    unsigned char *img;
-    if (t->ndim != 4 || t->dims[0] != 1 ||
-        (t->dims[1] != 1 && t->dims[1] != 3) || t->dtype != CLV_DT_FLOAT) {
-        char s[96];
-        clv_tensor_shape_str(t, s, sizeof s);
-        fprintf(stderr,
-                "cleave run: %s: an image can feed a float32 1xCxHxW input "
-                "with C = 1 or 3, not input '%s' (%s %s)\n",
-                path, t->name, clv_dtype_name(t->dtype), s);
-        return false;
-    }
-    if (len > (size_t)0x7fffffff) {
-        fprintf(stderr, "cleave run: %s: image file too large\n", path);
-        return false;
-    }
-    c = (int)t->dims[1];
-    H = (int)t->dims[2];
-    W = (int)t->dims[3];
-    img = stbi_load_from_memory((const unsigned char *)buf, (int)len, &w, &h,
-                                &comp, c);
-    if (!img) {
-        fprintf(stderr, "cleave run: %s: cannot decode the image (%s)\n",
-                path, stbi_failure_reason());
-        return false;
-    }
-    for (int ch = 0; ch < c; ch++)
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                double sy = ((double)y + 0.5) * h / H - 0.5;
-                double sx = ((double)x + 0.5) * w / W - 0.5;
-                float v = sample(img, w, h, c, ch, sy, sx) / 255.0f;
-                if (imagenet)
-                    v = c == 3 ? (v - mean[ch]) / stdv[ch]
-                               : (v - 0.449f) / 0.226f;
-                out[((size_t)ch * (size_t)H + (size_t)y) * (size_t)W +
-                    (size_t)x] = v;
-            }
-    stbi_image_free(img);
-    return true;
-#else
-    (void)buf;
-    (void)len;
-    (void)t;
-    (void)imagenet;
-    (void)out;
-    fprintf(stderr,
-            "cleave run: %s: this cleave was built without image support "
-            "(install libstb-dev and rebuild), give a raw float32 file\n",
-            path);
-    return false;
-#endif
-}
-
-/* Fills input buffer `buf` of tensor t from `path`. */
-static bool load_input(const char *path, const clv_tensor *t, bool imagenet,
-                       void *buf)
-{
-    char *data = NULL;
-    size_t len = 0;
-    clv_error err;
-    uint64_t want = clv_tensor_bytes(t);
-    int rc;
-
-    clv_error_clear(&err);
-    rc = clv_util_read_file(path, RUN_MAX_FILE, &data, &len, &err);
-    if (rc) {
-        fprintf(stderr, "cleave run: %s\n", clv_error_text(&err, rc));
-        return false;
-    }
-    if (is_image_name(path)) {
-        bool ok = load_image(path, data, len, t, imagenet, buf);
-        free(data);
-        return ok;
-    }
-    if (len != want) {
-        char s[96];
-        clv_tensor_shape_str(t, s, sizeof s);
-        fprintf(stderr,
-                "cleave run: %s has %zu bytes, but input '%s' (%s %s) "
-                "takes exactly %llu bytes of raw %s\n",
-                path, len, t->name, clv_dtype_name(t->dtype), s,
-                (unsigned long long)want, clv_dtype_name(t->dtype));
-        free(data);
-        return false;
-    }
-    memcpy(buf, data, len);
-    if (!host_little_endian() && clv_dtype_size(t->dtype) > 1) {
-        size_t es = clv_dtype_size(t->dtype);
-        unsigned char *b = buf;
-        for (size_t i = 0; i < len; i += es)
-            for (size_t k = 0; k < es / 2; k++) {
-                unsigned char tmp = b[i + k];
-                b[i + k] = b[i + es - 1 - k];
-                b[i + es - 1 - k] = tmp;
-            }
-    }
-    free(data);
-    return true;
 }
 
 /* Seeded uniform [0, 1) values (small integers for index inputs). */
@@ -631,15 +429,21 @@ int cli_run(int argc, char **argv)
     for (int i = 0; i < clv_engine_n_inputs(e); i++) {
         const clv_tensor *t = clv_graph_tensor(g, clv_engine_input(e, i));
         /* darknet networks take RGB in [0, 1], the rest ImageNet-style */
-        bool imagenet = !ends_with(model, ".cfg");
+        bool imagenet = !cli_ends_with(model, ".cfg");
         ins[i] = malloc((size_t)clv_tensor_bytes(t) + 1);
         if (!ins[i]) {
             fprintf(stderr, "cleave run: out of memory\n");
             goto done;
         }
         if (i < n_inputs) {
-            if (!load_input(inputs[i], t, imagenet, ins[i]))
+            clv_error ierr;
+            clv_error_clear(&ierr);
+            int irc = cli_input_load(inputs[i], t, imagenet, ins[i], &ierr);
+            if (irc) {
+                fprintf(stderr, "cleave run: %s\n",
+                        clv_error_text(&ierr, irc));
                 goto done;
+            }
             sources[i] = inputs[i];
         } else {
             random_input(t, &rng, ins[i]);
