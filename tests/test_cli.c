@@ -9,75 +9,45 @@
 
 #include "check.h"
 #include "cleave/load.h"
-
-/* Runs `cleave ARGS`, capturing stdout+stderr into *out (malloc'd). Returns
- * the exit status. */
-static int run(const char *args, char **out)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", CLEAVE_CLI, args);
-    FILE *p = popen(cmd, "r");
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!p || !buf) {
-        free(buf);
-        *out = NULL;
-        return -1;
-    }
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-    }
-    buf[len] = '\0';
-    int st = pclose(p);
-    *out = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#include "run_cli.h"
 
 static void test_usage(void)
 {
     char *out;
-    CHECK(run("", &out) == 2);
+    CHECK(cleave("", &out) == 2);
     CHECK(strstr(out, "usage: cleave") != NULL);
     free(out);
-    CHECK(run("--help", &out) == 0);
+    CHECK(cleave("--help", &out) == 0);
     CHECK(strstr(out, "info MODEL") != NULL);
     free(out);
-    CHECK(run("info --help", &out) == 0);
+    CHECK(cleave("info --help", &out) == 0);
     CHECK(strstr(out, "--json") != NULL);
     free(out);
-    CHECK(run("frobnicate", &out) == 2);
+    CHECK(cleave("frobnicate", &out) == 2);
     CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
     free(out);
-    CHECK(run("info", &out) == 2);
+    CHECK(cleave("info", &out) == 2);
     free(out);
-    CHECK(run("info zoo:resnet18 --bogus", &out) == 2);
+    CHECK(cleave("info zoo:resnet18 --bogus", &out) == 2);
     CHECK(strstr(out, "--bogus") != NULL);
     free(out);
-    CHECK(run("info --seed x zoo:lenet", &out) == 2);
+    CHECK(cleave("info --seed x zoo:lenet", &out) == 2);
     free(out);
 }
 
 static void test_errors(void)
 {
     char *out;
-    CHECK(run("info /nonexistent/model.onnx", &out) == 1);
+    CHECK(cleave("info /nonexistent/model.onnx", &out) == 1);
     CHECKF(strstr(out, "/nonexistent/model.onnx") != NULL, "%s", out);
     free(out);
-    CHECK(run("info zoo:nosuchnet", &out) == 1);
+    CHECK(cleave("info zoo:nosuchnet", &out) == 1);
     CHECKF(strstr(out, "resnet18") != NULL, "names the known models: %s",
            out);
     free(out);
-    CHECK(run("info model.txt", &out) == 1);
+    CHECK(cleave("info model.txt", &out) == 1);
     free(out);
-    CHECK(run("zoo resnet18", &out) == 2); /* no -o */
+    CHECK(cleave("zoo resnet18", &out) == 2); /* no -o */
     CHECK(strstr(out, "-o") != NULL);
     free(out);
 }
@@ -87,7 +57,7 @@ static void test_info_json(const char *model, const char *zoo_name)
 {
     char args[512], *out;
     snprintf(args, sizeof args, "info %s --json", model);
-    int st = run(args, &out);
+    int st = cleave(args, &out);
     CHECKF(st == 0, "cleave %s: %s", args, out);
     cJSON *j = cJSON_Parse(out);
     CHECKF(j != NULL, "valid JSON from cleave %s", args);
@@ -134,15 +104,15 @@ static void test_info_json(const char *model, const char *zoo_name)
 static void test_info_table(void)
 {
     char *out;
-    CHECK(run("info zoo:resnet18", &out) == 0);
+    CHECK(cleave("info zoo:resnet18", &out) == 0);
     CHECK(strstr(out, "DAG") != NULL);
     CHECK(strstr(out, "1x512x7x7") != NULL);
     CHECK(strstr(out, "valid single-cut points") != NULL);
     free(out);
-    CHECK(run("info zoo:vgg16", &out) == 0);
+    CHECK(cleave("info zoo:vgg16", &out) == 0);
     CHECK(strstr(out, "structure: chain") != NULL);
     free(out);
-    CHECK(run("info /usr/share/darknet/cfg/yolov3-tiny.cfg", &out) == 0);
+    CHECK(cleave("info /usr/share/darknet/cfg/yolov3-tiny.cfg", &out) == 0);
     CHECK(strstr(out, "1x255x13x13") != NULL);
     free(out);
 }
@@ -150,17 +120,17 @@ static void test_info_table(void)
 static void test_zoo_roundtrip(void)
 {
     char args[1024], *out;
-    CHECK(run("zoo", &out) == 0);
+    CHECK(cleave("zoo", &out) == 0);
     CHECK(strstr(out, "tiny-yolov2") && strstr(out, "mobilenet-v2"));
     free(out);
     snprintf(args, sizeof args, "zoo lenet -o '%s/cli-lenet.onnx' --seed 3",
              CLEAVE_BINARY_DIR);
-    CHECK(run(args, &out) == 0);
+    CHECK(cleave(args, &out) == 0);
     free(out);
     snprintf(args, sizeof args, "%s/cli-lenet.onnx", CLEAVE_BINARY_DIR);
     test_info_json(args, NULL);
     snprintf(args, sizeof args, "zoo lenet -o /nonexistent-dir/x.onnx");
-    CHECK(run(args, &out) == 1);
+    CHECK(cleave(args, &out) == 1);
     CHECK(strstr(out, "/nonexistent-dir/x.onnx") != NULL);
     free(out);
 }
@@ -170,12 +140,12 @@ static void test_demo(void)
     char *out;
     /* the full demo (tiny-yolov2) takes minutes in a Debug build; the
      * same job on lenet shows the four planners side by side */
-    CHECK(run("demo --model zoo:lenet --frames 4", &out) == 0);
+    CHECK(cleave("demo --model zoo:lenet --frames 4", &out) == 0);
     CHECKF(strstr(out, "dads") && strstr(out, "neurosurgeon") &&
                strstr(out, "edge") && strstr(out, "cloud"),
            "%s", out);
     free(out);
-    CHECK(run("demo --bogus", &out) == 2);
+    CHECK(cleave("demo --bogus", &out) == 2);
     free(out);
 }
 

@@ -37,19 +37,7 @@
 #include "check.h"
 #include "cleave/graph.h"
 #include "cleave/load.h"
-
-#define CFG_DIR "/usr/share/darknet/cfg"
-#define DARKNET_LIB "/usr/lib/darknet/libdarknet.so"
-
-#if defined(__has_include)
-#if __has_include("/usr/lib/darknet/include/darknet.h")
-#include "/usr/lib/darknet/include/darknet.h"
-#define HAVE_DARKNET_H 1
-#endif
-#endif
-#ifndef HAVE_DARKNET_H
-#define HAVE_DARKNET_H 0
-#endif
+#include "darknet_lib.h"
 
 static char tmpdir[64];
 static int known_seen, attr_seen; /* cfgs the per-cfg checks saw */
@@ -181,43 +169,6 @@ typedef struct peer {
 } peer;
 
 #if HAVE_DARKNET_H
-/* Writes a copy of `src` with batch=1 and subdivisions=1 in [net] (darknet
- * allocates every output `batch` times). */
-static int write_batch1(const char *src, const char *dst)
-{
-    FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
-    char line[4096];
-    int section = 0;
-    if (!in || !out) {
-        if (in)
-            fclose(in);
-        if (out)
-            fclose(out);
-        return -1;
-    }
-    while (fgets(line, sizeof line, in)) {
-        const char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '[')
-            section++;
-        if (section == 1 && (strncmp(p, "batch", 5) == 0 &&
-                             (p[5] == '=' || p[5] == ' ')))
-            fputs("batch=1\n", out);
-        else if (section == 1 && strncmp(p, "subdivisions", 12) == 0)
-            fputs("subdivisions=1\n", out);
-        else
-            fputs(line, out);
-    }
-    fclose(in);
-    return fclose(out) == 0 ? 0 : -1;
-}
-
-static void *dl_sym(void *h, const char *name)
-{
-    return dlsym(h, name);
-}
-
 /* In the child: parse (and with `weights`, load) the network with
  * libdarknet and stream what the parent checks. */
 static void peer_child(const char *cfg, const char *weights, int fd)
@@ -226,23 +177,17 @@ static void peer_child(const char *cfg, const char *weights, int fd)
     char tmp[128];
     network *(*parse)(char *) = NULL;
     network *(*load)(char *, char *, int) = NULL;
-    void *h, *sym;
+    void *h;
 
-    alarm(300);
-    if (!freopen("/dev/null", "w", stdout) ||
-        !freopen("/dev/null", "w", stderr) || !out)
+    if (!out)
         _exit(3);
-    h = dlopen(DARKNET_LIB, RTLD_LAZY | RTLD_LOCAL);
-    if (!h)
-        _exit(4);
-    sym = dl_sym(h, "parse_network_cfg");
-    memcpy(&parse, &sym, sizeof parse);
-    sym = dl_sym(h, "load_network");
-    memcpy(&load, &sym, sizeof load);
+    h = darknet_child_open(300, RTLD_LAZY | RTLD_LOCAL);
+    darknet_sym(h, "parse_network_cfg", &parse, sizeof parse);
+    darknet_sym(h, "load_network", &load, sizeof load);
     if (!parse || !load)
         _exit(5);
     snprintf(tmp, sizeof tmp, "%s/peer%ld.cfg", tmpdir, (long)getpid());
-    if (write_batch1(cfg, tmp))
+    if (darknet_write_batch1(cfg, tmp))
         _exit(6);
     network *net = weights ? load(tmp, (char *)weights, 0) : parse(tmp);
     unlink(tmp);

@@ -57,20 +57,9 @@
 #include "cleave/engine.h"
 #include "cleave/graph.h"
 #include "cleave/load.h"
+#include "darknet_lib.h"
 
-#define CFG_DIR "/usr/share/darknet/cfg"
-#define DARKNET_LIB "/usr/lib/darknet/libdarknet.so"
 #define TOLERANCE 1e-4
-
-#if defined(__has_include)
-#if __has_include("/usr/lib/darknet/include/darknet.h")
-#include "/usr/lib/darknet/include/darknet.h"
-#define HAVE_DARKNET_H 1
-#endif
-#endif
-#ifndef HAVE_DARKNET_H
-#define HAVE_DARKNET_H 0
-#endif
 
 static const char *const models[] = {"yolov2-tiny", "yolov3-tiny", "alexnet",
                                      "resnet18"};
@@ -140,37 +129,6 @@ static bool read_all(int fd, void *buf, size_t len)
 /* ---- the darknet child ------------------------------------------------- */
 
 #if HAVE_DARKNET_H
-/* Copies `src` to `dst` with batch=1 and subdivisions=1 in [net]. */
-static int write_batch1(const char *src, const char *dst)
-{
-    FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
-    char line[4096];
-    int section = 0;
-    if (!in || !out) {
-        if (in)
-            fclose(in);
-        if (out)
-            fclose(out);
-        return -1;
-    }
-    while (fgets(line, sizeof line, in)) {
-        const char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '[')
-            section++;
-        if (section == 1 && strncmp(p, "batch", 5) == 0 &&
-            (p[5] == '=' || p[5] == ' '))
-            fputs("batch=1\n", out);
-        else if (section == 1 && strncmp(p, "subdivisions", 12) == 0)
-            fputs("subdivisions=1\n", out);
-        else
-            fputs(line, out);
-    }
-    fclose(in);
-    return fclose(out) == 0 ? 0 : -1;
-}
-
 /* Runs in the child: never returns. Protocol: layer records to `wfd`, then
  * waits for one byte on `rfd` (1: go), loads `weights`, predicts on the
  * floats in `input_path` and writes every layer's output to `out_path`. */
@@ -183,27 +141,16 @@ static void child_main(const char *cfg, const char *weights,
     void (*set_batch)(network *, int) = NULL;
     float *(*predict)(network *, float *) = NULL;
     char tmp[128];
-    void *h, *sym;
+    void *h = darknet_child_open(600, RTLD_NOW | RTLD_LOCAL);
 
-    alarm(600);
-    if (!freopen("/dev/null", "w", stdout) ||
-        !freopen("/dev/null", "w", stderr))
-        _exit(3);
-    h = dlopen(DARKNET_LIB, RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        _exit(4);
-    sym = dlsym(h, "parse_network_cfg");
-    memcpy(&parse, &sym, sizeof parse);
-    sym = dlsym(h, "load_weights");
-    memcpy(&load, &sym, sizeof load);
-    sym = dlsym(h, "set_batch_network");
-    memcpy(&set_batch, &sym, sizeof set_batch);
-    sym = dlsym(h, "network_predict");
-    memcpy(&predict, &sym, sizeof predict);
+    darknet_sym(h, "parse_network_cfg", &parse, sizeof parse);
+    darknet_sym(h, "load_weights", &load, sizeof load);
+    darknet_sym(h, "set_batch_network", &set_batch, sizeof set_batch);
+    darknet_sym(h, "network_predict", &predict, sizeof predict);
     if (!parse || !load || !set_batch || !predict)
         _exit(5);
     snprintf(tmp, sizeof tmp, "%s/child%ld.cfg", tmpdir, (long)getpid());
-    if (write_batch1(cfg, tmp))
+    if (darknet_write_batch1(cfg, tmp))
         _exit(6);
     network *net = parse(tmp);
     unlink(tmp);

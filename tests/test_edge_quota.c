@@ -17,12 +17,7 @@
 #include "cleave/load.h"
 #include "cleave/profile.h"
 #include "cleave/runtime.h"
-
-static void quiet_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    (void)line;
-}
+#include "runtime_util.h"
 
 /* The least CPU time of one whole run of `g` on this thread, in ms: the
  * work of a frame, which the load of the machine hardly changes (wall
@@ -86,10 +81,9 @@ int main(void)
     if (!g)
         return check_report("edge_quota");
     int n = clv_graph_n_nodes(g);
-    double *te = calloc((size_t)n + 1, sizeof *te);
-    double *tc = calloc((size_t)n + 1, sizeof *tc);
+    double *te = NULL, *tc = NULL;
     char before[4096], after[4096];
-    CHECK(te && tc);
+    CHECK(node_times(g, &te, &tc));
     self_cgroup(before, sizeof before);
 
     /* out-of-range quotas are refused and leave no group */

@@ -9,45 +9,10 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "run_cli.h"
+#include "text_file.h"
 
 #define DIR CLEAVE_BINARY_DIR "/plan-cli"
-
-/* Runs `cleave ARGS` with stdout+stderr captured into *out (malloc'd);
- * returns the exit status. */
-static int cleave(const char *args, char **out)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", CLEAVE_CLI, args);
-    FILE *p = popen(cmd, "r");
-    size_t cap = 1 << 16, len = 0, got;
-    char *buf = malloc(cap);
-    *out = buf;
-    if (!p || !buf)
-        return -1;
-    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    buf[len] = '\0';
-    *out = buf;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    fputs(text, f);
-    return fclose(f);
-}
 
 /* The DNN Surgery paper's Fig. 9 shape (see test_plan.c): at 1 Mbit/s the
  * best plan keeps v1 on the edge and sends its 1000 bytes once: 11.5 ms. */
@@ -72,7 +37,7 @@ static double num(const cJSON *o, const char *k)
 static void test_problem_file(void)
 {
     char *out;
-    CHECK(write_file(DIR "/fig9.json", fig9) == 0);
+    CHECK(write_text(DIR "/fig9.json", fig9) == 0);
     CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1mbit --json "
                  "--dot " DIR "/fig9.dot",
                  &out) == 0);
@@ -198,7 +163,7 @@ static void test_errors(void)
     CHECK(cleave("plan --problem " DIR "/missing.json", &out) == 1);
     CHECK(strstr(out, "missing.json") != NULL);
     free(out);
-    CHECK(write_file(DIR "/cycle.json",
+    CHECK(write_text(DIR "/cycle.json",
                      "{\"format\":\"cleave-problem\",\"version\":1,\"nodes\":"
                      "[{\"name\":\"a\",\"t_edge_ms\":1,\"t_cloud_ms\":1,"
                      "\"out_bytes\":1,\"inputs\":[\"b\"]},{\"name\":\"b\","

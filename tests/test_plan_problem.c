@@ -6,6 +6,7 @@
 #include "check.h"
 #include "cleave/graph.h"
 #include "cleave/plan.h"
+#include "text_file.h"
 
 #define DIR CLEAVE_BINARY_DIR "/plan-cases"
 
@@ -211,15 +212,6 @@ static int add_t(clv_graph *g, const char *name, int input)
     return id;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    fputs(text, f);
-    return fclose(f);
-}
-
 #define PROFILE(dev, ra, rb, add) \
     "{\"format\":\"cleave-profile\",\"version\":1,\"model\":\"m\"," \
     "\"device\":\"" dev "\",\"threads\":1,\"runs\":3,\"cpu_quota\":null," \
@@ -249,17 +241,17 @@ static void test_from_graph(void)
         clv_graph_free(g);
         return;
     }
-    CHECK(write_file(DIR "/edge.json",
+    CHECK(write_text(DIR "/edge.json",
                      PROFILE("pi", "2.5", "3.5",
                              ",{\"name\":\"sum\",\"op\":\"Add\",\"ms\":1}")) ==
           0);
-    CHECK(write_file(DIR "/cloud.json",
+    CHECK(write_text(DIR "/cloud.json",
                      PROFILE("gpu", "0.25", "0.5",
                              ",{\"name\":\"sum\",\"op\":\"Add\",\"ms\":0.125}"))
           == 0);
-    CHECK(write_file(DIR "/short.json", PROFILE("gpu", "0.25", "0.5", "")) ==
+    CHECK(write_text(DIR "/short.json", PROFILE("gpu", "0.25", "0.5", "")) ==
           0);
-    CHECK(write_file(DIR "/broken.json", "{\"format\":\"cleave-profile\",")
+    CHECK(write_text(DIR "/broken.json", "{\"format\":\"cleave-profile\",")
           == 0);
 
     clv_problem *p = NULL;

@@ -12,6 +12,7 @@
 #include "cleave/engine.h"
 #include "cleave/load.h"
 #include "cleave/runtime.h"
+#include "runtime_util.h"
 #include "util/util.h"
 
 typedef struct input_ctx {
@@ -61,28 +62,21 @@ static int check_outputs(const clv_graph *g, const clv_edge_report *r,
     return bad;
 }
 
-static void quiet_log(void *ctx, const char *line)
+/* Options for an edge run against the server at `addr`, planned with the
+ * per-node times te and tc, on the seeded inputs of `ic`, keeping every
+ * frame's outputs for check_outputs(). */
+static void checked_options(clv_edge_options *o, const char *addr,
+                            const double *te, const double *tc,
+                            input_ctx *ic)
 {
-    (void)ctx;
-    if (getenv("CLEAVE_TEST_VERBOSE"))
-        fprintf(stderr, "  %s\n", line);
-}
-
-static clv_server *start_server(const clv_graph *g, char *addr, size_t len)
-{
-    clv_server_options so;
-    clv_server *s = NULL;
-    clv_error err = {0};
-    clv_server_options_init(&so);
-    so.listen = "127.0.0.1:0";
-    so.log = quiet_log;
-    if (clv_server_create(g, &so, &s, &err) || clv_server_start(s, &err)) {
-        fprintf(stderr, "server: %s\n", err.msg);
-        clv_server_free(s);
-        return NULL;
-    }
-    snprintf(addr, len, "127.0.0.1:%d", clv_server_port(s));
-    return s;
+    clv_edge_options_init(o);
+    o->server = addr;
+    o->t_edge_ms = te;
+    o->t_cloud_ms = tc;
+    o->input = test_input;
+    o->input_ctx = ic;
+    o->keep_outputs = true;
+    o->log = quiet_log;
 }
 
 /* Synthetic times that make the cut depend on the bandwidth: the edge is
@@ -108,8 +102,10 @@ static void middle_times(const clv_graph *g, double *te, double *tc)
 /* Every planner, split against the server, gives the whole run's bits. */
 static void test_planners(const clv_graph *g, const char *addr)
 {
-    int n = clv_graph_n_nodes(g);
-    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    double *te, *tc;
+    CHECK(node_times(g, &te, &tc));
+    if (!te)
+        return;
     middle_times(g, te, tc);
     static const clv_plan_method m[] = {CLV_PLAN_CLOUD, CLV_PLAN_DSL,
                                         CLV_PLAN_NEUROSURGEON, CLV_PLAN_EDGE};
@@ -118,19 +114,12 @@ static void test_planners(const clv_graph *g, const char *addr)
         clv_edge_report r;
         clv_error err = {0};
         input_ctx ic = {g, 3};
-        clv_edge_options_init(&o);
+        checked_options(&o, addr, te, tc, &ic);
         clv_edge_report_init(&r);
-        o.server = addr;
         o.frames = 4;
         o.planner = m[k];
         o.plan_bps = 4e6;
         o.adapt = false;
-        o.t_edge_ms = te;
-        o.t_cloud_ms = tc;
-        o.input = test_input;
-        o.input_ctx = &ic;
-        o.keep_outputs = true;
-        o.log = quiet_log;
         int rc = clv_edge_run(g, &o, &r, &err);
         CHECKF(rc == 0, "%s: %s", clv_plan_method_name(m[k]), err.msg);
         CHECKF(r.n_ok == 4 && r.n_failed == 0 && r.n_fallback == 0,
@@ -179,8 +168,10 @@ static void test_planners(const clv_graph *g, const char *addr)
  * frame is lost, every result equals the whole model's. */
 static void test_adapt(const clv_graph *g, const char *addr)
 {
-    int n = clv_graph_n_nodes(g);
-    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    double *te, *tc;
+    CHECK(node_times(g, &te, &tc));
+    if (!te)
+        return;
     synthetic_times(g, te, tc);
     clv_net_schedule *sch = NULL;
     clv_error err = {0};
@@ -188,20 +179,13 @@ static void test_adapt(const clv_graph *g, const char *addr)
     clv_edge_options o;
     clv_edge_report r;
     input_ctx ic = {g, 5};
-    clv_edge_options_init(&o);
+    checked_options(&o, addr, te, tc, &ic);
     clv_edge_report_init(&r);
-    o.server = addr;
     o.frames = 40;
     o.fps = 10;
     o.planner = CLV_PLAN_DSL;
     o.schedule = sch;
     o.plan_bps = 18.88e6;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.input = test_input;
-    o.input_ctx = &ic;
-    o.keep_outputs = true;
-    o.log = quiet_log;
     int rc = clv_edge_run(g, &o, &r, &err);
     CHECKF(rc == 0, "%s", err.msg);
     CHECKF(r.n_ok == 40 && r.n_failed == 0, "ok %d failed %d", r.n_ok,
@@ -263,8 +247,10 @@ static void *many_main(void *p)
 static void test_many(const clv_graph *g, clv_server *s, const char *addr)
 {
     enum { N = 32 };
-    int n = clv_graph_n_nodes(g);
-    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    double *te, *tc;
+    CHECK(node_times(g, &te, &tc));
+    if (!te)
+        return;
     synthetic_times(g, te, tc);
     pthread_t th[N];
     many_arg a[N];

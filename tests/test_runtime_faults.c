@@ -14,13 +14,7 @@
 #include "cleave/load.h"
 #include "cleave/runtime.h"
 #include "net/internal.h"
-
-static void quiet_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    if (getenv("CLEAVE_TEST_VERBOSE"))
-        fprintf(stderr, "  %s\n", line);
-}
+#include "runtime_util.h"
 
 static void sleep_ms(int ms)
 {

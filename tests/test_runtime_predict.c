@@ -16,42 +16,17 @@
 #include "check.h"
 #include "cleave/load.h"
 #include "cleave/runtime.h"
-
-static void quiet_log(void *ctx, const char *line)
-{
-    (void)ctx;
-    if (getenv("CLEAVE_TEST_VERBOSE"))
-        fprintf(stderr, "  %s\n", line);
-}
-
-static clv_server *start_server(const clv_graph *g, char *addr, size_t len)
-{
-    clv_server_options so;
-    clv_server *s = NULL;
-    clv_error err = {0};
-    clv_server_options_init(&so);
-    so.listen = "127.0.0.1:0";
-    so.log = quiet_log;
-    if (clv_server_create(g, &so, &s, &err) || clv_server_start(s, &err)) {
-        fprintf(stderr, "server: %s\n", err.msg);
-        clv_server_free(s);
-        return NULL;
-    }
-    snprintf(addr, len, "127.0.0.1:%d", clv_server_port(s));
-    return s;
-}
+#include "runtime_util.h"
 
 /* lenet, cloud-only over a 1 Mbit/s paced link: the link is the whole
  * cost (3136 input bytes + the message's own, about 26 ms a frame). */
 static void test_link(const clv_graph *g, const char *addr)
 {
-    int n = clv_graph_n_nodes(g);
-    double *te = calloc((size_t)n + 1, sizeof *te);
-    double *tc = calloc((size_t)n + 1, sizeof *tc);
+    double *te, *tc;
     clv_error err = {0};
-    CHECK(te && tc);
-    if (!te || !tc)
-        goto out;
+    CHECK(node_times(g, &te, &tc));
+    if (!te)
+        return;
     CHECK(clv_runtime_times(g, NULL, NULL, 1, 1, 3, 1, te, tc, &err) == 0);
 
     /* one frame at a time, 10 a second: each is sent after the link was
@@ -115,7 +90,6 @@ static void test_link(const clv_graph *g, const char *addr)
         TIMING_CHECKF(fabs(r.fps / r.plan.fps - 1) < 0.10,
                "pipelined %.2f fps, predicted %.2f fps", r.fps, r.plan.fps);
     clv_edge_report_release(&r);
-out:
     free(te);
     free(tc);
 }
@@ -128,17 +102,15 @@ out:
  * so: scheduler wake-up delays; hence 35%). */
 static void test_slowdown(const clv_graph *g)
 {
-    int n = clv_graph_n_nodes(g);
-    double *te = calloc((size_t)n + 1, sizeof *te);
-    double *tc = calloc((size_t)n + 1, sizeof *tc);
+    double *te, *tc;
     clv_error err = {0};
-    CHECK(te && tc);
-    if (!te || !tc)
-        goto out;
+    CHECK(node_times(g, &te, &tc));
+    if (!te)
+        return;
     CHECK(clv_runtime_times(g, NULL, NULL, 0.25, 1, 5, 1, te, tc, &err) ==
           0);
     double sum_e = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < clv_graph_n_nodes(g); i++)
         sum_e += te[i];
     clv_edge_options o;
     clv_edge_report r;
@@ -161,7 +133,6 @@ static void test_slowdown(const clv_graph *g)
                r.mean_ms, r.plan.latency_ms);
     }
     clv_edge_report_release(&r);
-out:
     free(te);
     free(tc);
 }

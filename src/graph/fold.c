@@ -80,6 +80,25 @@ static void strides(int nd, const int64_t *dims, int64_t *st)
     }
 }
 
+/* Steps the row-major index `idx` over `dims` by one element and moves
+ * each offset off[k] (k < n) along with it by its strides st[k]: the
+ * odometer that walks an output while reading strided inputs. `st` is
+ * only read (not const: C11 cannot pass int64_t[][N] as const). */
+static void step_index(int nd, const int64_t *dims, int64_t *idx, int n,
+                       int64_t *off, int64_t (*st)[CLV_MAX_DIMS])
+{
+    for (int d = nd - 1; d >= 0; d--) {
+        if (++idx[d] < dims[d]) {
+            for (int k = 0; k < n; k++)
+                off[k] += st[k][d];
+            return;
+        }
+        for (int k = 0; k < n; k++)
+            off[k] -= (dims[d] - 1) * st[k][d];
+        idx[d] = 0;
+    }
+}
+
 /* The shape of `t` around `axis`: *outer elements before it and *inner
  * bytes in one step along it (the dims after it). */
 static void around_axis(const clv_tensor *t, int64_t axis, int64_t *outer,
@@ -123,6 +142,15 @@ static int fold_copy(clv_graph *g, int node, clv_error *err)
     return 0;
 }
 
+/* Index j of `ix` counted from the front of an axis of extent s (ONNX
+ * counts negative indices from the back); outside [0, s) when out of
+ * range. */
+static int64_t gather_index(const clv_tensor *ix, int64_t j, int64_t s)
+{
+    int64_t k = get_i(ix, j);
+    return k < 0 ? k + s : k;
+}
+
 static int fold_gather(clv_graph *g, int node, clv_error *err)
 {
     const clv_tensor *x = clv_graph__in(g, node, 0);
@@ -140,9 +168,7 @@ static int fold_gather(clv_graph *g, int node, clv_error *err)
     around_axis(x, axis, &outer, &inner);
     o = data;
     for (int64_t j = 0; j < ni; j++) {
-        int64_t k = get_i(ix, j);
-        if (k < 0)
-            k += s;
+        int64_t k = gather_index(ix, j, s);
         if (k < 0 || k >= s)
             return clv_graph__node_error(
                 g, node, err, CLV_ERANGE,
@@ -151,9 +177,7 @@ static int fold_gather(clv_graph *g, int node, clv_error *err)
     }
     for (int64_t a = 0; a < outer; a++)
         for (int64_t j = 0; j < ni; j++) {
-            int64_t k = get_i(ix, j);
-            if (k < 0)
-                k += s;
+            int64_t k = gather_index(ix, j, s);
             if (inner)
                 memcpy(o + (size_t)(a * ni + j) * inner,
                        in + (size_t)(a * s + k) * inner, inner);
@@ -219,6 +243,7 @@ static int fold_slice(clv_graph *g, int node, clv_error *err)
     const int64_t *axes = clv_node_ints(n, "axes", NULL);
     const int64_t *steps = clv_node_ints(n, "steps", NULL);
     int64_t st[CLV_MAX_DIMS], first[CLV_MAX_DIMS], step[CLV_MAX_DIMS];
+    int64_t walk[1][CLV_MAX_DIMS];
     int64_t idx[CLV_MAX_DIMS] = {0}, total = numel(y), off = 0;
     int nd = x->ndim;
     char *o;
@@ -238,20 +263,14 @@ static int fold_slice(clv_graph *g, int node, clv_error *err)
         first[axes[i]] = starts[i];
         step[axes[i]] = steps[i];
     }
-    for (int d = 0; d < nd; d++)
+    for (int d = 0; d < nd; d++) {
         off += first[d] * st[d];
+        walk[0][d] = step[d] * st[d];
+    }
     for (int64_t e = 0; e < total; e++) {
         memcpy(o + (size_t)e * es, (const char *)x->data + (size_t)off * es,
                es);
-        /* odometer over the output index */
-        for (int d = nd - 1; d >= 0; d--) {
-            if (++idx[d] < y->dims[d]) {
-                off += step[d] * st[d];
-                break;
-            }
-            off -= (y->dims[d] - 1) * step[d] * st[d];
-            idx[d] = 0;
-        }
+        step_index(nd, y->dims, idx, 1, &off, walk);
     }
     return 0;
 }
@@ -320,6 +339,44 @@ static int fold_cast(clv_graph *g, int node, clv_error *err)
     return 0;
 }
 
+/* x op z for Add, Sub, Mul and Div, computed in the type of x and z (only
+ * the chosen operation is evaluated). */
+#define CLV_FOLD_ARITH(op, x, z)                                              \
+    ((op) == CLV_OP_ADD   ? (x) + (z)                                         \
+     : (op) == CLV_OP_SUB ? (x) - (z)                                         \
+     : (op) == CLV_OP_MUL ? (x) * (z)                                         \
+                          : (x) / (z))
+
+/* Add, Sub, Mul and Div fold in these dtypes only. */
+static bool binary_dtype(clv_dtype dt)
+{
+    return dt == CLV_DT_FLOAT || dt == CLV_DT_INT64 || dt == CLV_DT_INT32;
+}
+
+/* Element `i` of `x op z`, both in the dtype `dt` of the output. */
+static void binary_value(clv_op op, clv_dtype dt, void *data, int64_t i,
+                         const clv_tensor *a, int64_t ia,
+                         const clv_tensor *b, int64_t ib)
+{
+    if (dt == CLV_DT_FLOAT || dt == CLV_DT_DOUBLE) {
+        double x = get_f(a, ia), z = get_f(b, ib);
+        /* float in float, as the kernel would */
+        double r = dt == CLV_DT_FLOAT
+                       ? (double)CLV_FOLD_ARITH(op, (float)x, (float)z)
+                       : CLV_FOLD_ARITH(op, x, z);
+        put_value(dt, data, i, false, 0, r);
+        return;
+    }
+    int64_t x = get_i(a, ia), z = get_i(b, ib), r;
+    if (op != CLV_OP_DIV) /* wrap around in uint64, then narrow */
+        r = (int64_t)CLV_FOLD_ARITH(op, (uint64_t)x, (uint64_t)z);
+    else if (dt == CLV_DT_INT32) /* int32 min / -1 wraps */
+        r = (int64_t)(int32_t)(uint32_t)(uint64_t)(x / z);
+    else
+        r = (x == INT64_MIN && z == -1) ? INT64_MIN : x / z;
+    put_value(dt, data, i, true, r, 0.0);
+}
+
 static int fold_binary(clv_graph *g, int node, clv_error *err)
 {
     const clv_node *n = &g->nodes[node];
@@ -327,20 +384,19 @@ static int fold_binary(clv_graph *g, int node, clv_error *err)
     const clv_tensor *b = clv_graph__in(g, node, 1);
     const clv_tensor *y = clv_graph__out(g, node, 0);
     int nd = y->ndim;
-    int64_t sa[CLV_MAX_DIMS], sb[CLV_MAX_DIMS], ta[CLV_MAX_DIMS],
-        tb[CLV_MAX_DIMS], idx[CLV_MAX_DIMS] = {0};
-    int64_t oa = 0, ob = 0, total = numel(y);
+    /* st[0], st[1]: broadcast strides of a and b, 0 along dims of extent 1 */
+    int64_t st[2][CLV_MAX_DIMS], ta[CLV_MAX_DIMS], tb[CLV_MAX_DIMS];
+    int64_t idx[CLV_MAX_DIMS] = {0}, off[2] = {0, 0}, total = numel(y);
     clv_dtype dt = y->dtype;
     void *data;
     int rc;
 
-    /* broadcast strides: 0 along dims of extent 1 */
     strides(a->ndim, a->dims, ta);
     strides(b->ndim, b->dims, tb);
     for (int d = 0; d < nd; d++) {
         int ka = d - (nd - a->ndim), kb = d - (nd - b->ndim);
-        sa[d] = ka < 0 || a->dims[ka] == 1 ? 0 : ta[ka];
-        sb[d] = kb < 0 || b->dims[kb] == 1 ? 0 : tb[kb];
+        st[0][d] = ka < 0 || a->dims[ka] == 1 ? 0 : ta[ka];
+        st[1][d] = kb < 0 || b->dims[kb] == 1 ? 0 : tb[kb];
     }
     if (n->op == CLV_OP_DIV && (dt == CLV_DT_INT64 || dt == CLV_DT_INT32))
         for (int64_t i = 0; i < numel(b); i++)
@@ -351,57 +407,25 @@ static int fold_binary(clv_graph *g, int node, clv_error *err)
     if ((rc = out_data(g, node, 0, &data, err)))
         return rc;
     for (int64_t e = 0; e < total; e++) {
-        if (dt == CLV_DT_FLOAT || dt == CLV_DT_DOUBLE) {
-            double x = get_f(a, oa), z = get_f(b, ob), r;
-            if (dt == CLV_DT_FLOAT) { /* in float, as the kernel would */
-                float xf = (float)x, zf = (float)z;
-                r = n->op == CLV_OP_ADD   ? (double)(xf + zf)
-                    : n->op == CLV_OP_SUB ? (double)(xf - zf)
-                    : n->op == CLV_OP_MUL ? (double)(xf * zf)
-                                          : (double)(xf / zf);
-            } else {
-                r = n->op == CLV_OP_ADD   ? x + z
-                    : n->op == CLV_OP_SUB ? x - z
-                    : n->op == CLV_OP_MUL ? x * z
-                                          : x / z;
-            }
-            put_value(dt, data, e, false, 0, r);
-        } else {
-            /* wrap around in uint64, then narrow */
-            int64_t x = get_i(a, oa), z = get_i(b, ob), r;
-            uint64_t ux = (uint64_t)x, uz = (uint64_t)z;
-            switch (n->op) {
-            case CLV_OP_ADD:
-                r = (int64_t)(ux + uz);
-                break;
-            case CLV_OP_SUB:
-                r = (int64_t)(ux - uz);
-                break;
-            case CLV_OP_MUL:
-                r = (int64_t)(ux * uz);
-                break;
-            default:
-                if (dt == CLV_DT_INT32) /* int32 min / -1 wraps */
-                    r = (int64_t)(int32_t)(uint32_t)(uint64_t)(x / z);
-                else
-                    r = (x == INT64_MIN && z == -1) ? INT64_MIN : x / z;
-                break;
-            }
-            put_value(dt, data, e, true, r, 0.0);
-        }
-        for (int d = nd - 1; d >= 0; d--) {
-            if (++idx[d] < y->dims[d]) {
-                oa += sa[d];
-                ob += sb[d];
-                break;
-            }
-            oa -= (y->dims[d] - 1) * sa[d];
-            ob -= (y->dims[d] - 1) * sb[d];
-            idx[d] = 0;
-        }
+        binary_value(n->op, dt, data, e, a, off[0], b, off[1]);
+        step_index(nd, y->dims, idx, 2, off, st);
     }
     return 0;
 }
+
+/* The folding of each op, NULL (the default for a new op) for the ops that
+ * stay as they are. Shape is folded apart: it needs its input's shape, not
+ * its data. */
+static int (*const fold_table[CLV_OP_COUNT])(clv_graph *, int,
+                                             clv_error *) = {
+    [CLV_OP_IDENTITY] = fold_copy,  [CLV_OP_FLATTEN] = fold_copy,
+    [CLV_OP_RESHAPE] = fold_copy,   [CLV_OP_SQUEEZE] = fold_copy,
+    [CLV_OP_UNSQUEEZE] = fold_copy, [CLV_OP_GATHER] = fold_gather,
+    [CLV_OP_CONCAT] = fold_concat,  [CLV_OP_SPLIT] = fold_split,
+    [CLV_OP_SLICE] = fold_slice,    [CLV_OP_CAST] = fold_cast,
+    [CLV_OP_ADD] = fold_binary,     [CLV_OP_SUB] = fold_binary,
+    [CLV_OP_MUL] = fold_binary,     [CLV_OP_DIV] = fold_binary,
+};
 
 /* ---- entry ------------------------------------------------------------- */
 
@@ -409,6 +433,7 @@ int clv_graph__fold_node(clv_graph *g, int node, bool *folded,
                          clv_error *err)
 {
     const clv_node *n;
+    int (*fold)(clv_graph *, int, clv_error *);
     int64_t out_numel = 0;
     int rc;
 
@@ -442,42 +467,12 @@ int clv_graph__fold_node(clv_graph *g, int node, bool *folded,
             return 0;
     }
 
-    switch (n->op) {
-    case CLV_OP_IDENTITY:
-    case CLV_OP_FLATTEN:
-    case CLV_OP_RESHAPE:
-    case CLV_OP_SQUEEZE:
-    case CLV_OP_UNSQUEEZE:
-        rc = fold_copy(g, node, err);
-        break;
-    case CLV_OP_GATHER:
-        rc = fold_gather(g, node, err);
-        break;
-    case CLV_OP_CONCAT:
-        rc = fold_concat(g, node, err);
-        break;
-    case CLV_OP_SPLIT:
-        rc = fold_split(g, node, err);
-        break;
-    case CLV_OP_SLICE:
-        rc = fold_slice(g, node, err);
-        break;
-    case CLV_OP_CAST:
-        rc = fold_cast(g, node, err);
-        break;
-    case CLV_OP_ADD:
-    case CLV_OP_SUB:
-    case CLV_OP_MUL:
-    case CLV_OP_DIV: {
-        clv_dtype dt = clv_graph__in(g, node, 0)->dtype;
-        if (dt != CLV_DT_FLOAT && dt != CLV_DT_INT64 && dt != CLV_DT_INT32)
-            return 0;
-        rc = fold_binary(g, node, err);
-        break;
-    }
-    default:
+    fold = (int)n->op >= 0 && n->op < CLV_OP_COUNT ? fold_table[n->op]
+                                                   : NULL;
+    if (!fold || (fold == fold_binary &&
+                  !binary_dtype(clv_graph__in(g, node, 0)->dtype)))
         return 0;
-    }
+    rc = fold(g, node, err);
     if (rc)
         return rc;
     *folded = true;
