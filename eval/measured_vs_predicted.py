@@ -45,12 +45,17 @@ def loadavg():
 
 
 def start_server(cleave, model, port):
+    """Starts `cleave serve` and waits until it listens (it first measures
+    its own per-node times, which the edges then plan with)."""
     p = subprocess.Popen([cleave, "serve", "--model", "zoo:" + model,
                           "--listen", "127.0.0.1:%d" % port, "--quiet"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.0)
-    if p.poll() is not None:
-        sys.exit("cleave serve failed: " + p.stderr.read().decode())
+    seen = b""
+    while b" on port " not in seen:
+        line = p.stderr.readline()
+        if not line:
+            sys.exit("cleave serve failed: " + seen.decode())
+        seen += line
     return p
 
 

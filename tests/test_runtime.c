@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,67 @@ static void test_planners(const clv_graph *g, const char *addr)
     free(tc);
 }
 
+/* A server started with its own times sends them on request and the edge
+ * plans with them; one without says so and the edge keeps its own. */
+static void test_server_times(const clv_graph *g, const char *plain_addr)
+{
+    int n = clv_graph_n_nodes(g);
+    double *te, *tc, *srv = calloc((size_t)n + 1, sizeof *srv);
+    double sum_srv = 0, sum_tc = 0;
+    CHECK(node_times(g, &te, &tc) && srv);
+    if (!te || !srv) {
+        free(srv);
+        return;
+    }
+    middle_times(g, te, tc);
+    for (int i = 0; i < n; i++) {
+        srv[i] = 0.25 + 0.001 * i;
+        sum_srv += srv[i];
+        sum_tc += tc[i];
+    }
+    clv_server_options so;
+    clv_server *s = NULL;
+    clv_error err = {0};
+    char addr[64];
+    clv_server_options_init(&so);
+    so.listen = "127.0.0.1:0";
+    so.log = quiet_log;
+    so.node_ms = srv;
+    so.node_ms_runs = 3;
+    CHECK(clv_server_create(g, &so, &s, &err) == 0 &&
+          clv_server_start(s, &err) == 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", s ? clv_server_port(s) : 0);
+    for (int k = 0; k < 3; k++) {
+        /* k = 0: the server's times; 1: not asked; 2: a server without */
+        clv_edge_options o;
+        clv_edge_report r;
+        input_ctx ic = {g, 5};
+        checked_options(&o, k == 2 ? plain_addr : addr, te, tc, &ic);
+        clv_edge_report_init(&r);
+        o.frames = 3;
+        o.planner = CLV_PLAN_CLOUD;
+        o.plan_bps = 4e6;
+        o.server_times = k != 1;
+        int rc = clv_edge_run(g, &o, &r, &err);
+        CHECKF(rc == 0 && r.n_ok == 3 && check_outputs(g, &r, &ic) == 0,
+               "case %d: rc %d ok %d: %s", k, rc, r.n_ok, err.msg);
+        double want = k == 0 ? sum_srv : sum_tc;
+        CHECKF(r.server_times == (k == 0) &&
+                   fabs(r.plan.cloud_ms - want) < 1e-9 * want,
+               "case %d: server times %d, T_c %.6f, expected %.6f", k,
+               r.server_times, r.plan.cloud_ms, want);
+        clv_edge_report_release(&r);
+    }
+    clv_server_free(s);
+    /* times that are not finite are refused */
+    srv[1] = NAN;
+    s = NULL;
+    CHECK(clv_server_create(g, &so, &s, &err) == CLV_EINVAL && !s);
+    free(srv);
+    free(te);
+    free(tc);
+}
+
 /* wifi -> 3g -> 4g in short phases: plans switch at frame boundaries, no
  * frame is lost, every result equals the whole model's. */
 static void test_adapt(const clv_graph *g, const char *addr)
@@ -288,6 +350,7 @@ int main(void)
     CHECK(s != NULL);
     if (s) {
         test_planners(g, addr);
+        test_server_times(g, addr);
         test_adapt(g, addr);
     }
     clv_server_free(s);

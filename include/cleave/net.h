@@ -117,7 +117,9 @@ extern "C" {
     X(PROBE, 9, "PROBE")             \
     X(PROBE_ACK, 10, "PROBE_ACK")    \
     X(ERROR, 11, "ERROR")            \
-    X(BYE, 12, "BYE")
+    X(BYE, 12, "BYE")                \
+    X(TIMES_REQUEST, 13, "TIMES_REQUEST") \
+    X(TIMES, 14, "TIMES")
 
 typedef enum clv_net_type {
     CLV_NET_NONE = 0, /* an initialised, empty message */
@@ -142,7 +144,8 @@ const char *clv_net_type_name(int type);
     X(LIMIT, 7, "size limit exceeded")                                 \
     X(COMPUTE, 8, "the cloud part failed to run")                      \
     X(SHUTDOWN, 9, "server shutting down")                             \
-    X(INTERNAL, 10, "internal error")
+    X(INTERNAL, 10, "internal error")                                  \
+    X(UNAVAILABLE, 11, "not available")
 
 enum clv_net_err {
 #define CLV__NET_ERR_ENUM(id, v, text) CLV_NET_ERR_##id = v,
@@ -303,8 +306,23 @@ typedef struct clv_net_error {
     const char *text; /* NULL = "" */
 } clv_net_error;
 
-/* One message. The member matching `type` is the valid one (BYE has
- * none). Initialise with clv_net_msg_init() before the first use and
+/* TIMES_REQUEST (no fields; its payload is a reserved u32 0): the edge
+ * asks for the server's own per-node compute times of the model.
+ * TIMES: the answer. `ms[i]` is graph node i's time on the server in
+ * milliseconds (both peers run the same model, so node indices agree),
+ * measured by the server over `runs` runs (0: read from a profile file);
+ * each finite and >= 0. A server without times answers status
+ * CLV_NET_ERR_UNAVAILABLE, n = 0 and a message saying why. */
+typedef struct clv_net_times {
+    int32_t status;      /* 0, or a CLV_NET_ERR_* code (then n = 0) */
+    uint32_t runs;
+    uint32_t n;
+    const double *ms;
+    const char *message; /* NULL = "" */
+} clv_net_times;
+
+/* One message. The member matching `type` is the valid one (BYE and
+ * TIMES_REQUEST have none). Initialise with clv_net_msg_init() before the first use and
  * release with clv_net_msg_release(); a message may be reused: decoding
  * into it releases what it held. */
 typedef struct clv_net_msg {
@@ -321,6 +339,7 @@ typedef struct clv_net_msg {
         clv_net_probe probe;
         clv_net_probe_ack probe_ack;
         clv_net_error error;
+        clv_net_times times;
     };
     /* Set by decoding: the payload's length, and for clv_net_recv() the
      * receiver's clock when the header was complete and when the last

@@ -93,6 +93,13 @@ typedef struct clv_server_options {
     uint64_t max_payload; /* the largest payload taken; default 64 MiB */
     const clv_net_secret *secret; /* borrowed; NULL: no authentication */
     const char *name;     /* the server's name in HELLO_ACK; may be NULL */
+    /* The server's own per-node compute times (ms, one per graph node,
+     * finite and >= 0; copied at create), which it sends to an edge that
+     * asks (TIMES_REQUEST), so the edge plans with what the cloud really
+     * costs. `node_ms_runs` is how many runs they come from (0: a profile
+     * file). NULL: the server answers that it has none. */
+    const double *node_ms;
+    int node_ms_runs;
     clv_log_fn log;       /* may be NULL */
     void *log_ctx;
 } clv_server_options;
@@ -238,6 +245,11 @@ typedef struct clv_edge_options {
      * server is given: the edge's under its slowdown, and the cloud's. */
     const double *t_edge_ms;
     const double *t_cloud_ms;
+    bool server_times;       /* at the first connection, ask the server for
+                                its own per-node times (TIMES_REQUEST) and
+                                plan with them instead of t_cloud_ms; a
+                                server without times leaves t_cloud_ms
+                                (logged); default false */
     double slowdown;         /* duty-cycle fraction F in (0, 1] applied to
                                 the edge part: the edge thread sleeps until
                                 its work has lasted its CPU time / F (CPU
@@ -324,6 +336,7 @@ typedef struct clv_edge_report {
     /* The first plan and its prediction. */
     clv_plan plan;
     double plan_bps;        /* the bandwidth it was made for */
+    bool server_times;      /* the cloud's times came from the server */
 } clv_edge_report;
 
 void clv_edge_report_init(clv_edge_report *r);

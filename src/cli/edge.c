@@ -54,9 +54,14 @@ static const char edge_usage[] =
     "                      cgroup tree). The cloud's times are measured first,\n"
     "                      unlimited; the edge's inside the group\n"
     "  --edge-profile F    per-node edge times from a `cleave profile` file\n"
-    "  --cloud-profile F   per-node cloud times (default: measured here once,\n"
-    "                      divided by --cloud-speedup, default 1)\n"
+    "  --cloud-profile F   per-node cloud times from a profile file\n"
+    "  --cloud-times S     where the cloud's times come from without\n"
+    "                      --cloud-profile: \"server\" (default) asks the\n"
+    "                      server for the times it measured of itself (`cleave\n"
+    "                      serve --profile-runs`), falling back to \"local\":\n"
+    "                      measured here once, divided by --cloud-speedup\n"
     "  --cloud-speedup X   the cloud is X times faster than this machine\n"
+    "                      (local cloud times only; default 1)\n"
     "  --threads N         engine threads on the edge (default 1)\n"
     "  --trace F.json      a Chrome trace of every stage of every frame\n"
     "  --json              the summary as JSON\n"
@@ -137,12 +142,13 @@ static void print_summary(const clv_edge_report *r)
            r->probe_bps / 1e6, r->bw_bps / 1e6);
     if (r->plan.n_nodes)
         printf("first plan  %s%s%s at %.3g Mbit/s: predicted T_e %.1f + T_t "
-               "%.1f + T_c %.1f = %.1f ms, %.2f fps\n",
+               "%.1f + T_c %.1f = %.1f ms, %.2f fps (cloud times: %s)\n",
                clv_plan_method_name(r->plan.method),
                r->plan.mode ? "/" : "",
                r->plan.mode ? clv_plan_mode_name(r->plan.mode) : "",
                r->plan_bps / 1e6, r->plan.edge_ms, r->plan.transfer_ms,
-               r->plan.cloud_ms, r->plan.latency_ms, r->plan.fps);
+               r->plan.cloud_ms, r->plan.latency_ms, r->plan.fps,
+               r->server_times ? "the server's" : "this machine's");
     for (int i = 0; i < r->n_switches; i++) {
         const clv_edge_switch *s = &r->switches[i];
         printf("switch      t=%.2f s at %.3g Mbit/s: plan %llu -> %llu, cut "
@@ -157,6 +163,7 @@ int cli_edge(int argc, char **argv)
     const char *model = NULL, *server = NULL, *input = NULL, *link = NULL;
     const char *bandwidth = NULL, *sched = NULL, *trace = NULL, *token = NULL;
     const char *eprof = NULL, *cprof = NULL, *planner = "dads";
+    const char *cloud_times = "server";
     uint64_t frames = 20, seed = 1, threads = 1, sequential = 0;
     double fps = 0, slowdown = 1, threshold = 0.25, speedup = 1, dads_fps = 0;
     double quota = 0;
@@ -204,6 +211,7 @@ int cli_edge(int argc, char **argv)
         STR_OPT("--token-file", token)
         STR_OPT("--edge-profile", eprof)
         STR_OPT("--cloud-profile", cprof)
+        STR_OPT("--cloud-times", cloud_times)
         U64_OPT("--frames", frames)
         U64_OPT("--seed", seed)
         U64_OPT("--threads", threads)
@@ -246,9 +254,11 @@ int cli_edge(int argc, char **argv)
         frames > 10000000 || threads < 1 || threads > 64 || threshold < 0 ||
         (link && bandwidth) || (!!eprof != !!cprof) ||
         (quota != 0 && !(quota >= 0.01 && quota <= 64)) ||
-        (quota > 0 && slowdown < 1)) {
+        (quota > 0 && slowdown < 1) ||
+        (strcmp(cloud_times, "server") && strcmp(cloud_times, "local"))) {
         fprintf(stderr, "cleave edge: bad options: --slowdown in (0,1], "
                         "--cpu-quota in [0.01,64] and not with --slowdown, "
+                        "--cloud-times server or local, "
                         "--cloud-speedup > 0, --threads 1..64, one of --link "
                         "and --bandwidth, both profiles or none\n");
         return CLI_USAGE;
@@ -327,8 +337,12 @@ int cli_edge(int argc, char **argv)
     } else {
         if (!quiet && !eprof)
             fprintf(stderr, "cleave edge: profiling %s on this machine (edge "
-                            "= measured / %.3g, cloud = measured / %.3g)\n",
-                    model, slowdown, speedup);
+                            "= measured / %.3g; cloud: %s)\n",
+                    model, slowdown,
+                    strcmp(cloud_times, "server")
+                        ? "measured / --cloud-speedup"
+                        : "the server's times, else measured / "
+                          "--cloud-speedup");
         rc = clv_runtime_times(g, eprof, cprof, slowdown, speedup, 5,
                                (int)threads, te, tc, &err);
     }
@@ -346,6 +360,7 @@ int cli_edge(int argc, char **argv)
     o.schedule = schedule;
     o.t_edge_ms = te;
     o.t_cloud_ms = tc;
+    o.server_times = !cprof && !strcmp(cloud_times, "server");
     o.slowdown = slowdown;
     o.threads = (int)threads;
     o.adapt = adapt;

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "cleave/profile.h"
 #include "cleave/runtime.h"
 #include "cli/cli.h"
 
 static const char serve_usage[] =
     "usage: cleave serve --model MODEL [--listen ADDR:PORT] [--threads N]\n"
     "                    [--max-edges N] [--token-file F] [--seed N]\n"
+    "                    [--profile-runs N | --profile F]\n"
     "\n"
     "The cloud server: accepts edges (`cleave edge`) that run the same model,\n"
     "takes their plans and runs the cloud part of every frame they send on a\n"
@@ -28,6 +30,11 @@ static const char serve_usage[] =
     "  --max-edges N     edges served at once (default 64)\n"
     "  --token-file F    require edges to prove they hold this shared secret\n"
     "  --seed N          weight seed of zoo: and .cfg models (default 1)\n"
+    "  --profile-runs N  before listening, time every node of the model on\n"
+    "                    this machine over N runs (default 5; 0: do not) and\n"
+    "                    send these times to edges that ask, so they plan\n"
+    "                    with what the cloud really costs\n"
+    "  --profile F       send the times of this `cleave profile` file instead\n"
     "  --quiet           log only errors\n";
 
 /* The one server a signal may stop (the handler needs a global). */
@@ -50,10 +57,55 @@ static void serve_log(void *ctx, const char *line)
             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, line);
 }
 
+/* The server's own per-node times (ms): from the profile file `profile`,
+ * or measured here over `runs` runs (fused, as the server's engines run);
+ * none (*out NULL) when runs is 0 and there is no file. */
+static int serve_times(const clv_graph *g, const char *profile, int runs,
+                       bool quiet, double **out, clv_error *err)
+{
+    *out = NULL;
+    if (!profile && runs == 0)
+        return 0;
+    int n = clv_graph_n_nodes(g);
+    double *t = calloc((size_t)n + 1, sizeof *t);
+    clv_profile p;
+    clv_profile_init(&p);
+    if (!t)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    int rc;
+    if (profile) {
+        rc = clv_profile_load(profile, &p, err);
+    } else {
+        clv_profile_options po;
+        clv_profile_options_init(&po);
+        po.runs = runs;
+        po.warmup = 1;
+        po.device = "cloud";
+        po.fuse = true;
+        rc = clv_profile_measure(g, &po, &p, err);
+    }
+    if (!rc)
+        rc = clv_profile_node_times(&p, g, t, err);
+    clv_profile_release(&p);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += t[i];
+    if (!quiet)
+        fprintf(stderr, "cleave serve: own times %s: %.1f ms for the whole "
+                        "model\n", profile ? profile : "measured", sum);
+    *out = t;
+    return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
     const char *model = NULL, *listen = "*:7878", *token = NULL;
-    uint64_t threads = 2, max_edges = 64, seed = 1;
+    const char *profile = NULL;
+    uint64_t threads = 2, max_edges = 64, seed = 1, prof_runs = 5;
     bool quiet = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -78,6 +130,13 @@ int cli_serve(int argc, char **argv)
             if (!cli_parse_u64(a, v, &max_edges))
                 return CLI_USAGE;
             i++;
+        } else if (!strcmp(a, "--profile") && v) {
+            profile = v;
+            i++;
+        } else if (!strcmp(a, "--profile-runs") && v) {
+            if (!cli_parse_u64(a, v, &prof_runs))
+                return CLI_USAGE;
+            i++;
         } else if (!strcmp(a, "--seed") && v) {
             if (!cli_parse_u64(a, v, &seed))
                 return CLI_USAGE;
@@ -95,9 +154,10 @@ int cli_serve(int argc, char **argv)
                 serve_usage);
         return CLI_USAGE;
     }
-    if (threads < 1 || threads > 256 || max_edges < 1 || max_edges > 100000) {
-        fprintf(stderr, "cleave serve: --threads must be 1..256 and "
-                        "--max-edges 1..100000\n");
+    if (threads < 1 || threads > 256 || max_edges < 1 || max_edges > 100000 ||
+        prof_runs > 1000) {
+        fprintf(stderr, "cleave serve: --threads must be 1..256, "
+                        "--max-edges 1..100000 and --profile-runs 0..1000\n");
         return CLI_USAGE;
     }
     clv_error err;
@@ -113,6 +173,14 @@ int cli_serve(int argc, char **argv)
     clv_graph *g = cli_load(model, seed);
     if (!g)
         return CLI_FAIL;
+    double *times = NULL;
+    int rc = serve_times(g, profile, (int)(profile ? 0 : prof_runs), quiet,
+                         &times, &err);
+    if (rc) {
+        fprintf(stderr, "cleave serve: %s\n", clv_error_text(&err, rc));
+        clv_graph_free(g);
+        return CLI_FAIL;
+    }
     clv_server_options o;
     clv_server_options_init(&o);
     o.listen = listen;
@@ -121,8 +189,11 @@ int cli_serve(int argc, char **argv)
     o.secret = token ? &secret : NULL;
     o.name = "cleave serve";
     o.log = quiet ? NULL : serve_log;
+    o.node_ms = times;
+    o.node_ms_runs = profile ? 0 : (int)prof_runs;
     clv_server *s = NULL;
-    int rc = clv_server_create(g, &o, &s, &err);
+    rc = clv_server_create(g, &o, &s, &err);
+    free(times);
     if (!rc) {
         serve_stop_target = s;
         struct sigaction sa;

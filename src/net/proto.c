@@ -1,6 +1,7 @@
 /* The wire format: message headers, payload encoders and the validating
  * decoder. The layout is specified in docs/protocol.md. */
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +83,8 @@ static bool is_control(clv_net_type t)
     return t == CLV_NET_HELLO || t == CLV_NET_CHALLENGE ||
            t == CLV_NET_AUTH || t == CLV_NET_HELLO_ACK ||
            t == CLV_NET_PLAN_ACK || t == CLV_NET_ERROR ||
-           t == CLV_NET_BYE || t == CLV_NET_PROBE_ACK;
+           t == CLV_NET_BYE || t == CLV_NET_PROBE_ACK ||
+           t == CLV_NET_TIMES_REQUEST;
 }
 
 uint64_t clv_net__type_cap(clv_net_type type, const clv_net_limits *lim)
@@ -92,6 +94,11 @@ uint64_t clv_net__type_cap(clv_net_type type, const clv_net_limits *lim)
         uint64_t plan = 8 + 12 + 12 * (uint64_t)lim->max_plan;
         if (plan < cap)
             cap = plan;
+    }
+    if (type == CLV_NET_TIMES) {
+        uint64_t times = 12 + 8 * (uint64_t)lim->max_plan + 5 + lim->max_text;
+        if (times < cap)
+            cap = times;
     }
     return cap;
 }
@@ -405,6 +412,32 @@ static int encode_payload(wr *w, const clv_net_msg *m, clv_error *err)
         rc = w_str(w, m->error.text, "ERROR's text", err);
         break;
     case CLV_NET_BYE:
+        break;
+    case CLV_NET_TIMES_REQUEST:
+        w_u32(w, 0);
+        break;
+    case CLV_NET_TIMES:
+        if (m->times.status != 0 && m->times.n != 0)
+            return clv_error_set(err, CLV_EINVAL,
+                                 "TIMES: status %d carries no times",
+                                 (int)m->times.status);
+        if (m->times.n && !m->times.ms)
+            return clv_error_set(err, CLV_EINVAL, "TIMES: %u times but no "
+                                 "array", (unsigned)m->times.n);
+        for (uint32_t i = 0; i < m->times.n; i++)
+            if (!isfinite(m->times.ms[i]) || m->times.ms[i] < 0)
+                return clv_error_set(err, CLV_EINVAL,
+                                     "TIMES: time %u is %g", (unsigned)i,
+                                     m->times.ms[i]);
+        w_u32(w, (uint32_t)m->times.status);
+        w_u32(w, m->times.runs);
+        w_u32(w, m->times.n);
+        for (uint32_t i = 0; i < m->times.n; i++) {
+            uint64_t bits;
+            memcpy(&bits, &m->times.ms[i], 8);
+            w_u64(w, bits);
+        }
+        rc = w_str(w, m->times.message, "TIMES's message", err);
         break;
     default:
         return clv_error_set(err, CLV_EINVAL, "cannot encode message type %d",
@@ -760,6 +793,42 @@ static int decode_plan(rd *r, clv_net_msg *m)
     return 0;
 }
 
+static int decode_times(rd *r, clv_net_msg *m)
+{
+    clv_net_times *t = &m->times;
+    uint32_t u;
+    int rc;
+    if ((rc = r_u32(r, "the status", &u)) ||
+        (rc = r_u32(r, "the run count", &t->runs)) ||
+        (rc = r_count(r, "times", r->lim->max_plan, 8, &t->n)))
+        return rc;
+    t->status = (int32_t)u;
+    if (t->status != 0 && t->n != 0)
+        return clv_error_set(r->err, CLV_EFORMAT,
+                             "TIMES: status %d with %u times",
+                             (int)t->status, (unsigned)t->n);
+    double *v = NULL;
+    if (t->n) {
+        v = malloc((size_t)t->n * sizeof *v);
+        if (!v)
+            return clv_error_set(r->err, CLV_ENOMEM,
+                                 "TIMES: out of memory for %u times",
+                                 (unsigned)t->n);
+        m->owned_arrays_ = v;
+    }
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint64_t bits = clv_net__get64(r->p + r->pos);
+        r->pos += 8;
+        memcpy(&v[i], &bits, 8);
+        if (!isfinite(v[i]) || v[i] < 0)
+            return clv_error_set(r->err, CLV_EFORMAT,
+                                 "TIMES: time %u is %g ms", (unsigned)i,
+                                 v[i]);
+    }
+    t->ms = v;
+    return r_str(r, "the message", r->lim->max_text, &t->message);
+}
+
 static int decode(rd *r, clv_net_type type, clv_net_msg *m)
 {
     int rc = 0;
@@ -883,6 +952,13 @@ static int decode(rd *r, clv_net_type type, clv_net_msg *m)
         m->error.code = (int32_t)u;
         break;
     case CLV_NET_BYE:
+        break;
+    case CLV_NET_TIMES_REQUEST:
+        if (!(rc = r_u32(r, "a reserved field", &res)))
+            rc = r_zero(r, "a reserved field", res);
+        break;
+    case CLV_NET_TIMES:
+        rc = decode_times(r, m);
         break;
     default:
         return clv_error_set(r->err, CLV_EFORMAT, "unknown message type %d",

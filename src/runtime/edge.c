@@ -86,6 +86,9 @@ typedef struct edge_ctx {
     clv_net_pacer *pacer;
     clv_net_bw *bw;
     uint8_t digest[CLV_NET_DIGEST_SIZE];
+    double *t_cloud_srv;      /* the server's own times (server_times) */
+    const double *t_cloud;    /* what planning uses: t_cloud_srv or
+                                 o.t_cloud_ms */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -414,11 +417,11 @@ static int replan(edge_ctx *x, double bps, bool initial, clv_error *err)
     clv_plan_init(&plan);
     if (!on_edge)
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
-    if (!x->o.t_edge_ms || !x->o.t_cloud_ms) {
+    if (!x->o.t_edge_ms || !x->t_cloud) {
         memset(on_edge, 1, (size_t)n);
         rc = 0;
     } else {
-        rc = clv_runtime_plan(x->g, x->o.t_edge_ms, x->o.t_cloud_ms,
+        rc = clv_runtime_plan(x->g, x->o.t_edge_ms, x->t_cloud,
                               x->o.planner, bps, x->o.rtt_ms, x->o.dads_fps,
                               &plan, on_edge, err);
     }
@@ -790,6 +793,56 @@ static void drop_conn(edge_ctx *x)
 }
 
 /* Connects, shakes hands, paces, optionally probes, starts the receiver. */
+/* server_times: asks the server for its per-node times on the fresh
+ * connection c (before the receiver thread runs) and keeps them for
+ * planning. A server without times, or with a count that does not match
+ * the model, is logged and the given cloud times stay. 0, or an I/O or
+ * protocol error (the connection is then unusable). */
+static int request_times(edge_ctx *x, clv_net_conn *c, clv_error *err)
+{
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_TIMES_REQUEST;
+    int rc = clv_net_send(c, &m, NULL, err);
+    if (!rc)
+        rc = clv_net_recv(c, &m, err);
+    if (!rc && m.type != CLV_NET_TIMES)
+        rc = clv_error_set(err, CLV_EFORMAT, "the server answered a "
+                           "TIMES_REQUEST with %s",
+                           clv_net_type_name(m.type));
+    int n = clv_graph_n_nodes(x->g);
+    if (rc) {
+        /* the caller drops the connection */
+    } else if (m.times.status) {
+        ELOG(x, "the server has no times of its own (%s); planning with "
+                "the cloud times given",
+             m.times.message && *m.times.message
+                 ? m.times.message
+                 : clv_net_err_text(m.times.status));
+    } else if (m.times.n != (uint32_t)n) {
+        ELOG(x, "the server sent %u times for %d nodes; planning with the "
+                "cloud times given",
+             (unsigned)m.times.n, n);
+    } else {
+        double *t = malloc(((size_t)n + 1) * sizeof *t);
+        if (!t) {
+            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        } else {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += t[i] = m.times.ms[i];
+            x->t_cloud_srv = t;
+            x->t_cloud = t;
+            x->rep->server_times = true;
+            ELOG(x, "the server's own times: %.1f ms for the whole model "
+                    "(%u runs)",
+                 sum, (unsigned)m.times.runs);
+        }
+    }
+    clv_net_msg_release(&m);
+    return rc;
+}
+
 static int open_conn(edge_ctx *x, bool probe, double *probe_bps,
                      clv_error *err)
 {
@@ -807,6 +860,9 @@ static int open_conn(edge_ctx *x, bool probe, double *probe_bps,
     if (rc)
         goto fail;
     clv_net_conn_set_timeout(c, 15000);
+    if (x->o.server_times && !x->t_cloud_srv &&
+        (rc = request_times(x, c, err)))
+        goto fail;
     if (x->pacer)
         clv_net_conn_set_pacer(c, x->pacer);
     if (probe) {
@@ -1352,6 +1408,7 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
     memset(&x, 0, sizeof x);
     x.g = g;
     x.o = *o;
+    x.t_cloud = o->t_cloud_ms;
     x.rep = out;
     x.n_in = clv_graph_n_inputs(g);
     x.n_out = clv_graph_n_outputs(g);
@@ -1526,6 +1583,7 @@ done:
         eplan_free(p);
     }
     clv_engine_free(x.whole);
+    free(x.t_cloud_srv);
     clv_net_bw_free(x.bw);
     clv_net_pacer_free(x.pacer);
     pthread_mutex_destroy(&x.mu);

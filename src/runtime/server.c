@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,7 @@ struct clv_server {
     int n_workers;
     uint64_t next_session;
     clv_server_stats st;
+    double *node_ms; /* the server's own times (o.node_ms copied), or NULL */
 };
 
 #define LOG(s, ...) clv_rt__log((s)->o.log, (s)->o.log_ctx, __VA_ARGS__)
@@ -463,6 +465,24 @@ static void *conn_main(void *arg)
                 bad = true;
                 break;
             }
+        } else if (m.type == CLV_NET_TIMES_REQUEST) {
+            clv_net_msg t;
+            clv_net_msg_init(&t);
+            t.type = CLV_NET_TIMES;
+            if (s->node_ms) {
+                t.times.n = (uint32_t)clv_graph_n_nodes(s->g);
+                t.times.ms = s->node_ms;
+                t.times.runs = (uint32_t)s->o.node_ms_runs;
+            } else {
+                t.times.status = CLV_NET_ERR_UNAVAILABLE;
+                t.times.message = "this server was started without its "
+                                  "own times (cleave serve --profile-runs "
+                                  "N or --profile FILE)";
+            }
+            if ((rc = conn_send(c, &t, &err))) {
+                bad = true;
+                break;
+            }
         } else if (m.type == CLV_NET_PLAN) {
             handle_plan(s, c, &m.plan);
         } else if (m.type == CLV_NET_FRAME) {
@@ -803,16 +823,39 @@ int clv_server_create(const clv_graph *g, const clv_server_options *o,
     if (!s->o.listen)
         s->o.listen = "*:7878";
     atomic_init(&s->stop, 0);
-    int rc = clv_net_graph_digest(g, s->digest);
+    int rc = 0;
+    if (o->node_ms) {
+        int n = clv_graph_n_nodes(g);
+        s->node_ms = malloc(((size_t)n + 1) * sizeof *s->node_ms);
+        if (!s->node_ms) {
+            free(s);
+            return clv_error_set(err, CLV_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < n; i++) {
+            if (!isfinite(o->node_ms[i]) || o->node_ms[i] < 0) {
+                rc = clv_error_set(err, CLV_EINVAL,
+                                   "the server's time of node %d is %g ms",
+                                   i, o->node_ms[i]);
+                free(s->node_ms);
+                free(s);
+                return rc;
+            }
+            s->node_ms[i] = o->node_ms[i];
+        }
+    }
+    s->o.node_ms = NULL; /* borrowed for the call only */
+    rc = clv_net_graph_digest(g, s->digest);
     if (!rc)
         rc = clv_net_listen(s->o.listen, &s->lis, err);
     if (rc) {
+        free(s->node_ms);
         free(s);
         return rc;
     }
     s->workers = calloc((size_t)s->o.threads, sizeof *s->workers);
     if (!s->workers) {
         clv_net_listener_free(s->lis);
+        free(s->node_ms);
         free(s);
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
     }
@@ -883,6 +926,7 @@ void clv_server_free(clv_server *s)
     clv_server_join(s);
     clv_net_listener_free(s->lis);
     free(s->workers);
+    free(s->node_ms);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
