@@ -592,7 +592,9 @@ static void test_limits(void)
     struct {
         int off;
         uint8_t val;
-    } bad[] = {{0, 'X'}, {4, 2}, {6, 0}, {6, 13}, {8, 1}, {24, 1}};
+    } bad[] = {{0, 'X'}, {4, 2}, {6, 0},
+               {6, CLV_NET_TYPE_END}, /* the first type beyond the table */
+               {8, 1}, {24, 1}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t c[32];
         memcpy(c, hdr, 32);
@@ -934,6 +936,31 @@ static void test_estimators(void)
     CHECK(clv_net_probe_bandwidth(1000, 1000000, 3000, 3000000) == 8e6);
     CHECK(clv_net_probe_bandwidth(3000, 1000000, 1000, 3000000) == 0);
     CHECK(clv_net_probe_bandwidth(1000, 3000000, 3000, 3000000) == 0);
+
+    /* The probe's second look (measured on a tc-shaped 5.85 Mbit/s link:
+     * single pairs read 5.65 typically, 6.50 or 5.16 after a hiccup, or
+     * failed with no difference at all). A pair within 10% of the sizing
+     * round's last pair stands; one beyond, or a failed one, gets another
+     * pair, and the median of the three drops the odd one out. */
+    {
+        double one[1] = {5.65e6};
+        CHECK(!clv_net__probe_disagree(one, 1, 5.70e6));
+        CHECK(!clv_net__probe_disagree(one, 1, 0)); /* no reference */
+        one[0] = 6.50e6;
+        CHECK(clv_net__probe_disagree(one, 1, 5.70e6));
+        CHECK(one[0] == 6.50e6); /* not reordered */
+        one[0] = 0;
+        CHECK(clv_net__probe_disagree(one, 1, 5.70e6));
+        double three[3] = {6.50e6, 5.62e6, 5.70e6};
+        CHECK(clv_net__probe_median(three, 3) == 5.70e6);
+        double failed[3] = {0, 5.62e6, 5.70e6};
+        CHECK(clv_net__probe_median(failed, 3) == 5.62e6);
+        /* with repeats 3, the median is judged, not each pair */
+        double rep[3] = {5.16e6, 5.66e6, 5.60e6};
+        CHECK(!clv_net__probe_disagree(rep, 3, 5.70e6));
+        double even[2] = {5e6, 6e6};
+        CHECK(clv_net__probe_median(even, 2) == 5.5e6);
+    }
 
     clv_net_bw *b = NULL;
     clv_error err = {0};

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -611,6 +612,55 @@ static void test_probe(void)
     CHECK(clv_net_probe_link(NULL, &o, &pr, &err) == CLV_EINVAL);
 }
 
+/* A receiver that reads late finds most of a message waiting in the socket
+ * buffer; its timing of the transfer (the passive estimate's input, and
+ * the PROBE_ACK's) must still be the link's, from the packets' arrival
+ * times, not the few microseconds its own reads take. 50 KB paced at
+ * 1 Mbit/s take 0.4 s (less the pacer's 20 ms first burst); the reader
+ * starts 0.7 s after the sender. (The message fits in the receiver's
+ * window: a larger one would stall the sender until the reader reads.) */
+static void test_late_reader(void)
+{
+    clv_net_conn *a, *b;
+    clv_error err = {0};
+    if (tcp_pair("127.0.0.1:0", &a, &b))
+        { CHECK(!"pair"); return; }
+    clv_net_pacer *p = NULL;
+    CHECK(clv_net_pacer_create(1e6, 0, NULL, &p, &err) == 0);
+    clv_net_conn_set_pacer(a, p);
+    clv_net_conn_set_timeout(a, 20000);
+    clv_net_conn_set_timeout(b, 20000);
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_PROBE;
+    m.probe.id = 1;
+    m.probe.fill = 50000;
+    sender s = {a, &m, 1, NULL, 0, 0, {0}};
+    pthread_t th;
+    double t0 = now_s();
+    pthread_create(&th, NULL, send_thread, &s);
+    struct timespec nap = {0, 700000000};
+    nanosleep(&nap, NULL);
+    clv_net_msg got;
+    clv_net_msg_init(&got);
+    int rc = clv_net_recv(b, &got, &err);
+    double waited = now_s() - t0;
+    pthread_join(th, NULL);
+    CHECKF(rc == 0 && got.type == CLV_NET_PROBE, "recv: %s", err.msg);
+    double ms = (double)(got.t_done_ns - got.t_header_ns) * 1e-6;
+    printf("late reader: 50 KB at 1 Mbit/s timed %.1f ms (read after "
+           "%.0f ms)\n", ms, waited * 1e3);
+    CHECK(got.t_header_ns <= got.t_done_ns &&
+          got.t_done_ns <= clv_net_now_ns());
+    /* Packets merged while queued keep the newest stamp: a little short. */
+    TIMING_CHECKF(ms > 300 && ms < 450, "%.1f ms for a 380-400 ms transfer",
+                  ms);
+    clv_net_msg_release(&got);
+    clv_net_conn_free(a);
+    clv_net_conn_free(b);
+    clv_net_pacer_free(p);
+}
+
 int main(void)
 {
     test_sockets();
@@ -618,5 +668,6 @@ int main(void)
     test_handshakes();
     test_pacing();
     test_probe();
+    test_late_reader();
     return check_report("test_net_link");
 }

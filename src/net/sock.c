@@ -21,6 +21,12 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 
+/* Linux names the control message after the option (asm/socket.h hides
+ * the SCM_ name under strict POSIX). */
+#if defined(SO_TIMESTAMPNS) && !defined(SCM_TIMESTAMPNS)
+#define SCM_TIMESTAMPNS SO_TIMESTAMPNS
+#endif
+
 struct clv_net_conn {
     int fd;
     char peer[96];
@@ -174,6 +180,11 @@ int clv_net_conn_from_fd(int fd, clv_net_conn **out, clv_error *err)
     if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef SO_TIMESTAMPNS
+        /* The kernel's arrival time of the data read (see clv_net_recv):
+         * best effort, without it the reader's own clock is used. */
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+#endif
     }
     *out = c;
     return 0;
@@ -356,14 +367,56 @@ int clv_net_send_error(clv_net_conn *c, int code, const char *fmt, ...)
     return send_msg(c, &m, t, NULL, NULL);
 }
 
+/* One recv; with `arrived`, *arrived becomes the kernel's receive time
+ * (CLOCK_REALTIME ns) of the last packet the bytes came from, when the
+ * socket reports one (SO_TIMESTAMPNS), and is left alone otherwise. */
+static ssize_t recv_stamped(int fd, void *p, size_t n, uint64_t *arrived)
+{
+#ifdef SO_TIMESTAMPNS
+    if (arrived) {
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+        } ctl;
+        struct iovec iov = {p, n};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = sizeof ctl.buf;
+        ssize_t k = recvmsg(fd, &mh, 0);
+        if (k <= 0)
+            return k;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+             cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET &&
+                cm->cmsg_type == SCM_TIMESTAMPNS &&
+                cm->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+                if (ts.tv_sec > 0)
+                    *arrived = (uint64_t)ts.tv_sec * 1000000000u +
+                               (uint64_t)ts.tv_nsec;
+            }
+        }
+        return k;
+    }
+#else
+    (void)arrived;
+#endif
+    return recv(fd, p, n, 0);
+}
+
 /* Reads exactly n bytes. `boundary`: nothing of this message was read yet,
- * so an orderly close is a clean end. */
+ * so an orderly close is a clean end. `arrived` (may be NULL): see
+ * recv_stamped; set for the last byte. */
 static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
-                    clv_error *err)
+                    uint64_t *arrived, clv_error *err)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = recv(c->fd, p + got, n - got, 0);
+        ssize_t k = recv_stamped(c->fd, p + got, n - got, arrived);
         if (k > 0) {
             got += (size_t)k;
             c->st.bytes_received += (uint64_t)k;
@@ -401,6 +454,36 @@ static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
     return 0;
 }
 
+/* The reader's clock says when this thread got the header and the last
+ * byte; a thread that reads late (preempted, busy, held back) finds part of
+ * the payload waiting in the socket buffer and would time a transfer as
+ * faster than the link. The kernel's receive times of the packets do not
+ * depend on the reader: when the socket gave both (`k_header`, `k_done`,
+ * CLOCK_REALTIME), they replace the reader's, moved onto CLOCK_MONOTONIC.
+ * (TCP merges packets queued behind a late reader and keeps the newest
+ * stamp, so a late reader still shortens the time, by at most one merged
+ * packet instead of all it left waiting.) The reader's times stay when a
+ * stamp is missing or out of order, or when the last byte would have
+ * arrived after the reader got it (the wall clock was stepped). */
+static void arrival_times(uint64_t k_header, uint64_t k_done,
+                          uint64_t *t_header, uint64_t *t_done)
+{
+    struct timespec rt;
+    if (!k_header || !k_done || k_done < k_header ||
+        clock_gettime(CLOCK_REALTIME, &rt))
+        return;
+    uint64_t now_mono = clv_net_now_ns();
+    uint64_t now_real = (uint64_t)rt.tv_sec * 1000000000u +
+                        (uint64_t)rt.tv_nsec;
+    if (k_done > now_real || now_real - k_done > now_mono)
+        return;
+    uint64_t done = now_mono - (now_real - k_done);
+    if (done > *t_done + 1000000 || k_done - k_header > done)
+        return;
+    *t_header = done - (k_done - k_header);
+    *t_done = done;
+}
+
 int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
 {
     uint8_t hdr[CLV_NET_HEADER_SIZE];
@@ -408,7 +491,8 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
     uint8_t *payload = NULL;
     clv_net_msg_release(m);
     c->eof = false;
-    int rc = read_all(c, hdr, sizeof hdr, true, err);
+    uint64_t k_header = 0, k_done = 0;
+    int rc = read_all(c, hdr, sizeof hdr, true, &k_header, err);
     if (rc)
         return rc;
     uint64_t t_header = clv_net_now_ns();
@@ -430,9 +514,11 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
                            clv_net_type_name(h.type));
         goto fail;
     }
-    if ((rc = read_all(c, payload, (size_t)h.payload_len, false, err)))
+    if ((rc = read_all(c, payload, (size_t)h.payload_len, false, &k_done,
+                       err)))
         goto fail;
     uint64_t t_done = clv_net_now_ns();
+    arrival_times(k_header, k_done, &t_header, &t_done);
     if ((rc = clv_net_decode_payload(&h, payload, (size_t)h.payload_len,
                                      &c->lim, m, err)))
         goto fail;
