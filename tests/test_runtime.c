@@ -226,6 +226,40 @@ static void test_server_times(const clv_graph *g, const char *plain_addr)
     free(tc);
 }
 
+/* A planned round trip is in T_t and the latency, not in the period. */
+static void test_rtt(const clv_graph *g, const char *addr)
+{
+    double *te, *tc;
+    CHECK(node_times(g, &te, &tc));
+    if (!te)
+        return;
+    middle_times(g, te, tc);
+    clv_plan got[2];
+    for (int k = 0; k < 2; k++) {
+        clv_edge_options o;
+        clv_edge_report r;
+        clv_error err = {0};
+        input_ctx ic = {g, 9};
+        checked_options(&o, addr, te, tc, &ic);
+        clv_edge_report_init(&r);
+        o.frames = 2;
+        o.planner = CLV_PLAN_CLOUD;
+        o.plan_bps = 4e6;
+        o.rtt_ms = k ? 40 : 0;
+        CHECK(clv_edge_run(g, &o, &r, &err) == 0 && r.n_ok == 2);
+        got[k] = r.plan;
+        CHECK(r.rtt_ms == o.rtt_ms);
+        clv_edge_report_release(&r);
+    }
+    CHECKF(fabs(got[1].transfer_ms - got[0].transfer_ms - 40) < 1e-9 &&
+               fabs(got[1].latency_ms - got[0].latency_ms - 40) < 1e-9 &&
+               got[1].fps == got[0].fps,
+           "rtt 40: T_t %.3f vs %.3f, fps %.3f vs %.3f", got[1].transfer_ms,
+           got[0].transfer_ms, got[1].fps, got[0].fps);
+    free(te);
+    free(tc);
+}
+
 /* wifi -> 3g -> 4g in short phases: plans switch at frame boundaries, no
  * frame is lost, every result equals the whole model's. */
 static void test_adapt(const clv_graph *g, const char *addr)
@@ -351,6 +385,7 @@ int main(void)
     if (s) {
         test_planners(g, addr);
         test_server_times(g, addr);
+        test_rtt(g, addr);
         test_adapt(g, addr);
     }
     clv_server_free(s);

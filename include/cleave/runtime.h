@@ -238,7 +238,8 @@ typedef struct clv_edge_options {
     double plan_bps;         /* bandwidth of the first plan; 0: probe the
                                 link (clv_net_probe_link), else the link's
                                 set rate */
-    double rtt_ms;           /* planned round trip; default 0 */
+    double rtt_ms;           /* planned round trip; 0 (default): the first
+                                probe's measured rtt, when it probes */
     double dads_fps;         /* the rate dads plans for; 0: see
                                 clv_runtime_plan */
     /* Per graph node times (ms) for planning, borrowed, required when a
@@ -337,6 +338,8 @@ typedef struct clv_edge_report {
     clv_plan plan;
     double plan_bps;        /* the bandwidth it was made for */
     bool server_times;      /* the cloud's times came from the server */
+    double rtt_ms;          /* the round trip planned for: options.rtt_ms,
+                               else the first probe's, else 0 */
 } clv_edge_report;
 
 void clv_edge_report_init(clv_edge_report *r);

@@ -45,6 +45,7 @@ static const char edge_usage[] =
     "  --no-adapt          keep the first plan\n"
     "  --threshold X       relative bandwidth change that re-plans (0.25)\n"
     "  --dads-fps F        the frame rate dads plans for (default 30)\n"
+    "  --rtt MS            the round trip to plan for (default: the probe's)\n"
     "  --slowdown F        emulate a slow edge: duty cycle F in (0,1], the\n"
     "                      edge computes at fraction F of this CPU (0.25 =\n"
     "                      four times slower); its profile is scaled alike\n"
@@ -166,7 +167,7 @@ int cli_edge(int argc, char **argv)
     const char *cloud_times = "server";
     uint64_t frames = 20, seed = 1, threads = 1, sequential = 0;
     double fps = 0, slowdown = 1, threshold = 0.25, speedup = 1, dads_fps = 0;
-    double quota = 0;
+    double quota = 0, rtt = 0;
     bool json = false, quiet = false, adapt = true;
     int ret = CLI_FAIL;
     for (int i = 1; i < argc; i++) {
@@ -222,6 +223,7 @@ int cli_edge(int argc, char **argv)
         DBL_OPT("--cloud-speedup", speedup)
         DBL_OPT("--dads-fps", dads_fps)
         DBL_OPT("--cpu-quota", quota)
+        DBL_OPT("--rtt", rtt)
         if (!strcmp(a, "--json")) {
             json = true;
             continue;
@@ -254,11 +256,11 @@ int cli_edge(int argc, char **argv)
         frames > 10000000 || threads < 1 || threads > 64 || threshold < 0 ||
         (link && bandwidth) || (!!eprof != !!cprof) ||
         (quota != 0 && !(quota >= 0.01 && quota <= 64)) ||
-        (quota > 0 && slowdown < 1) ||
+        (quota > 0 && slowdown < 1) || !(rtt >= 0 && rtt < 1e6) ||
         (strcmp(cloud_times, "server") && strcmp(cloud_times, "local"))) {
         fprintf(stderr, "cleave edge: bad options: --slowdown in (0,1], "
                         "--cpu-quota in [0.01,64] and not with --slowdown, "
-                        "--cloud-times server or local, "
+                        "--cloud-times server or local, --rtt >= 0, "
                         "--cloud-speedup > 0, --threads 1..64, one of --link "
                         "and --bandwidth, both profiles or none\n");
         return CLI_USAGE;
@@ -366,6 +368,7 @@ int cli_edge(int argc, char **argv)
     o.adapt = adapt;
     o.adapt_threshold = threshold;
     o.dads_fps = dads_fps;
+    o.rtt_ms = rtt;
     o.secret = token ? &secret : NULL;
     o.name = "cleave edge";
     o.seed = seed;

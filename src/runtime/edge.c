@@ -86,6 +86,7 @@ typedef struct edge_ctx {
     clv_net_pacer *pacer;
     clv_net_bw *bw;
     uint8_t digest[CLV_NET_DIGEST_SIZE];
+    double rtt_ms;            /* o.rtt_ms, else the first probe's */
     double *t_cloud_srv;      /* the server's own times (server_times) */
     const double *t_cloud;    /* what planning uses: t_cloud_srv or
                                  o.t_cloud_ms */
@@ -382,12 +383,14 @@ static void predict_wire(edge_ctx *x, eplan *p, double bps)
     uint64_t wire = 0;
     if (!pr->n_nodes || frame_wire_bytes(x, p, &wire, NULL) || !wire)
         return;
-    pr->transfer_ms = (double)wire * 8 / bps * 1e3 +
-                      (x->o.rtt_ms > 0 ? x->o.rtt_ms : 0);
+    /* The round trip lengthens each frame but not the pipeline's period:
+     * it is in T_t (and the latency), not in the max stage. */
+    double send = (double)wire * 8 / bps * 1e3;
+    pr->transfer_ms = send + x->rtt_ms;
     pr->latency_ms = pr->edge_ms + pr->transfer_ms + pr->cloud_ms;
     double m = pr->edge_ms;
-    if (pr->transfer_ms > m)
-        m = pr->transfer_ms;
+    if (send > m)
+        m = send;
     if (pr->cloud_ms > m)
         m = pr->cloud_ms;
     pr->max_stage_ms = m;
@@ -422,7 +425,7 @@ static int replan(edge_ctx *x, double bps, bool initial, clv_error *err)
         rc = 0;
     } else {
         rc = clv_runtime_plan(x->g, x->o.t_edge_ms, x->t_cloud,
-                              x->o.planner, bps, x->o.rtt_ms, x->o.dads_fps,
+                              x->o.planner, bps, x->rtt_ms, x->o.dads_fps,
                               &plan, on_edge, err);
     }
     if (rc)
@@ -878,6 +881,8 @@ static int open_conn(edge_ctx *x, bool probe, double *probe_bps,
             rc = 0;
         } else {
             *probe_bps = pr.bps;
+            if (!(x->o.rtt_ms > 0) && pr.rtt_ms > 0)
+                x->rtt_ms = pr.rtt_ms; /* planned for from now on */
             ELOG(x, "probe: %.3g Mbit/s (receiver %.3g), rtt %.2f ms",
                  pr.bps / 1e6, pr.recv_bps / 1e6, pr.rtt_ms);
         }
@@ -1021,6 +1026,7 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
         f->next = x->await; /* before the send: the RESULT may be quick */
         x->await = f;
         f->sent_ns = clv_net_now_ns();
+        uint64_t f_sent = f->sent_ns; /* f may be finished once sent */
         f->rec->t_send_start = rel_ns(x);
         f->sending = 1; /* whoever takes f waits until the send is over */
         pthread_mutex_unlock(&x->mu);
@@ -1038,7 +1044,15 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
         f->sending = 0;
         pthread_cond_broadcast(&x->cv);
         pthread_mutex_unlock(&x->mu);
-        x->last_send_ns = clv_net_now_ns();
+        /* The kernel takes the whole message at once; the link stays
+         * busy until its bytes have crossed at the estimated rate. */
+        pthread_mutex_lock(&x->mu);
+        double est = clv_net_bw_estimate(x->bw);
+        pthread_mutex_unlock(&x->mu);
+        uint64_t now = clv_net_now_ns(), busy = now;
+        if (est > 0)
+            busy = f_sent + (uint64_t)((double)info.bytes * 8 / est * 1e9);
+        x->last_send_ns = busy > now ? busy : now;
     }
     free(ts);
     return rc;
@@ -1147,9 +1161,11 @@ static void *tx_main(void *arg)
         uint64_t iv = (uint64_t)(x->o.probe_interval_ms > 0
                                      ? x->o.probe_interval_ms
                                      : 500) * 1000000ull;
-        if (x->conn && x->conn_up && x->o.adapt &&
-            now - x->last_send_ns > iv && now - x->last_probe_ns > iv &&
-            !x->computing_done) {
+        bool small = !x->cur || x->cur->n_cloud == 0 ||
+                     x->cur->pred.cut_bytes < 32768;
+        if (x->conn && x->conn_up && x->o.adapt && small &&
+            now > x->last_send_ns && now - x->last_send_ns > iv &&
+            now - x->last_probe_ns > iv && !x->computing_done) {
             pthread_mutex_unlock(&x->mu);
             int rc = send_probe(x, &err);
             pthread_mutex_lock(&x->mu);
@@ -1409,6 +1425,7 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
     x.g = g;
     x.o = *o;
     x.t_cloud = o->t_cloud_ms;
+    x.rtt_ms = o->rtt_ms > 0 ? o->rtt_ms : 0;
     x.rep = out;
     x.n_in = clv_graph_n_inputs(g);
     x.n_out = clv_graph_n_outputs(g);
@@ -1474,6 +1491,7 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
     if (rc)
         goto done;
     out->plan_bps = bps;
+    out->rtt_ms = x.rtt_ms;
     if (x.cur->pred.n_nodes) {
         clv_plan_release(&out->plan);
         out->plan = x.cur->pred;

@@ -98,6 +98,7 @@ char *clv_edge_report_json(const clv_edge_report *r)
         cJSON_AddStringToObject(p, "mode", clv_plan_mode_name(r->plan.mode));
         cJSON_AddStringToObject(p, "cloud_times",
                                 r->server_times ? "server" : "edge");
+        cJSON_AddNumberToObject(p, "rtt_ms", r->rtt_ms);
         cJSON_AddNumberToObject(p, "cut_bytes", (double)r->plan.cut_bytes);
         cJSON_AddNumberToObject(p, "edge_ms", r->plan.edge_ms);
         cJSON_AddNumberToObject(p, "transfer_ms", r->plan.transfer_ms);
