@@ -1,7 +1,8 @@
 #!/bin/sh
 # Planning-time benchmark: builds bench_plan against a release build of
 # libcleave, runs it on the zoo and the large darknet graphs, then times
-# networkx's boykov_kolmogorov on the same min-cut networks.
+# networkx's boykov_kolmogorov on the same min-cut networks. Also builds
+# bench_dsh (BUILD/bench-plan/bench_dsh RUNS [MODEL ...]: dsh alone).
 #
 # usage: bench/plan/run.sh [BUILD_DIR [MODEL ...]]  (default: build-bench,
 #        configured here as Release if missing; MODEL as for bench_plan)
@@ -20,6 +21,12 @@ cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
     "$ROOT/bench/plan/bench_plan.c" "$BUILD/libcleave.a" \
     $(pkg-config --libs libcjson libprotobuf-c openblas) -lglpk -lpthread -lm \
     -o "$OUT/bench_plan"
+# bench_dsh: dsh alone, median and a fingerprint of the plan (to compare
+# two builds: same plans, which is faster); not run here
+cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
+    "$ROOT/bench/plan/bench_dsh.c" "$BUILD/libcleave.a" \
+    $(pkg-config --libs libcjson libprotobuf-c openblas) -lglpk -lpthread -lm \
+    -o "$OUT/bench_dsh"
 "$OUT/bench_plan" "$OUT" "$@"
 echo
 python3 "$ROOT/bench/plan/nx_peer.py" "$OUT"

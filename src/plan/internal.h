@@ -37,6 +37,16 @@ void clv_plan__eval_fast(const clv_problem *p, const clv_link *link,
  * the link counts results and i is an output). */
 double clv_plan__result_ms(const clv_problem *p, const clv_link *link, int i);
 
+/* A test hook for dsh. With `on`, every min-cut of dsh's grid is solved
+ * from zero (clv_mf_solve) instead of from the previous one's flow and
+ * trees, including those that a certificate proves all-edge or all-cloud;
+ * the plans must not change. clv_plan__check_counts() then reports, since
+ * the hook was set, how many cuts a certificate decided and how many of
+ * those the solver contradicted (0 unless the certificates are wrong). */
+void clv_plan__set_check(clv_planner *pl, bool on);
+void clv_plan__check_counts(const clv_planner *pl, long *certified,
+                            long *wrong);
+
 /* DSCCS: least T_e with T_t + T_c <= budget, by GLPK. Writes the chosen
  * partition into on_edge (n flags). Returns 0, CLV_ELIMIT (GLPK failed),
  * CLV_ENOMEM. */

@@ -32,7 +32,8 @@ struct clv_mf {
     int64_t *rc;   /* residual capacity during a solve */
     int64_t *capu; /* capacities the last solve used (for warm starts) */
     int64_t *excess; /* per vertex scratch: net inner outflow */
-    bool has_flow;   /* rc holds a maximum flow of the same topology */
+    bool has_flow;   /* rc holds a flow of the same topology */
+    bool trees_ok;   /* the trees are those of a finished solve of it */
     int *adj;      /* arc ids grouped by tail: adj[first[v] .. first[v+1]) */
     int *first;
 
@@ -144,6 +145,7 @@ int clv_mf_reset(clv_mf *m, int n, int max_pairs)
     m->max_pairs = max_pairs;
     m->csr_ok = false;
     m->has_flow = false;
+    m->trees_ok = false;
     if (n > 0) {
         memset(m->s0, 0, (size_t)n * sizeof *m->s0);
         memset(m->t0, 0, (size_t)n * sizeof *m->t0);
@@ -169,6 +171,7 @@ int clv_mf_add_pair(clv_mf *m, int u, int v, int64_t cap, int64_t rcap)
     m->cap0[2 * k + 1] = rcap;
     m->csr_ok = false;
     m->has_flow = false;
+    m->trees_ok = false;
     return k;
 }
 
@@ -421,6 +424,7 @@ int clv_mf_solve(clv_mf *m, int64_t *flow)
     init_trees(m);
     total += grow_and_augment(m);
     m->has_flow = true;
+    m->trees_ok = true;
     if (flow)
         *flow = total;
     return 0;
@@ -461,6 +465,126 @@ int clv_mf_solve_warm(clv_mf *m)
     for (int v = 0; v < n; v++)
         m->tr[v] = m->s0[v] - m->t0[v] - ex[v];
     init_trees(m);
+    grow_and_augment(m);
+    m->trees_ok = true;
+    return 0;
+}
+
+void clv_mf_set_flow(clv_mf *m, const int64_t *flow)
+{
+    if (!m->csr_ok)
+        build_csr(m);
+    for (int k = 0; k < m->n_pairs; k++) {
+        int64_t f = flow ? flow[k] : 0;
+        m->capu[2 * k] = m->cap0[2 * k];
+        m->capu[2 * k + 1] = m->cap0[2 * k + 1];
+        m->rc[2 * k] = m->cap0[2 * k] - f;
+        m->rc[2 * k + 1] = m->cap0[2 * k + 1] + f;
+    }
+    m->has_flow = true;
+    m->trees_ok = false;
+}
+
+/*
+ * Dynamic start (Kohli and Torr's dynamic graph cuts, with the search
+ * trees kept as well as the flow): the flow is clipped as in
+ * clv_mf_solve_warm, and the trees and parents of the previous solve stay.
+ * When that solve ended, S was closed (no residual arc leaves S other than
+ * into S: that is what makes its cut minimum), S vertices had terminal
+ * residual >= 0, T vertices <= 0, free vertices 0 (T need not be closed:
+ * a vertex that leaves T does not wake its neighbours in S). Only what
+ * the new capacities broke is repaired:
+ *  - a vertex whose terminal residual now points to the other terminal
+ *    becomes a root of the other tree (its children there become orphans
+ *    below) and is active: its scan finds the paths that cross;
+ *  - a free vertex with terminal residual becomes an active root; a tree
+ *    vertex with residual towards its own terminal becomes a root; a root
+ *    left without terminal residual becomes an orphan;
+ *  - an arc that gained residual capacity from zero makes its ends active;
+ *  - a vertex whose parent arc lost its residual capacity, or whose parent
+ *    is now in the other tree, becomes an orphan.
+ * Then orphans are adopted and the usual loop runs from the active
+ * vertices. The time stamp moves on, so every kept stamp is older than
+ * the stamps set from now on, which keeps the parent-shortening test of
+ * the growth step safe (it never makes a vertex the child of its own
+ * descendant).
+ */
+int clv_mf_solve_dynamic(clv_mf *m)
+{
+    if (!m->has_flow || !m->csr_ok)
+        return clv_mf_solve(m, NULL);
+    if (!m->trees_ok || m->time > (1 << 29))
+        return clv_mf_solve_warm(m);
+    int n = m->n;
+    int64_t *ex = m->excess;
+    m->q_head = m->q_count = 0;
+    m->o_head = m->o_count = 0;
+    m->augs = 0;
+    m->time++;
+    memset(ex, 0, (size_t)n * sizeof *ex);
+    for (int k = 0; k < m->n_pairs; k++) {
+        int a = 2 * k;
+        int64_t r = m->rc[a], rr = m->rc[a + 1];
+        int64_t f = m->capu[a] - r; /* net flow u -> v */
+        int64_t c = m->cap0[a], cr = m->cap0[a + 1];
+        if (f > c)
+            f = c;
+        else if (f < -cr)
+            f = -cr;
+        int64_t nr = c - f, nrr = cr + f;
+        int u = m->head[a + 1], v = m->head[a];
+        m->rc[a] = nr;
+        m->rc[a + 1] = nrr;
+        m->capu[a] = c;
+        m->capu[a + 1] = cr;
+        ex[u] += f;
+        ex[v] -= f;
+        if ((r == 0 && nr > 0) || (rr == 0 && nrr > 0)) {
+            if (m->tree[u] != FREE)
+                activate(m, u);
+            if (m->tree[v] != FREE)
+                activate(m, v);
+        }
+    }
+    for (int v = 0; v < n; v++) {
+        int64_t tr = m->s0[v] - m->t0[v] - ex[v];
+        unsigned char want = tr > 0 ? TREE_S : tr < 0 ? TREE_T : FREE;
+        m->tr[v] = tr;
+        if (want == FREE) {
+            if (m->parent[v] == PARENT_TERMINAL)
+                make_orphan(m, v);
+            continue;
+        }
+        unsigned char was = m->tree[v];
+        if (was != want) {
+            /* v leaves its tree as if it had become free: the neighbours
+             * there with residual capacity towards v must look again (for
+             * S, to keep it closed, since v may turn free before its own
+             * scan has found them) */
+            activate(m, v);
+            for (int k = m->first[v]; was != FREE && k < m->first[v + 1];
+                 k++) {
+                int a = m->adj[k], w = m->head[a];
+                if (m->tree[w] == was && tree_arc_ok(m, was, a))
+                    activate(m, w);
+            }
+        }
+        if (was != want || m->parent[v] != PARENT_TERMINAL) {
+            m->tree[v] = want;
+            m->parent[v] = PARENT_TERMINAL;
+            m->ts[v] = m->time;
+            m->dist[v] = 1;
+        }
+    }
+    for (int v = 0; v < n; v++) {
+        int a = m->parent[v];
+        if (a < 0 || m->tree[v] == FREE)
+            continue;
+        if (m->tree[m->head[a]] != m->tree[v] ||
+            !tree_arc_ok(m, m->tree[v], a))
+            make_orphan(m, v);
+    }
+    adopt(m);
     grow_and_augment(m);
     return 0;
 }

@@ -12,7 +12,9 @@
  *   clv_mf_solve(m, &flow)          max flow from source to sink;
  *   clv_mf_on_source_side(m, v)     the minimum cut found;
  * and, to solve again on the same topology with other capacities,
- * clv_mf_set_pair() / clv_mf_set_terminal() then clv_mf_solve() again. A
+ * clv_mf_set_pair() / clv_mf_set_terminal() then clv_mf_solve() again (or
+ * clv_mf_solve_warm() / clv_mf_solve_dynamic() to start from the previous
+ * solve's flow, or its flow and search trees). A
  * context only allocates when reset to a larger size than it ever had.
  */
 #ifndef CLEAVE_PLAN_MAXFLOW_H
@@ -60,6 +62,27 @@ int clv_mf_solve(clv_mf *m, int64_t *flow);
  * clv_mf_solve when there is no previous flow on this topology. Returns 0,
  * or -1 on an internal error (never expected). */
 int clv_mf_solve_warm(clv_mf *m);
+
+/* Like clv_mf_solve_warm, but keeps the two search trees of the previous
+ * solve as well as its flow (Kohli and Torr's dynamic graph cuts): only the
+ * vertices and arcs whose residual capacities the new capacities changed
+ * in a way that matters are repaired (re-rooted, orphaned, made active),
+ * so a solve after small changes does not rescan the whole network. Same
+ * minimum cut as clv_mf_solve (the vertices reachable from the source in
+ * the residual network); the flow value is not reported. Falls back to
+ * clv_mf_solve when there is no previous solve on this topology. Returns
+ * 0, or -1 on an internal error (never expected). */
+int clv_mf_solve_dynamic(clv_mf *m);
+
+/* Replaces the flow that the next clv_mf_solve_warm() or
+ * clv_mf_solve_dynamic() starts from by `flow`: flow[k] is the flow along
+ * pair k's first arc (negative: along its second), for the n_pairs pairs
+ * added; NULL means no flow. Any values will do (they are clipped to the
+ * capacities then, and a vertex's imbalance goes into its terminal arcs);
+ * a good guess of a maximum flow of the capacities set saves work. The
+ * search trees are not kept (clv_mf_solve_dynamic() then acts as
+ * clv_mf_solve_warm()). */
+void clv_mf_set_flow(clv_mf *m, const int64_t *flow);
 
 /* After a solve: whether v is on the source side of the minimum cut found
  * (the vertices reachable from the source in the residual network). */

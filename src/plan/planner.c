@@ -23,6 +23,21 @@ struct clv_planner {
     clv_plan trial;
     int *cloud_readers; /* brute: cloud consumers per node */
     long cuts;          /* min-cuts solved by the current run */
+    /* dsh: the integer capacities of the current min-cut (terminals, and
+     * transfer for nodes with consumers), and scratch of flow_cut() */
+    int64_t *cs, *ct, *cx, *out, *dem;
+    /* the flow of the last cut flow_cut() found (out, dem), whether it is
+     * newer than the max-flow's state, each node's pair carrying dem (from
+     * its first input), and a per-pair flow for clv_mf_set_flow() */
+    int64_t *last_out, *last_dem, *pair_flow;
+    bool last_newer;
+    int *dem_pair, n_pairs;
+    int *queue;
+    unsigned char *aux_seen, *alt;
+    /* clv_plan__set_check(): solve every dsh min-cut from zero and count
+     * the certificates and the wrong ones */
+    bool check;
+    long certified, wrong;
 };
 
 void clv_planner_free(clv_planner *pl)
@@ -38,6 +53,18 @@ void clv_planner_free(clv_planner *pl)
     free(pl->side);
     free(pl->best);
     free(pl->cloud_readers);
+    free(pl->cs);
+    free(pl->ct);
+    free(pl->cx);
+    free(pl->out);
+    free(pl->dem);
+    free(pl->queue);
+    free(pl->aux_seen);
+    free(pl->alt);
+    free(pl->last_out);
+    free(pl->last_dem);
+    free(pl->pair_flow);
+    free(pl->dem_pair);
     clv_plan_release(&pl->trial);
     free(pl);
 }
@@ -74,9 +101,26 @@ int clv_planner_create(const clv_problem *p, clv_planner **out,
     pl->side = malloc(k);
     pl->best = malloc(k);
     pl->cloud_readers = calloc(k, sizeof *pl->cloud_readers);
+    pl->cs = malloc(k * sizeof *pl->cs);
+    pl->ct = malloc(k * sizeof *pl->ct);
+    pl->cx = malloc(k * sizeof *pl->cx);
+    pl->out = malloc(k * sizeof *pl->out);
+    pl->dem = malloc(k * sizeof *pl->dem);
+    pl->queue = malloc(k * sizeof *pl->queue);
+    pl->aux_seen = malloc(k);
+    pl->alt = malloc(k);
+    pl->last_out = malloc(k * sizeof *pl->last_out);
+    pl->last_dem = malloc(k * sizeof *pl->last_dem);
+    pl->pair_flow = malloc((pairs > 0 ? (size_t)pairs : 1) *
+                           sizeof *pl->pair_flow);
+    pl->dem_pair = malloc(k * sizeof *pl->dem_pair);
+    pl->n_pairs = pairs;
     clv_plan_init(&pl->trial);
     if (!pl->mf || !pl->tx_pair || !pl->red || !pl->blue || !pl->tx ||
         !pl->res || !pl->side || !pl->best || !pl->cloud_readers ||
+        !pl->cs || !pl->ct || !pl->cx || !pl->out || !pl->dem ||
+        !pl->queue || !pl->aux_seen || !pl->alt || !pl->last_out ||
+        !pl->last_dem || !pl->pair_flow || !pl->dem_pair ||
         clv_plan__reserve(&pl->trial, n) ||
         clv_mf_reset(pl->mf, n + n_aux, pairs))
         goto nomem;
@@ -103,6 +147,20 @@ int clv_planner_create(const clv_problem *p, clv_planner **out,
             }
             aux++;
         }
+    }
+    /* node w's first input u feeds it through u -> w (one reader) or
+     * u' -> w (pair tx_pair[u] + 1 + 2c, w being u's reader c) */
+    for (int w = 0; w < n; w++) {
+        pl->dem_pair[w] = -1;
+        if (w == 0)
+            continue;
+        const clv_problem_node *u = &p->nodes[p->nodes[w].inputs[0]];
+        int t = pl->tx_pair[p->nodes[w].inputs[0]];
+        if (u->n_consumers == 1)
+            pl->dem_pair[w] = t;
+        for (int c = 0; u->n_consumers > 1 && c < u->n_consumers; c++)
+            if (u->consumers[c] == w)
+                pl->dem_pair[w] = t + 1 + 2 * c;
     }
     *out = pl;
     return 0;
@@ -133,44 +191,342 @@ static inline int64_t round_nonneg(double x)
     return t + (x - (double)t >= 0.5);
 }
 
+static void all_on(unsigned char *side, int n, bool edge)
+{
+    memset(side, edge ? 1 : 0, (size_t)n);
+    side[0] = 1;
+}
+
+/*
+ * Certificates that the minimum cut of the integer network is a trivial
+ * one, so that dsh need not solve it. With s_v, t_v the red and blue
+ * capacities and x_u the transfer capacity of node u, a valid partition
+ * whose cloud set Y (closed under consumers, without the source) is not
+ * empty costs, against the all-edge partition,
+ *     sum_{v in Y} (s_v - t_v) + sum of x_u over the producers u outside Y
+ *     that feed Y,
+ * and at least one producer feeds Y (the first node of Y in topological
+ * order reads a node outside it). So if the smallest transfer capacity
+ * exceeds D = sum_{v != source} max(0, t_v - s_v), every other partition
+ * costs strictly more than the all-edge one: it is the only minimum cut,
+ * and the max-flow would find exactly it.
+ * Likewise against the all-cloud partition (only the source on the edge,
+ * its output x_0 sent), a valid partition with edge set {source} + Z (Z
+ * not empty) costs sum_{v in Z} (t_v - s_v) + (its transfers) - x_0, its
+ * transfers being at least the smallest transfer capacity unless Z is
+ * everything. So if t_v >= s_v for every v != source, and both
+ * min_v (t_v - s_v) + min x and sum_v (t_v - s_v) exceed x_0, the
+ * all-cloud partition is the only minimum cut.
+ * The sums are of integer capacities (each below 2^60 + 1, all finite ones
+ * together below 2^60 + n), so they are exact.
+ */
+typedef struct cut_bounds {
+    int64_t deficit;   /* D above */
+    int64_t min_tx;    /* the smallest transfer capacity (INT64_MAX: none) */
+    int64_t tx0;       /* the source's transfer capacity */
+    int64_t min_gain;  /* min over v != source of t_v - s_v */
+    int64_t sum_gain;  /* sum over v != source of t_v - s_v */
+} cut_bounds;
+
+/* 1: the all-edge partition is the only minimum cut; -1: the all-cloud
+ * one is; 0: no certificate. */
+static int trivial_cut(const cut_bounds *b, int n)
+{
+    if (b->min_tx > b->deficit)
+        return 1;
+    if (n > 1 && b->min_gain >= 0 && b->sum_gain > b->tx0 &&
+        (b->min_tx == INT64_MAX || b->min_gain > b->tx0 - b->min_tx))
+        return -1;
+    return 0;
+}
+
+/*
+ * A maximum flow without the max-flow solver, when one is easy to find:
+ * every node w but the source draws what its own red capacity cannot give
+ * its blue one, plus what it passes on, from its first input (a tree
+ * rooted at the source, whose red link is infinite):
+ *     dem(w) = max(0, t_w - s_w + out(w)),  out(u) = sum of dem(w) over
+ *     the nodes w whose first input is u,
+ * carried by u's transfer link (u -> w, or u -> u' -> w). When no transfer
+ * link has to carry more than its capacity, this is a feasible flow that
+ * saturates every blue link, so it is a maximum flow (its value is the
+ * capacity of the all-edge cut), and the minimum cut the max-flow would
+ * report, the nodes reachable from the source in the residual network
+ * (the same set for every maximum flow), is found by a search from the
+ * source along the residual links:
+ *  - red links with capacity left (s_w > t_w + out(w));
+ *  - the infinite links from each node to its inputs;
+ *  - u's transfer link when it has capacity left, then on to u's readers
+ *    (through u' and its infinite links to them);
+ *  - from a reader w back into u' when u' -> w carries flow (dem(w) > 0),
+ *    and on from u' to u's other readers.
+ * Writes the partition to `side` (1 = edge) and returns 1 when it is
+ * all-edge, 0 for another, or -1 when the flow does not fit (no answer).
+ */
+static int flow_cut(clv_planner *pl, unsigned char *side)
+{
+    const clv_problem *p = pl->p;
+    int n = pl->n, head = 0, tail = 0, reached = 0;
+    int64_t *out = pl->out, *dem = pl->dem;
+    memset(out, 0, (size_t)n * sizeof *out);
+    for (int w = n - 1; w >= 1; w--) {
+        int64_t d = pl->ct[w] - pl->cs[w] + out[w];
+        int u = p->nodes[w].inputs[0];
+        dem[w] = d > 0 ? d : 0;
+        out[u] += dem[w];
+        if (out[u] > pl->cx[u])
+            return -1;
+    }
+    memset(side, 0, (size_t)n);
+    memset(pl->aux_seen, 0, (size_t)n);
+    side[0] = 1;
+    pl->queue[tail++] = 0;
+    for (int v = 1; v < n; v++)
+        if (pl->cs[v] > pl->ct[v] + out[v]) {
+            side[v] = 1;
+            pl->queue[tail++] = v;
+        }
+    while (head < tail) {
+        int u = pl->queue[head++];
+        const clv_problem_node *nd = &p->nodes[u];
+        reached++;
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int v = nd->inputs[k];
+            if (!side[v]) {
+                side[v] = 1;
+                pl->queue[tail++] = v;
+            }
+        }
+        /* the producers whose readers u can reach: u itself through its
+         * transfer link, and its first input back through u' */
+        int from[2], nf = 0;
+        if (nd->n_consumers > 0 && out[u] < pl->cx[u])
+            from[nf++] = u;
+        if (u > 0 && dem[u] > 0 && p->nodes[nd->inputs[0]].n_consumers > 1)
+            from[nf++] = nd->inputs[0];
+        for (int f = 0; f < nf; f++) {
+            const clv_problem_node *pn = &p->nodes[from[f]];
+            if (pn->n_consumers > 1) {
+                if (pl->aux_seen[from[f]])
+                    continue;
+                pl->aux_seen[from[f]] = 1;
+            }
+            for (int k = 0; k < pn->n_consumers; k++) {
+                int w = pn->consumers[k];
+                if (!side[w]) {
+                    side[w] = 1;
+                    pl->queue[tail++] = w;
+                }
+            }
+        }
+    }
+    /* keep this flow: the max-flow may start from it later */
+    pl->out = pl->last_out;
+    pl->last_out = out;
+    pl->dem = pl->last_dem;
+    pl->last_dem = dem;
+    pl->last_newer = true;
+    return reached == n;
+}
+
+/*
+ * The all-cloud counterpart of flow_cut(): a flow that saturates every
+ * red link (v != source) and the source's transfer link, whose value is
+ * then the capacity of the all-cloud cut, so it is a maximum flow; and
+ * then the source reaches nothing in the residual network (its transfer
+ * link is full, no flow enters it), so the all-cloud partition is the
+ * minimum cut the max-flow would report.
+ *  - Backwards, last node first: what a node's red link and the flow from
+ *    its readers bring beyond its blue capacity goes on to its first input
+ *    (the infinite link reader -> input); none may reach the source.
+ *  - Forwards, source first: what enters a node through transfer links
+ *    fills the blue capacity its red link and readers left; the rest
+ *    leaves through its own transfer link, spread over its readers by
+ *    the capacity they have left (the rest to the first).
+ * Returns whether the flow fits (if not, there is no answer).
+ */
+static bool cloud_flow(clv_planner *pl)
+{
+    const clv_problem *p = pl->p;
+    int n = pl->n;
+    int64_t *inflow = pl->out, *spare = pl->dem;
+    memset(inflow, 0, (size_t)n * sizeof *inflow);
+    for (int w = n - 1; w >= 1; w--) {
+        int64_t have = pl->cs[w] + inflow[w];
+        if (have > pl->ct[w]) {
+            inflow[p->nodes[w].inputs[0]] += have - pl->ct[w];
+            spare[w] = 0;
+        } else {
+            spare[w] = pl->ct[w] - have;
+        }
+    }
+    if (inflow[0] > 0)
+        return false;
+    /* inflow now counts the flow arriving through transfer links */
+    memset(inflow, 0, (size_t)n * sizeof *inflow);
+    for (int u = 0; u < n; u++) {
+        const clv_problem_node *nd = &p->nodes[u];
+        int64_t rest = pl->cx[0];
+        if (u > 0) {
+            int64_t take = inflow[u] < spare[u] ? inflow[u] : spare[u];
+            rest = inflow[u] - take;
+        }
+        if (rest == 0)
+            continue;
+        if (nd->n_consumers == 0 || rest > pl->cx[u])
+            return false;
+        for (int k = 0; k < nd->n_consumers && rest > 0; k++) {
+            int c = nd->consumers[k];
+            int64_t room = spare[c] - inflow[c];
+            int64_t give = room < rest ? room : rest;
+            if (give > 0) {
+                inflow[c] += give;
+                rest -= give;
+            }
+        }
+        inflow[nd->consumers[0]] += rest;
+    }
+    return true;
+}
+
 /* Solves the min-cut with edge times scaled by alpha and cloud times by
  * gamma (Section III-C; alpha = gamma = 1 is DSL) and writes the partition
  * to pl->side. Costs are made integers with a quantum chosen so that all
  * finite capacities together stay below 2^60. `warm`: start the max-flow
- * from the previous min-cut's flow (within one run: each run starts from
- * zero, so that runs do not depend on earlier ones). */
-static void min_cut(clv_planner *pl, double alpha, double gamma, bool warm)
+ * from the previous min-cut's flow and search trees (within one run: each
+ * run starts from zero, so that runs do not depend on earlier ones), and
+ * skip it when trivial_cut() or flow_cut() finds the cut without it.
+ * Returns 1 when the cut is known to be all-edge, 2 when known to be
+ * all-cloud (both were dsh candidates before its grid), else 0. */
+static int min_cut(clv_planner *pl, double alpha, double gamma, bool warm)
 {
     const clv_problem *p = pl->p;
     int n = pl->n;
     double total = 0;
+    /* the bounds of trivial_cut() on the costs themselves (ms) */
+    double deficit = 0, min_tx = INFINITY, tx0 = 0, min_gain = INFINITY,
+           sum_gain = 0;
     for (int v = 0; v < n; v++) {
-        pl->blue[v] = alpha * p->nodes[v].t_edge_ms;
-        pl->red[v] = v == 0 ? 0
-                            : gamma * p->nodes[v].t_cloud_ms + pl->res[v];
-        total += pl->blue[v] + pl->red[v] + pl->tx[v];
+        double blue = alpha * p->nodes[v].t_edge_ms;
+        double red = v == 0 ? 0 : gamma * p->nodes[v].t_cloud_ms + pl->res[v];
+        pl->blue[v] = blue;
+        pl->red[v] = red;
+        total += blue + red + pl->tx[v];
+        if (v > 0) {
+            double g = blue - red;
+            deficit += g > 0 ? g : 0;
+            min_gain = g < min_gain ? g : min_gain;
+            sum_gain += g;
+        }
+        if (pl->tx_pair[v] >= 0)
+            min_tx = pl->tx[v] < min_tx ? pl->tx[v] : min_tx;
+    }
+    if (pl->tx_pair[0] >= 0)
+        tx0 = pl->tx[0];
+    /* With a margin far above the rounding of the integer capacities
+     * (each within 0.5 + 2^-53 * 2^60 units of cost / q, units of
+     * q = total / 2^60) and of these sums, the certificates of trivial_cut()
+     * hold for the integers as well: decided without computing them. */
+    int quick = 0;
+    if (warm) {
+        double margin = total * ((double)n + 16) * 1e-13;
+        if (min_tx - deficit > margin)
+            quick = 1;
+        else if (n > 1 && min_gain > margin && sum_gain - tx0 > margin &&
+                 min_gain + min_tx - tx0 > margin)
+            quick = 2;
+        if (quick && !pl->check) {
+            all_on(pl->side, n, quick == 1);
+            pl->cuts++;
+            return quick;
+        }
     }
     double q = total > 0 ? total / 1152921504606846976.0 : 1.0; /* 2^60 */
+    cut_bounds b = {0, INT64_MAX, 0, INT64_MAX, 0};
     for (int v = 0; v < n; v++) {
         int64_t s = v == 0 ? CLV_MF_INF : round_nonneg(pl->red[v] / q);
         int64_t t = round_nonneg(pl->blue[v] / q);
-        clv_mf_set_terminal(pl->mf, v, s, t);
+        int64_t x = pl->tx_pair[v] >= 0 ? round_nonneg(pl->tx[v] / q) : 0;
+        pl->cs[v] = s;
+        pl->ct[v] = t;
+        pl->cx[v] = x;
+        if (v > 0) {
+            int64_t g = t - s;
+            b.deficit += g > 0 ? g : 0;
+            b.min_gain = g < b.min_gain ? g : b.min_gain;
+            b.sum_gain += g;
+        }
+        if (pl->tx_pair[v] >= 0) {
+            b.min_tx = x < b.min_tx ? x : b.min_tx;
+            if (v == 0)
+                b.tx0 = x;
+        }
+    }
+    pl->cuts++;
+    /* warm (dsh): first the certificates, then the flow of flow_cut(),
+     * then the max-flow from the previous cut's flow and trees (the same
+     * cut as from zero) */
+    int found = -1;
+    if (warm) {
+        found = trivial_cut(&b, n);
+        if (found) {
+            all_on(pl->alt, n, found > 0);
+            found = found > 0 ? 1 : 2;
+        } else if (b.sum_gain > b.tx0) {
+            /* the all-cloud cut is cheaper than the all-edge one, so the
+             * all-edge flow of flow_cut() cannot fit */
+            found = cloud_flow(pl) ? 2 : -1;
+            if (found > 0)
+                all_on(pl->alt, n, false);
+        } else {
+            found = flow_cut(pl, pl->alt);
+        }
+        if (found >= 0 && !pl->check) {
+            memcpy(pl->side, pl->alt, (size_t)n);
+            return found;
+        }
+    }
+    for (int v = 0; v < n; v++) {
+        clv_mf_set_terminal(pl->mf, v, pl->cs[v], pl->ct[v]);
         if (pl->tx_pair[v] >= 0)
-            clv_mf_set_pair(pl->mf, pl->tx_pair[v],
-                            round_nonneg(pl->tx[v] / q),
+            clv_mf_set_pair(pl->mf, pl->tx_pair[v], pl->cx[v],
                             p->nodes[v].n_consumers == 1 ? CLV_MF_INF : 0);
     }
-    /* warm: from the previous cut's flow, which dsh's successive cuts
-     * change little (the same cut as from zero) */
-    if (warm) {
-        clv_mf_solve_warm(pl->mf);
+    if (warm && !pl->check) {
+        /* from the newer of the last flow_cut() flow and the max-flow's
+         * own state */
+        if (pl->last_newer) {
+            memset(pl->pair_flow, 0,
+                   (size_t)pl->n_pairs * sizeof *pl->pair_flow);
+            for (int v = 0; v < n; v++) {
+                if (pl->tx_pair[v] >= 0)
+                    pl->pair_flow[pl->tx_pair[v]] += pl->last_out[v];
+                if (pl->dem_pair[v] >= 0 &&
+                    pl->dem_pair[v] != pl->tx_pair[p->nodes[v].inputs[0]])
+                    pl->pair_flow[pl->dem_pair[v]] += pl->last_dem[v];
+            }
+            clv_mf_set_flow(pl->mf, pl->pair_flow);
+        }
+        clv_mf_solve_dynamic(pl->mf);
     } else {
         int64_t flow;
         clv_mf_solve(pl->mf, &flow);
     }
+    pl->last_newer = false;
     for (int v = 0; v < n; v++)
         pl->side[v] = v == 0 || clv_mf_on_source_side(pl->mf, v);
-    pl->cuts++;
+    if (warm && pl->check && quick) {
+        all_on(pl->alt, n, quick == 1);
+        pl->certified++;
+        pl->wrong += memcmp(pl->side, pl->alt, (size_t)n) != 0;
+        return quick;
+    }
+    if (warm && pl->check && found >= 0) {
+        pl->certified++;
+        pl->wrong += memcmp(pl->side, pl->alt, (size_t)n) != 0;
+        return found;
+    }
+    return 0;
 }
 
 /* Is a (stage, latency) better than b's, for the throughput objective? */
@@ -179,12 +535,6 @@ static bool better_stage(const clv_plan *a, const clv_plan *b)
     if (a->max_stage_ms != b->max_stage_ms)
         return a->max_stage_ms < b->max_stage_ms;
     return a->latency_ms < b->latency_ms;
-}
-
-static void all_on(unsigned char *side, int n, bool edge)
-{
-    memset(side, edge ? 1 : 0, (size_t)n);
-    side[0] = 1;
 }
 
 /* DSL: the least-latency partition into out. The min-cut cannot see the
@@ -257,8 +607,10 @@ static void run_dsh(clv_planner *pl, const clv_plan_options *o,
         for (int i = 0; i < per_axis; i++)
             for (int j = 0; j < per_axis; j++) {
                 double a = a_lo + i * step, c = c_lo + j * step;
-                min_cut(pl, exp2(a), exp2(c), true);
-                if (consider_stage(pl, link, out)) {
+                /* a proven all-edge or all-cloud cut was a candidate
+                 * before the grid: it cannot be better than out */
+                if (min_cut(pl, exp2(a), exp2(c), true) == 0 &&
+                    consider_stage(pl, link, out)) {
                     na = a;
                     nc = c;
                 }
@@ -273,6 +625,19 @@ static void run_dsh(clv_planner *pl, const clv_plan_options *o,
         step /= k;
         per_axis = 2 * k + 1;
     }
+}
+
+void clv_plan__set_check(clv_planner *pl, bool on)
+{
+    pl->check = on;
+    pl->certified = pl->wrong = 0;
+}
+
+void clv_plan__check_counts(const clv_planner *pl, long *certified,
+                            long *wrong)
+{
+    *certified = pl->certified;
+    *wrong = pl->wrong;
 }
 
 /* ---- the simple planners ------------------------------------------------- */
