@@ -360,6 +360,12 @@ static void test_convs(void)
          2, true, false, A_NONE},
         {"dw 7x7 many taps", 1, 5, 5, 5, 12, 12, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3,
          true, true, A_LEAKY},
+        /* 1x1 unit stride, channels a multiple of 8: in place (few output
+         * channels) and interleaved */
+        {"1x1 few channels", 1, 64, 40, 1, 14, 13, 1, 1, 1, 1, 1, 1, 0, 0, 0,
+         0, true, true, A_RELU},
+        {"1x1 interleaved", 1, 48, 72, 1, 9, 14, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0,
+         false, true, A_CLIP},
     };
     clv_rng r;
     clv_rng_seed(&r, 3);
@@ -402,6 +408,220 @@ static void test_convs(void)
         cc.a = (act)rnd(&r, 0, 4);
         conv_case_run(&cc, &r);
     }
+}
+
+/* A 1x1 unit-stride convolution with few output channels reads its input
+ * in place; with many, it interleaves the input by 8 channels. Both sum
+ * over the channels in their order, so the few channels' values are the
+ * bits of the same channels computed among many (which is what lets the
+ * kernel be picked by the channel count). */
+static void test_1x1_orders(void)
+{
+    conv_case few = {"1x1 few", 1, 96, 24, 1, 11, 12, 1, 1, 1, 1, 1, 1,
+                     0, 0, 0, 0, false, false, A_NONE};
+    conv_case many = few;
+    built bf, bm;
+    clv_rng r;
+    float *yf = NULL, *ym = NULL;
+    int64_t plane = few.h * few.w;
+    clv_rng_seed(&r, 11);
+    many.name = "1x1 many";
+    many.m = 200;
+    if (!build(&few, &r, &bf) || !build(&many, &r, &bm)) {
+        CHECKF(false, "1x1 orders: does not build");
+        built_free(&bf);
+        built_free(&bm);
+        return;
+    }
+    /* the same input, and the few channels' weights as the first ones */
+    memcpy(bf.x, bm.x, (size_t)(few.c * plane) * sizeof *bf.x);
+    memcpy(bf.w, bm.w, (size_t)(few.m * few.c) * sizeof *bf.w);
+    yf = run(&bf, NULL, 0, bf.x, 1, false);
+    ym = run(&bm, NULL, 0, bm.x, 2, false);
+    CHECKF(yf && ym, "1x1 orders: an engine did not run");
+    if (yf && ym)
+        CHECKF(!memcmp(yf, ym, (size_t)(few.m * plane) * sizeof *yf),
+               "1x1 orders: %lld channels in place differ from the same "
+               "channels among %lld",
+               (long long)few.m, (long long)many.m);
+    free(yf);
+    free(ym);
+    built_free(&bf);
+    built_free(&bm);
+}
+
+/* ---- sibling 1x1 convolutions ------------------------------------------- */
+
+/* Runs nodes (NULL: all) of g with the given options, input x; copies the
+ * engine's outputs whose tensor is in want[0..3) to ys[k]. Sets *joined
+ * to whether the kernel of node `second` is node `first`'s. Returns false
+ * when the engine fails. */
+static bool run_sib(clv_graph *g, const int *nodes, int n_nodes,
+                    const float *x, int threads, bool no_fuse,
+                    const int *want, float **ys, int first, int second,
+                    bool *joined)
+{
+    clv_error err = {0};
+    clv_engine_options opt = {0};
+    clv_engine *e = NULL;
+    void *out[3] = {NULL, NULL, NULL};
+    const void *in[1] = {x};
+    int rc, pf = -1, ps = -1;
+    bool ok = true;
+    opt.threads = threads;
+    opt.no_fuse = no_fuse;
+    if ((rc = clv_engine_create(g, nodes, n_nodes, &opt, &e, &err))) {
+        fprintf(stderr, "create: %s\n", clv_error_text(&err, rc));
+        return false;
+    }
+    for (int i = 0; i < clv_engine_n_outputs(e) && i < 3; i++)
+        for (int k = 0; k < 3; k++)
+            if (clv_engine_output(e, i) == want[k])
+                out[i] = ys[k];
+    for (int i = 0; i < clv_engine_n_nodes(e); i++) {
+        if (clv_engine_node(e, i) == first)
+            pf = i;
+        if (clv_engine_node(e, i) == second)
+            ps = i;
+    }
+    if (joined)
+        *joined = pf >= 0 && ps >= 0 && clv_engine_fused_into(e, ps) == pf;
+    if (clv_engine_n_inputs(e) != 1 || clv_engine_n_outputs(e) > 3 ||
+        (rc = clv_engine_run(e, in, out, &err))) {
+        fprintf(stderr, "run: %s\n", rc ? clv_error_text(&err, rc) : "");
+        ok = false;
+    }
+    clv_engine_free(e);
+    return ok;
+}
+
+/* Three 1x1 convolutions of one input (GoogLeNet's inception branches)
+ * run as one product: against the reference, and bit for bit as when
+ * each runs alone (fusion off), in two engines (the cut of a partition
+ * between them), and on 1 to 3 threads. */
+static void test_siblings(void)
+{
+    /* per branch: output channels, bias, BN, activation */
+    static const conv_case br[3] = {
+        {"sib a", 2, 24, 20, 1, 9, 11, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true,
+         false, A_RELU},
+        {"sib b", 2, 24, 37, 1, 9, 11, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false,
+         true, A_LEAKY},
+        {"sib c", 2, 24, 5, 1, 9, 11, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true,
+         false, A_NONE},
+    };
+    int64_t xd[4] = {2, 24, 9, 11}, one[2] = {1, 1}, zero4[4] = {0, 0, 0, 0};
+    clv_graph *g = clv_graph_create();
+    clv_error err = {0};
+    clv_rng r;
+    built b[3];
+    int x_id = -1, k = 0, conv[3], outs[3], chain[3][3], n_chain[3];
+    int64_t plane = 9 * 11, ny[3];
+    float *x, *y[5][3];
+    bool joined = false, ok = true;
+
+    clv_rng_seed(&r, 13);
+    memset(b, 0, sizeof b);
+    memset(y, 0, sizeof y);
+    clv_graph_add_tensor(g, "x", CLV_DT_FLOAT, 4, xd, &x_id, NULL);
+    clv_graph_mark_input(g, x_id);
+    x = malloc((size_t)(2 * 24 * plane) * sizeof *x);
+    clv_rng_fill_uniform(&r, x, (size_t)(2 * 24 * plane), -1.0f, 1.0f);
+    for (int i = 0; i < 3; i++) {
+        const conv_case *cc = &br[i];
+        int64_t wd[4] = {cc->m, 24, 1, 1};
+        int in[5], cur, id;
+        in[0] = x_id;
+        in[1] = add_const(g, &r, 4, wd, -0.5f, 0.5f, &b[i].w, &k);
+        if (cc->bias)
+            in[2] = add_const(g, &r, 1, &cc->m, -1.0f, 1.0f, &b[i].b, &k);
+        cur = add_out(g, &k);
+        clv_graph_add_node(g, cc->name, CLV_OP_CONV, cc->bias ? 3 : 2, in, 1,
+                           &cur, &id, NULL);
+        clv_graph_set_ints(g, id, "kernel_shape", 2, one);
+        clv_graph_set_ints(g, id, "strides", 2, one);
+        clv_graph_set_ints(g, id, "dilations", 2, one);
+        clv_graph_set_ints(g, id, "pads", 4, zero4);
+        conv[i] = id;
+        chain[i][0] = id;
+        n_chain[i] = 1;
+        if (cc->bn) {
+            int yb = add_out(g, &k);
+            in[0] = cur;
+            in[1] = add_const(g, &r, 1, &cc->m, 0.5f, 1.5f, &b[i].bn[0], &k);
+            in[2] = add_const(g, &r, 1, &cc->m, -0.5f, 0.5f, &b[i].bn[1], &k);
+            in[3] = add_const(g, &r, 1, &cc->m, -0.5f, 0.5f, &b[i].bn[2], &k);
+            in[4] = add_const(g, &r, 1, &cc->m, 0.2f, 2.0f, &b[i].bn[3], &k);
+            clv_graph_add_node(g, "bn", CLV_OP_BATCHNORM, 5, in, 1, &yb, &id,
+                               NULL);
+            clv_graph_set_float(g, id, "epsilon", 1e-5f);
+            chain[i][n_chain[i]++] = id;
+            cur = yb;
+        }
+        if (cc->a != A_NONE) {
+            int ya = add_out(g, &k);
+            clv_graph_add_node(g, "act",
+                               cc->a == A_RELU ? CLV_OP_RELU
+                                               : CLV_OP_LEAKYRELU,
+                               1, &cur, 1, &ya, &id, NULL);
+            if (cc->a == A_LEAKY)
+                clv_graph_set_float(g, id, "alpha", 0.1f);
+            chain[i][n_chain[i]++] = id;
+            cur = ya;
+        }
+        clv_graph_mark_output(g, cur);
+        outs[i] = cur;
+        b[i].x = x;
+        b[i].oh = 9;
+        b[i].ow = 11;
+        ny[i] = 2 * cc->m * plane;
+    }
+    if (clv_graph_finalize(g, &err)) {
+        CHECKF(false, "siblings: finalize: %s", err.msg);
+        goto done;
+    }
+    for (int v = 0; v < 5; v++)
+        for (int i = 0; i < 3; i++)
+            y[v][i] = calloc((size_t)ny[i], sizeof(float));
+    /* 0-2: whole, 1 to 3 threads; 3: fusion off; 4: a's chain, then b's
+     * and c's in a second engine */
+    for (int t = 1; t <= 3; t++)
+        ok = ok && run_sib(g, NULL, 0, x, t, false, outs, y[t - 1], conv[0],
+                           conv[1], t == 1 ? &joined : NULL);
+    ok = ok && run_sib(g, NULL, 0, x, 2, true, outs, y[3], -1, -1, NULL);
+    {
+        int n2 = 0, rest[6];
+        for (int i = 1; i < 3; i++)
+            for (int c = 0; c < n_chain[i]; c++)
+                rest[n2++] = chain[i][c];
+        ok = ok && run_sib(g, chain[0], n_chain[0], x, 1, false, outs, y[4],
+                           -1, -1, NULL);
+        ok = ok && run_sib(g, rest, n2, x, 2, false, outs, y[4], -1, -1,
+                           NULL);
+    }
+    CHECKF(ok, "siblings: an engine did not run");
+    if (clv_engine__simd_ok())
+        CHECKF(joined, "siblings: the three convolutions were not joined");
+    for (int i = 0; ok && i < 3; i++) {
+        double *ref = malloc((size_t)ny[i] * sizeof *ref);
+        double *tol = malloc((size_t)ny[i] * sizeof *tol);
+        char what[64];
+        reference(&br[i], &b[i], ref, tol);
+        snprintf(what, sizeof what, "siblings: %s", br[i].name);
+        CHECKF(far_off(y[0][i], ref, tol, ny[i], what) == 0, "%s", what);
+        for (int v = 1; v < 5; v++)
+            CHECKF(!memcmp(y[0][i], y[v][i], (size_t)ny[i] * sizeof(float)),
+                   "siblings: %s: run %d differs from the joined run",
+                   br[i].name, v);
+        free(ref);
+        free(tol);
+    }
+done:
+    for (int v = 0; v < 5; v++)
+        for (int i = 0; i < 3; i++)
+            free(y[v][i]);
+    free(x);
+    clv_graph_free(g);
 }
 
 /* ---- MaxPool ------------------------------------------------------------ */
@@ -501,6 +721,13 @@ static void test_pools(void)
     pool_case(&r, 3, 56, 57, 3, 2, 1, false); /* wide rows */
     pool_case(&r, 4, 90, 90, 2, 2, 0, true);
     pool_case(&r, 10, 3, 3, 2, 1, 0, false);
+    /* stride 2, one plane at a time on rows: widths a multiple of 8, under
+     * 8, wide; kernels 1 to 5; GoogLeNet's first pool */
+    pool_case(&r, 9, 16, 16, 3, 2, 1, true);
+    pool_case(&r, 7, 5, 5, 3, 2, 1, false);
+    pool_case(&r, 6, 23, 64, 5, 2, 2, false);
+    pool_case(&r, 11, 9, 8, 1, 2, 0, false);
+    pool_case(&r, 2, 112, 112, 3, 2, 0, true);
 }
 
 int main(void)
@@ -510,6 +737,8 @@ int main(void)
                ? "AVX2 + FMA kernels against the portable paths"
                : "no AVX2 + FMA here: portable paths only");
     test_convs();
+    test_1x1_orders();
+    test_siblings();
     test_pools();
     return check_report("test_engine_simd");
 }

@@ -19,8 +19,14 @@
 #                   each figure is the lowest per-round median (default 2)
 #   NO_TORCH=1      skip PyTorch
 #   JSON_OUT=FILE   also write every measurement as JSON
+#   INPROC=1        instead: cleave and ONNX Runtime in one process, runs
+#                   alternating, one thread (bench/engine/inproc.sh, which
+#                   reads MODELS, RUNS and ROUNDS)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ "${INPROC:-0}" = 1 ]; then
+  exec bash "$root/bench/engine/inproc.sh" "$@"
+fi
 build=${1:-$root/build-bench}
 jobs=$(( $(nproc) < 2 ? $(nproc) : 2 ))
 

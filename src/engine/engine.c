@@ -13,6 +13,9 @@
  *   3. the interface: inputs and outputs as engine.h defines them;
  *   4. storage: each tensor the steps touch is a constant, an input, an
  *      output, an alias of another tensor (view ops), or an arena block;
+ *   4b. sibling convolutions (1x1, the same input, all in the subset)
+ *      join the first one's step: one product, each its own epilogue and
+ *      output (with AVX2 only, and with fusion);
  *   5. kernels: each step's planner parses the node once;
  *   6. the arena: lifetimes [first write, last read] in step positions,
  *      scratch blocks live during their own step, and a greedy first-fit
@@ -331,6 +334,42 @@ static int fuse_from(clv_engine__planner *p, clv_engine *e, const int *pos,
         cur = c->outputs[0];
     }
     s->out = cur;
+    return 0;
+}
+
+/* Joins into step i the later steps j that run a Conv joinable with i's
+ * (after binding: each keeps its own output tensor; their reads and
+ * writes then happen at step i, where the lifetimes start). At most
+ * JOIN_MAX convolutions per product. */
+#define JOIN_MAX 8
+static int join_siblings(clv_engine__planner *p, clv_engine *e)
+{
+    for (int i = 0; i < e->n_steps; i++) {
+        clv_engine__step *s = &e->steps[i];
+        int found[JOIN_MAX - 1], n = 0;
+        if (s->fused_into != i || s->n->op != CLV_OP_CONV)
+            continue;
+        for (int j = i + 1; j < e->n_steps && n < JOIN_MAX - 1; j++) {
+            const clv_engine__step *t = &e->steps[j];
+            if (t->fused_into == j && t->n->op == CLV_OP_CONV &&
+                clv_engine__conv_joinable(e->g, s->n, t->n))
+                found[n++] = j;
+        }
+        if (n == 0)
+            continue;
+        s->sib = clv_engine__keep(p, (size_t)n * sizeof *s->sib);
+        if (!s->sib)
+            return CLV_ENOMEM;
+        for (int k = 0; k < n; k++) {
+            int j = found[k];
+            s->sib[k] = &e->steps[j];
+            /* j's fused chain follows j; nothing else is fused into j */
+            for (int m = j; m < e->n_steps; m++)
+                if (e->steps[m].fused_into == j)
+                    e->steps[m].fused_into = i;
+        }
+        s->n_sib = n;
+    }
     return 0;
 }
 
@@ -715,6 +754,10 @@ int clv_engine_create(const clv_graph *g, const int *nodes, int n_nodes,
         memcpy(e->bind, tmp, (size_t)w * sizeof *tmp);
         free(tmp);
     }
+
+    /* 4b. sibling convolutions */
+    if (fuse && pl.simd && (rc = join_siblings(&pl, e)))
+        goto fail;
 
     /* 5. kernels */
     for (int i = 0; i < e->n_steps; i++) {

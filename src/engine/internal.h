@@ -264,6 +264,11 @@ struct clv_engine__step {
     int fused_into;       /* position whose kernel computes this node */
     bool alias;           /* output 0 shares input 0's memory */
     bool only_out0;       /* extra outputs are declared but not computed */
+    /* Conv siblings (clv_engine__conv_joinable): this step's kernel also
+     * computes the n_sib convolutions at sib[], each with its own fused
+     * epilogue and output (their fused_into is this step) */
+    clv_engine__step **sib;
+    int n_sib;
 };
 
 struct clv_engine__exec {
@@ -374,6 +379,13 @@ int64_t clv_engine__pieces(int64_t n, int64_t min_piece, int64_t max_n,
 /* ---- planners, one per op family (op_*.c) ------------------------------ */
 
 int clv_engine__plan_conv(clv_engine__planner *p, clv_engine__step *s);
+/* True when Conv nodes a and b can run as one product with their weights
+ * stacked: 2-D, 1x1, unit strides, no padding, one group, the same input,
+ * constant float32 weights (and bias): a 1x1 convolution sums over its
+ * input channels in their order whichever AVX2 kernel runs it, so each
+ * output value keeps the bits it has when the node runs alone. */
+bool clv_engine__conv_joinable(const clv_graph *g, const clv_node *a,
+                               const clv_node *b);
 int clv_engine__plan_gemm(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_matmul(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_pool(clv_engine__planner *p, clv_engine__step *s);

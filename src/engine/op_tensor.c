@@ -66,150 +66,107 @@ int clv_engine__plan_copy(clv_engine__planner *pl, clv_engine__step *s)
     return 0;
 }
 
-/* ---- Concat -------------------------------------------------------------- */
+/* ---- Concat and Split ---------------------------------------------------- */
 
-typedef struct concat_plan {
-    int64_t outer;  /* product of the dims before the axis */
-    size_t out_row; /* bytes of one output row (axis and after) */
-    size_t *in_row; /* per input: bytes of one row */
-    size_t *in_off; /* per input: offset of its part in an output row */
-} concat_plan;
+/* A tensor cut along an axis into parts (Concat's inputs, Split's
+ * outputs): seen as `outer` rows (the product of the dims before the
+ * axis), each row of the whole the parts' rows side by side. */
+typedef struct parts_plan {
+    int64_t outer;
+    size_t whole_row; /* bytes of one row of the whole */
+    size_t *row;      /* per part: bytes of one row */
+    size_t *off;      /* per part: offset of its row in a row of the whole */
+} parts_plan;
 
-typedef struct concat_ctx {
+typedef struct parts_ctx {
     const clv_engine__step *s;
     const clv_engine__exec *x;
-    const concat_plan *p;
-    char *Y;
-} concat_ctx;
+    const parts_plan *p;
+    bool concat;
+    char *whole;
+} parts_ctx;
 
-static void task_concat(void *arg, int64_t t, int tid)
+/* Part t: Concat copies it into the whole, Split out of it. */
+static void task_part(void *arg, int64_t t, int tid)
 {
-    const concat_ctx *c = arg;
-    const concat_plan *p = c->p;
-    const char *src = clv_engine__in(c->x, c->s, (int)t);
-    size_t row = p->in_row[t];
+    const parts_ctx *c = arg;
+    const parts_plan *p = c->p;
+    size_t row = p->row[t];
+    char *part = c->concat ? (char *)(uintptr_t)clv_engine__in(c->x, c->s,
+                                                                (int)t)
+                           : clv_engine__out_i(c->x, c->s, (int)t);
     (void)tid;
     if (!row)
         return;
-    for (int64_t a = 0; a < p->outer; a++)
-        memcpy(c->Y + (size_t)a * p->out_row + p->in_off[t],
-               src + (size_t)a * row, row);
+    for (int64_t a = 0; a < p->outer; a++) {
+        char *w = c->whole + (size_t)a * p->whole_row + p->off[t];
+        if (c->concat)
+            memcpy(w, part + (size_t)a * row, row);
+        else
+            memcpy(part + (size_t)a * row, w, row);
+    }
 }
 
-static int run_concat(const clv_engine__step *s, clv_engine__exec *x)
+static int run_parts(const clv_engine__step *s, clv_engine__exec *x)
 {
-    concat_ctx c;
+    parts_ctx c;
     c.s = s;
     c.x = x;
     c.p = s->plan;
-    c.Y = clv_engine__out(x, s);
-    clv_engine__parallel(x, s->n->n_inputs, task_concat, &c);
+    c.concat = s->n->op == CLV_OP_CONCAT;
+    c.whole = c.concat ? clv_engine__out(x, s)
+                       : (char *)(uintptr_t)clv_engine__in(x, s, 0);
+    clv_engine__parallel(x, c.concat ? s->n->n_inputs : s->n->n_outputs,
+                         task_part, &c);
+    return 0;
+}
+
+/* The plan of a whole of type `whole` cut along the node's "axis" into
+ * the n tensors `ids`. */
+static int plan_parts(clv_engine__planner *pl, clv_engine__step *s,
+                      const clv_tensor *whole, const int *ids, int n)
+{
+    int64_t axis = clv_node_int(s->n, "axis", 0);
+    size_t inner = clv_dtype_size(whole->dtype), off = 0;
+    parts_plan *p = clv_engine__keep(pl, sizeof *p);
+    if (!p)
+        return CLV_ENOMEM;
+    p->row = clv_engine__keep(pl, (size_t)n * sizeof *p->row);
+    p->off = clv_engine__keep(pl, (size_t)n * sizeof *p->off);
+    if (!p->row || !p->off)
+        return CLV_ENOMEM;
+    p->outer = 1;
+    for (int i = 0; i < axis; i++)
+        p->outer *= whole->dims[i];
+    for (int i = (int)axis + 1; i < whole->ndim; i++)
+        inner *= (size_t)whole->dims[i];
+    for (int i = 0; i < n; i++) {
+        const clv_tensor *t = ids[i] >= 0 ? clv_graph_tensor(pl->g, ids[i])
+                                          : NULL;
+        if (!t)
+            return clv_engine__node_error(pl, s, CLV_EINVAL,
+                                          "%s part %d is absent",
+                                          clv_op_name(s->n->op), i);
+        p->row[i] = (size_t)t->dims[axis] * inner;
+        p->off[i] = off;
+        off += p->row[i];
+    }
+    p->whole_row = off;
+    s->plan = p;
+    s->run = run_parts;
     return 0;
 }
 
 int clv_engine__plan_concat(clv_engine__planner *pl, clv_engine__step *s)
 {
-    const clv_tensor *Y = clv_engine__out_t(pl->g, s);
-    int64_t axis = clv_node_int(s->n, "axis", 0);
-    size_t es = clv_dtype_size(Y->dtype), inner = es, off = 0;
-    concat_plan *p;
-    int nin = s->n->n_inputs;
-
-    p = clv_engine__keep(pl, sizeof *p);
-    if (!p)
-        return CLV_ENOMEM;
-    p->in_row = clv_engine__keep(pl, (size_t)nin * sizeof *p->in_row);
-    p->in_off = clv_engine__keep(pl, (size_t)nin * sizeof *p->in_off);
-    if (!p->in_row || !p->in_off)
-        return CLV_ENOMEM;
-    p->outer = 1;
-    for (int i = 0; i < axis; i++)
-        p->outer *= Y->dims[i];
-    for (int i = (int)axis + 1; i < Y->ndim; i++)
-        inner *= (size_t)Y->dims[i];
-    for (int i = 0; i < nin; i++) {
-        const clv_tensor *t = clv_engine__in_t(pl->g, s, i);
-        if (!t)
-            return clv_engine__node_error(pl, s, CLV_EINVAL,
-                                          "Concat input %d is absent", i);
-        p->in_row[i] = (size_t)t->dims[axis] * inner;
-        p->in_off[i] = off;
-        off += p->in_row[i];
-    }
-    p->out_row = off;
-    s->plan = p;
-    s->run = run_concat;
-    return 0;
-}
-
-/* ---- Split --------------------------------------------------------------- */
-
-typedef struct split_plan {
-    int64_t outer;
-    size_t in_row;
-    size_t *out_row, *out_off;
-} split_plan;
-
-typedef struct split_ctx {
-    const clv_engine__step *s;
-    const clv_engine__exec *x;
-    const split_plan *p;
-    const char *X;
-} split_ctx;
-
-static void task_split(void *arg, int64_t t, int tid)
-{
-    const split_ctx *c = arg;
-    const split_plan *p = c->p;
-    char *dst = clv_engine__out_i(c->x, c->s, (int)t);
-    size_t row = p->out_row[t];
-    (void)tid;
-    if (!row)
-        return;
-    for (int64_t a = 0; a < p->outer; a++)
-        memcpy(dst + (size_t)a * row,
-               c->X + (size_t)a * p->in_row + p->out_off[t], row);
-}
-
-static int run_split(const clv_engine__step *s, clv_engine__exec *x)
-{
-    split_ctx c;
-    c.s = s;
-    c.x = x;
-    c.p = s->plan;
-    c.X = clv_engine__in(x, s, 0);
-    clv_engine__parallel(x, s->n->n_outputs, task_split, &c);
-    return 0;
+    return plan_parts(pl, s, clv_engine__out_t(pl->g, s), s->n->inputs,
+                      s->n->n_inputs);
 }
 
 int clv_engine__plan_split(clv_engine__planner *pl, clv_engine__step *s)
 {
-    const clv_tensor *X = clv_engine__in_t(pl->g, s, 0);
-    int64_t axis = clv_node_int(s->n, "axis", 0);
-    size_t es = clv_dtype_size(X->dtype), inner = es, off = 0;
-    int nout = s->n->n_outputs;
-    split_plan *p = clv_engine__keep(pl, sizeof *p);
-    if (!p)
-        return CLV_ENOMEM;
-    p->out_row = clv_engine__keep(pl, (size_t)nout * sizeof *p->out_row);
-    p->out_off = clv_engine__keep(pl, (size_t)nout * sizeof *p->out_off);
-    if (!p->out_row || !p->out_off)
-        return CLV_ENOMEM;
-    p->outer = 1;
-    for (int i = 0; i < axis; i++)
-        p->outer *= X->dims[i];
-    for (int i = (int)axis + 1; i < X->ndim; i++)
-        inner *= (size_t)X->dims[i];
-    for (int i = 0; i < nout; i++) {
-        const clv_tensor *t = clv_graph_tensor(pl->g, s->n->outputs[i]);
-        p->out_row[i] = (size_t)t->dims[axis] * inner;
-        p->out_off[i] = off;
-        off += p->out_row[i];
-    }
-    p->in_row = off;
-    s->plan = p;
-    s->run = run_split;
-    return 0;
+    return plan_parts(pl, s, clv_engine__in_t(pl->g, s, 0), s->n->outputs,
+                      s->n->n_outputs);
 }
 
 /* ---- strided gathers: Transpose and Slice -------------------------------- */
