@@ -146,7 +146,9 @@ int clv_engine_node(const clv_engine *e, int i);
 
 /* The position whose kernel computes position i: i itself, or, for a node
  * fused into the convolution (Gemm, Add, ...) before it, that node's
- * position.
+ * position; a 1x1 convolution joined with an earlier sibling that reads
+ * the same tensor (one product, AVX2 only, see docs/engine.md) gives the
+ * first sibling's position.
  * -1 when i is out of range. */
 int clv_engine_fused_into(const clv_engine *e, int i);
 
@@ -176,7 +178,8 @@ int clv_engine_run(clv_engine *e, const void *const *inputs,
  * As clv_engine_run(), and also measures each node: `seconds` (may be
  * NULL) receives clv_engine_n_nodes(e) entries, entry i the wall-clock
  * time of the kernel of position i. A node fused into an earlier one gets
- * 0 (its work is timed with the node it was fused into); create the engine
+ * 0 (its work is timed with the node it was fused into; so do joined 1x1
+ * siblings, whose product is timed with the first); create the engine
  * with options.no_fuse for one time per node.
  */
 int clv_engine_run_timed(clv_engine *e, const void *const *inputs,

@@ -148,8 +148,9 @@ typedef struct clv_profile_options {
     /* false (default): every node is its own kernel (engine option
      * no_fuse), so each has its own time. true: the engine fuses as the
      * runtime's engines do; a node fused into the one before it gets 0 ms
-     * and its work is timed with that node -- the node times then add up
-     * to what a fused run costs (for planning). */
+     * and its work is timed with that node (joined sibling 1x1
+     * convolutions: all on the first) -- the node times then add up to
+     * what a fused run costs (for planning). */
     bool fuse;
 } clv_profile_options;
 
