@@ -202,7 +202,8 @@ int clv_runtime_times(const clv_graph *g, const char *edge_profile,
  * whole calling process into a new cgroup limited to `quota` of one core
  * (clv_cpu_limit_enter, default options) and, without profiles, measures
  * the edge's times again inside it (node means, see
- * clv_profile_options.cpu_quota), as the edge will then run. On success
+ * clv_profile_options.cpu_quota, scaled so that they add up to the median
+ * whole run), as the edge will then run. On success
  * *lim is the group, to leave with clv_cpu_limit_leave() when the edge is
  * done; on failure the process is not left in a group and *lim is NULL.
  * Returns 0, the errors of clv_runtime_times, clv_cpu_limit_enter (CLV_EIO

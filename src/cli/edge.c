@@ -331,7 +331,7 @@ int cli_edge(int argc, char **argv)
                             "limited to %.3g of one core\n",
                     eprof ? "reading the profiles" : "profiling ",
                     eprof ? "" : model, quota);
-        rc = clv_runtime_times_limited(g, eprof, cprof, quota, speedup, 5,
+        rc = clv_runtime_times_limited(g, eprof, cprof, quota, speedup, 7,
                                        (int)threads, te, tc, &lim, &err);
         if (!rc && !quiet)
             fprintf(stderr, "cleave edge: in cgroup v%d %s\n",

@@ -311,6 +311,18 @@ int clv_runtime_times_limited(const clv_graph *g, const char *edge_profile,
     rc = clv_profile_measure(g, &o, &pr, err);
     if (!rc)
         rc = clv_profile_node_times(&pr, g, t_edge, err);
+    if (!rc) {
+        /* The node means carry the throttled waits but also any run the
+         * machine's other work slowed down; scaled to the median whole
+         * run, one such run does not move the plan. */
+        int n = clv_graph_n_nodes(g);
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += t_edge[i];
+        if (sum > 0 && pr.total_ms > 0)
+            for (int i = 0; i < n; i++)
+                t_edge[i] *= pr.total_ms / sum;
+    }
     clv_profile_release(&pr);
     if (rc) {
         clv_cpu_limit_leave(*lim, NULL);
