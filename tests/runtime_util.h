@@ -22,26 +22,51 @@ static inline void quiet_log(void *ctx, const char *line)
         fprintf(stderr, "  %s\n", line);
 }
 
-/* Starts a server for `g` (borrowed; it must outlive the server) on
+/* Starts a server for `g` (borrowed; it must outlive the server) with
+ * options `so` (NULL: the defaults; listen and log are set here) on
  * 127.0.0.1 with a port the system chooses, and writes "127.0.0.1:PORT"
  * to `addr` (`len` bytes). Returns the server (free it with
  * clv_server_free), or NULL after printing why to stderr. */
-static inline clv_server *start_server(const clv_graph *g, char *addr,
-                                       size_t len)
+static inline clv_server *start_server_with(const clv_graph *g,
+                                            const clv_server_options *so,
+                                            char *addr, size_t len)
 {
-    clv_server_options so;
+    clv_server_options o;
     clv_server *s = NULL;
     clv_error err = {0};
-    clv_server_options_init(&so);
-    so.listen = "127.0.0.1:0";
-    so.log = quiet_log;
-    if (clv_server_create(g, &so, &s, &err) || clv_server_start(s, &err)) {
+    if (so)
+        o = *so;
+    else
+        clv_server_options_init(&o);
+    o.listen = "127.0.0.1:0";
+    o.log = quiet_log;
+    if (clv_server_create(g, &o, &s, &err) || clv_server_start(s, &err)) {
         fprintf(stderr, "server: %s\n", err.msg);
         clv_server_free(s);
         return NULL;
     }
     snprintf(addr, len, "127.0.0.1:%d", clv_server_port(s));
     return s;
+}
+
+static inline clv_server *start_server(const clv_graph *g, char *addr,
+                                       size_t len)
+{
+    return start_server_with(g, NULL, addr, len);
+}
+
+/* Edge options for `frames` frames run one at a time on the edge alone,
+ * planned with te / tc, quiet. */
+static inline void edge_only_options(clv_edge_options *o, const double *te,
+                                     const double *tc, int frames)
+{
+    clv_edge_options_init(o);
+    o->frames = frames;
+    o->sequential = frames;
+    o->planner = CLV_PLAN_EDGE;
+    o->t_edge_ms = te;
+    o->t_cloud_ms = tc;
+    o->log = quiet_log;
 }
 
 /* Allocates the per-node edge and cloud times of `g` (ms, for

@@ -116,14 +116,8 @@ int main(void)
                       cpu);
         clv_edge_options o;
         clv_edge_report r;
-        clv_edge_options_init(&o);
+        edge_only_options(&o, te, tc, 7);
         clv_edge_report_init(&r);
-        o.frames = 7;
-        o.sequential = 7;
-        o.planner = CLV_PLAN_EDGE;
-        o.t_edge_ms = te;
-        o.t_cloud_ms = tc;
-        o.log = quiet_log;
         rc = clv_edge_run(g, &o, &r, &err);
         CHECKF(rc == 0 && r.n_ok == 7, "rc %d: %s", rc, err.msg);
         if (rc == 0)

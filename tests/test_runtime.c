@@ -184,17 +184,13 @@ static void test_server_times(const clv_graph *g, const char *plain_addr)
         sum_tc += tc[i];
     }
     clv_server_options so;
-    clv_server *s = NULL;
     clv_error err = {0};
-    char addr[64];
+    char addr[64] = "127.0.0.1:1";
     clv_server_options_init(&so);
-    so.listen = "127.0.0.1:0";
-    so.log = quiet_log;
     so.node_ms = srv;
     so.node_ms_runs = 3;
-    CHECK(clv_server_create(g, &so, &s, &err) == 0 &&
-          clv_server_start(s, &err) == 0);
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", s ? clv_server_port(s) : 0);
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    CHECK(s != NULL);
     for (int k = 0; k < 3; k++) {
         /* k = 0: the server's times; 1: not asked; 2: a server without */
         clv_edge_options o;

@@ -306,19 +306,12 @@ static void *kill_main(void *p)
 /* The server dies mid-stream, and one that is never there. */
 static void test_edge_fallback(const clv_graph *g)
 {
-    clv_server_options so;
-    clv_server *s = NULL;
     clv_error err = {0};
     char addr[64];
-    clv_server_options_init(&so);
-    so.listen = "127.0.0.1:0";
-    so.log = quiet_log;
-    if (clv_server_create(g, &so, &s, &err) || clv_server_start(s, &err)) {
-        CHECKF(0, "server: %s", err.msg);
-        clv_server_free(s);
+    clv_server *s = start_server(g, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (!s)
         return;
-    }
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", clv_server_port(s));
     int n = clv_graph_n_nodes(g);
     double te[64], tc[64];
     for (int i = 0; i < n && i < 64; i++)

@@ -114,15 +114,9 @@ static void test_slowdown(const clv_graph *g)
         sum_e += te[i];
     clv_edge_options o;
     clv_edge_report r;
-    clv_edge_options_init(&o);
+    edge_only_options(&o, te, tc, 7);
     clv_edge_report_init(&r);
-    o.frames = 7;
-    o.sequential = 7;
-    o.planner = CLV_PLAN_EDGE;
     o.slowdown = 0.25;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.log = quiet_log;
     int rc = clv_edge_run(g, &o, &r, &err);
     CHECKF(rc == 0 && r.n_ok == 7, "rc %d: %s", rc, err.msg);
     if (rc == 0) {

@@ -20,21 +20,10 @@
 #include <time.h>
 
 #include "cleave/load.h"
+#include "bench_util.h"
 #include "cleave/plan.h"
 #include "plan/maxflow.h"
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median microseconds of clv_planner_run over up to `max_runs` runs (and
  * about 0.3 s at most, at least 5 runs). */
