@@ -366,6 +366,13 @@ static void test_convs(void)
          0, true, true, A_RELU},
         {"1x1 interleaved", 1, 48, 72, 1, 9, 14, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0,
          false, true, A_CLIP},
+        /* small outputs (GoogLeNet's 7 x 7 and 14 x 14): with several
+         * threads the pieces are cut finer, by channel panels (13 of them
+         * here) and by pixels (one panel here) */
+        {"3x3 7x7 map 13 panels", 1, 64, 200, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1,
+         1, 1, 1, true, true, A_RELU},
+        {"3x3 one panel, pixels cut", 1, 32, 16, 1, 14, 14, 3, 3, 1, 1, 1, 1,
+         1, 1, 1, 1, false, true, A_RELU},
     };
     clv_rng r;
     clv_rng_seed(&r, 3);

@@ -1,19 +1,23 @@
 /*
  * cleave's engine against ONNX Runtime in one process, run after run.
  *
- *   inproc ORT_LIB [--runs N] [--rounds R] MODEL...
+ *   inproc ORT_LIB [--runs N] [--rounds R] [--threads T] MODEL...
  *
  * MODEL is a zoo name (built with seed 1 at its default input size and
  * written to a temporary .onnx file for ONNX Runtime) or an .onnx file.
  * Both runtimes get the same input (a fixed pseudo-random pattern in
- * [0, 1)), one thread each (ONNX Runtime: intra- and inter-op threads 1,
- * graph optimisation level all; cleave: options.threads 1). Per round, one
- * untimed warm-up run of each, then N timed runs alternately (ONNX Runtime,
- * then cleave); the time of a run is the CPU time of the calling thread
+ * [0, 1)), T threads each (default 1; ONNX Runtime: intra-op threads T,
+ * inter-op threads 1, graph optimisation level all; cleave:
+ * options.threads T). Per round, one untimed warm-up run of each, then N
+ * timed runs alternately (ONNX Runtime, then cleave); with one thread the
+ * time of a run is the CPU time of the calling thread
  * (CLOCK_THREAD_CPUTIME_ID), which other jobs on a shared machine disturb
- * less than wall-clock time. Per round it prints each runtime's median and
- * the ratio of the medians (cleave / ONNX Runtime), and checks that the two
- * first outputs agree (rtol 1e-3 against the largest magnitude).
+ * less than wall-clock time; with several it is wall-clock time
+ * (CLOCK_MONOTONIC: the other threads' work is not the caller's CPU
+ * time), and the runtimes alternate by blocks of runs (pause_if). Per
+ * round it prints each runtime's median and the ratio of the medians
+ * (cleave / ONNX Runtime), and checks that the two first outputs agree
+ * (rtol 1e-3 against the largest magnitude).
  *
  * ONNX Runtime is reached through its C API without its header: dlopen the
  * library, OrtGetApiBase()->GetApi(ORT_API_VERSION_USED) returns the
@@ -144,11 +148,27 @@ static int ort_open(const char *path, ort *o)
                   "CreateEnv");
 }
 
-static double thread_ms(void)
+/* CPU time of the calling thread, or wall-clock time when `wall`. */
+static double thread_ms(int wall)
 {
     struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* With several threads the runtimes take turns by blocks of 5 runs, each
+ * block after 100 ms of sleep and an untimed run: the other runtime's idle
+ * workers spin for a while after its run (ONNX Runtime's for tens of
+ * milliseconds by default, cleave's briefly), and on two cores a spinning
+ * thread takes a core from the runtime being timed; after the sleep the
+ * workers sleep too, and the first run pays for waking them (up to
+ * milliseconds on a shared VM). Within a block runs follow one another,
+ * as frames of a stream do. */
+static void pause_if(int wall)
+{
+    struct timespec t = {0, 100000000L};
+    if (wall)
+        nanosleep(&t, NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -165,7 +185,7 @@ static double median(double *v, int n)
 
 /* One model: both runtimes, `rounds` rounds of `runs` alternating runs. */
 static int bench_model(const ort *o, const char *model, int runs,
-                       int rounds)
+                       int rounds, int threads)
 {
     clv_graph *g = NULL;
     clv_engine *e = NULL;
@@ -179,7 +199,7 @@ static int bench_model(const ort *o, const char *model, int runs,
     const clv_tensor *it, *ot;
     int64_t shape[CLV_MAX_DIMS];
     size_t nx, ny, len = strlen(model);
-    int rc = 1;
+    int rc = 1, wall = threads > 1, block = wall ? 5 : 1;
 
     if (len > 5 && strcmp(model + len - 5, ".onnx") == 0) {
         if (clv_load_onnx(model, &g, &err) != 0)
@@ -226,15 +246,15 @@ static int bench_model(const ort *o, const char *model, int runs,
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f;
 
-    opt.threads = 1;
+    opt.threads = threads;
     if (clv_engine_create(g, NULL, 0, &opt, &e, &err) != 0)
         goto cleave_fail;
 
     if (!ort_ok(o, ((ort_new_fn)o->api[ORT_CREATE_SESSION_OPTIONS])(&opts),
                 "CreateSessionOptions") ||
         !ort_ok(o,
-                ((ort_set_int_fn)o->api[ORT_SET_INTRA_OP_NUM_THREADS])(opts,
-                                                                        1),
+                ((ort_set_int_fn)o->api[ORT_SET_INTRA_OP_NUM_THREADS])(
+                    opts, threads),
                 "SetIntraOpNumThreads") ||
         !ort_ok(o,
                 ((ort_set_int_fn)o->api[ORT_SET_INTER_OP_NUM_THREADS])(opts,
@@ -260,58 +280,88 @@ static int bench_model(const ort *o, const char *model, int runs,
         goto done;
 
     for (int round = 1; round <= rounds; round++) {
-        for (int r = -1; r < runs; r++) {
+        /* r == -1: the warm-up; with several threads blocks of runs */
+        for (int r = -1; r < runs; r += r < 0 ? 1 : block) {
             const char *in_names[1] = {it->name}, *out_names[1] = {ot->name};
             const void *cin[1] = {x};
             void *cout[1] = {y};
-            void *out_val = NULL;
-            double t0 = thread_ms(), t1, t2;
-            if (!ort_ok(o,
-                        ((ort_run_fn)o->api[ORT_RUN])(sess, NULL, in_names,
-                                                      &in_val, 1, out_names,
-                                                      1, &out_val),
-                        "Run"))
-                goto done;
-            t1 = thread_ms();
-            if (r == -1 && round == 1) { /* compare the outputs once */
-                float *oy = NULL;
-                double big = 0.0, diff = 0.0;
+            int nb = r < 0 ? 1 : runs - r < block ? runs - r : block;
+            if (wall) { /* the block's own warm-up, after a pause */
+                void *out_val = NULL;
+                pause_if(wall);
                 if (!ort_ok(o,
-                            ((ort_data_fn)o->api[ORT_GET_TENSOR_MUTABLE_DATA])(
-                                out_val, (void **)&oy),
-                            "GetTensorMutableData"))
+                            ((ort_run_fn)o->api[ORT_RUN])(
+                                sess, NULL, in_names, &in_val, 1, out_names,
+                                1, &out_val),
+                            "Run"))
                     goto done;
-                if (clv_engine_run(e, cin, cout, &err) != 0)
-                    goto cleave_fail;
-                for (size_t i = 0; i < ny; i++) {
-                    double a = fabs((double)oy[i]);
-                    double d = fabs((double)oy[i] - (double)y[i]);
-                    big = a > big ? a : big;
-                    diff = d > diff || isnan(d) ? d : diff;
+                ((ort_release_fn)o->api[ORT_RELEASE_VALUE])(out_val);
+            }
+            for (int i = 0; i < nb; i++) {
+                void *out_val = NULL;
+                double t0 = thread_ms(wall), t1;
+                if (!ort_ok(o,
+                            ((ort_run_fn)o->api[ORT_RUN])(
+                                sess, NULL, in_names, &in_val, 1, out_names,
+                                1, &out_val),
+                            "Run"))
+                    goto done;
+                t1 = thread_ms(wall);
+                if (r == -1 && round == 1) { /* compare the outputs once */
+                    float *oy = NULL;
+                    double big = 0.0, diff = 0.0;
+                    if (!ort_ok(o,
+                                ((ort_data_fn)
+                                     o->api[ORT_GET_TENSOR_MUTABLE_DATA])(
+                                    out_val, (void **)&oy),
+                                "GetTensorMutableData"))
+                        goto done;
+                    if (clv_engine_run(e, cin, cout, &err) != 0)
+                        goto cleave_fail;
+                    for (size_t k = 0; k < ny; k++) {
+                        double a = fabs((double)oy[k]);
+                        double d = fabs((double)oy[k] - (double)y[k]);
+                        big = a > big ? a : big;
+                        diff = d > diff || isnan(d) ? d : diff;
+                    }
+                    if (!(diff <= 1e-3 * big)) {
+                        fprintf(stderr,
+                                "inproc: %s: outputs differ: max |diff| %g, "
+                                "max |ORT| %g\n",
+                                model, diff, big);
+                        ((ort_release_fn)o->api[ORT_RELEASE_VALUE])(out_val);
+                        goto done;
+                    }
                 }
-                if (!(diff <= 1e-3 * big)) {
-                    fprintf(stderr,
-                            "inproc: %s: outputs differ: max |diff| %g, "
-                            "max |ORT| %g\n",
-                            model, diff, big);
-                    ((ort_release_fn)o->api[ORT_RELEASE_VALUE])(out_val);
-                    goto done;
+                ((ort_release_fn)o->api[ORT_RELEASE_VALUE])(out_val);
+                if (r >= 0)
+                    t_ort[r + i] = t1 - t0;
+                if (!wall) { /* one thread: the runtimes run by turns */
+                    double t2 = thread_ms(wall);
+                    if (clv_engine_run(e, cin, cout, &err) != 0)
+                        goto cleave_fail;
+                    if (r >= 0)
+                        t_clv[r + i] = thread_ms(wall) - t2;
                 }
             }
-            ((ort_release_fn)o->api[ORT_RELEASE_VALUE])(out_val);
-            t2 = thread_ms();
+            if (!wall)
+                continue;
+            pause_if(wall);
             if (clv_engine_run(e, cin, cout, &err) != 0)
                 goto cleave_fail;
-            if (r >= 0) {
-                t_ort[r] = t1 - t0;
-                t_clv[r] = thread_ms() - t2;
+            for (int i = 0; i < nb; i++) {
+                double t2 = thread_ms(wall);
+                if (clv_engine_run(e, cin, cout, &err) != 0)
+                    goto cleave_fail;
+                if (r >= 0)
+                    t_clv[r + i] = thread_ms(wall) - t2;
             }
         }
         {
             double mo = median(t_ort, runs), mc = median(t_clv, runs);
-            printf("%-14s round %d  ORT %8.2f ms  cleave %8.2f ms  "
-                   "ratio %.3f\n",
-                   model, round, mo, mc, mc / mo);
+            printf("%-14s threads %d round %d  ORT %8.2f ms  "
+                   "cleave %8.2f ms  ratio %.3f\n",
+                   model, threads, round, mo, mc, mc / mo);
             fflush(stdout);
         }
     }
@@ -343,10 +393,10 @@ done:
 int main(int argc, char **argv)
 {
     ort o = {0};
-    int runs = 15, rounds = 2, first = 2, rc = 0;
+    int runs = 15, rounds = 2, threads = 1, first = 2, rc = 0;
     if (argc < 3) {
         fprintf(stderr, "usage: inproc ORT_LIB [--runs N] [--rounds R] "
-                        "MODEL...\n");
+                        "[--threads T] MODEL...\n");
         return 2;
     }
     while (first + 1 < argc && argv[first][0] == '-') {
@@ -354,19 +404,23 @@ int main(int argc, char **argv)
             runs = atoi(argv[first + 1]);
         else if (strcmp(argv[first], "--rounds") == 0)
             rounds = atoi(argv[first + 1]);
+        else if (strcmp(argv[first], "--threads") == 0)
+            threads = atoi(argv[first + 1]);
         else
             break;
         first += 2;
     }
-    if (runs < 1 || rounds < 1 || first >= argc) {
-        fprintf(stderr, "inproc: need --runs >= 1, --rounds >= 1 and a "
-                        "model\n");
+    if (runs < 1 || rounds < 1 || threads < 1 ||
+        threads > CLV_ENGINE_MAX_THREADS || first >= argc) {
+        fprintf(stderr, "inproc: need --runs >= 1, --rounds >= 1, "
+                        "--threads 1 to %d and a model\n",
+                CLV_ENGINE_MAX_THREADS);
         return 2;
     }
     if (!ort_open(argv[1], &o))
         return 1;
     for (int i = first; i < argc; i++)
-        if (bench_model(&o, argv[i], runs, rounds) != 0)
+        if (bench_model(&o, argv[i], runs, rounds, threads) != 0)
             rc = 1;
     ((ort_release_fn)o.api[ORT_RELEASE_ENV])(o.env);
     return rc;

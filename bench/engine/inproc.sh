@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cleave's engine against ONNX Runtime in one process (bench/engine/inproc.c):
-# per model, ORT median, cleave median and their ratio, one thread, the two
-# runtimes' runs alternating, CPU time of the calling thread. On a shared
+# per model, ORT median, cleave median and their ratio, the two runtimes' runs
+# alternating, CPU time of the calling thread (one thread) or wall-clock time
+# (several). On a shared
 # machine whose speed drifts from minute to minute this is the comparison to
 # trust; bench/engine/run.sh times each runtime in its own process.
 #
@@ -16,6 +17,8 @@
 #   RUNS     timed runs per round of each runtime (default 15; vgg16 4 and
 #            tiny-yolov2 8 unless RUNS is set)
 #   ROUNDS   rounds per model (default 2)
+#   THREADS  thread counts, each model run with each (default 1; ONNX
+#            Runtime's intra-op threads and cleave's options.threads)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-bench}
@@ -52,6 +55,8 @@ for m in ${MODELS:-resnet18 mobilenet-v2 alexnet vgg16 googlenet tiny-yolov2}; d
   if [ -z "$runs" ]; then
     case "$m" in vgg16) runs=4 ;; tiny-yolov2) runs=8 ;; *) runs=15 ;; esac
   fi
-  "$work/inproc" "$ort_lib" --runs "$runs" --rounds "${ROUNDS:-2}" "$m" || status=1
+  for t in ${THREADS:-1}; do
+    "$work/inproc" "$ort_lib" --runs "$runs" --rounds "${ROUNDS:-2}" --threads "$t" "$m" || status=1
+  done
 done
 exit $status

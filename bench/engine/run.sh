@@ -20,8 +20,8 @@
 #   NO_TORCH=1      skip PyTorch
 #   JSON_OUT=FILE   also write every measurement as JSON
 #   INPROC=1        instead: cleave and ONNX Runtime in one process, runs
-#                   alternating, one thread (bench/engine/inproc.sh, which
-#                   reads MODELS, RUNS and ROUNDS)
+#                   alternating (bench/engine/inproc.sh, which reads MODELS,
+#                   RUNS, ROUNDS and THREADS, there by default 1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "${INPROC:-0}" = 1 ]; then

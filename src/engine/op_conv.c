@@ -815,6 +815,30 @@ static void split_rows(int threads, int64_t per_piece, conv_plan *p)
     }
 }
 
+/* TRANS with several threads: pieces enough for the threads to finish
+ * together, of near-equal size. A small output (GoogLeNet's 7 x 7 and
+ * 14 x 14) makes only a few pieces of the one-thread size, and a thread
+ * that takes the last, or a larger, one runs on alone. Halves the channel
+ * pieces (down to one panel), then cuts the pixels (down to two tiles),
+ * until there are 4 pieces per thread; then evens the channel pieces.
+ * Pieces only decide which thread computes a value, never how. */
+static void trans_pieces(int threads, conv_plan *p)
+{
+    const int64_t panels = p->Mq / NR, want = 4 * (int64_t)threads;
+    while (p->G * p->ncp * p->ncq < want && p->chq > 1) {
+        p->chq = (p->chq + 1) / 2;
+        p->ncq = (panels + p->chq - 1) / p->chq;
+    }
+    for (int64_t n = p->ncp + 1;
+         p->G * p->ncp * p->ncq < want && p->cp > 2 * MR; n++) {
+        int64_t tiles = (p->P + MR - 1) / MR, per = (tiles + n - 1) / n;
+        p->cp = (per < 2 ? 2 : per) * MR;
+        p->ncp = (p->P + p->cp - 1) / p->cp;
+    }
+    p->chq = (panels + p->ncq - 1) / p->ncq;
+    p->ncq = (panels + p->chq - 1) / p->chq;
+}
+
 /* WIDE and TRANS: the offset of row k of the column matrix in the split
  * copy of the group's input (p->PL and p->Wq set). */
 static void wide_offsets(const conv_plan *p, int32_t *off)
@@ -961,11 +985,8 @@ static int plan_gconv(clv_engine__planner *pl, clv_engine__step *s,
         p->ncp = (p->P + p->cp - 1) / p->cp;
         p->cp = round_up((p->P + p->ncp - 1) / p->ncp, MR);
         p->ncp = (p->P + p->cp - 1) / p->cp;
-        if (pl->threads > 1 && p->G * p->ncp * p->ncq < 2 * pl->threads &&
-            p->chq > 1) {
-            p->chq = (p->chq + 1) / 2;
-            p->ncq = (p->Mq / NR + p->chq - 1) / p->chq;
-        }
+        if (pl->threads > 1)
+            trans_pieces(pl->threads, p);
         s->scratch_thread = (size_t)(p->cp * p->chq * NR) * sizeof(float);
         /* TRANS reads the rows only at real pixels: without padding or
          * stride the split copy is the input, in place */

@@ -1,12 +1,16 @@
 /*
  * The engine's worker threads. A parallel loop hands out task indices from
- * an atomic counter to the workers and the calling thread; the caller
- * returns once every worker has checked in for that loop, so the next loop
- * never meets a worker still busy with the last one.
+ * an atomic counter to the workers and the calling thread (a few at a time
+ * when there are many); the caller returns once every worker has checked
+ * in for that loop, so the next loop never meets a worker still busy with
+ * the last one.
  *
  * Workers that finish a loop spin briefly on the generation counter before
  * sleeping on the condition variable: kernels come one after another, and
- * a condition-variable wake-up costs tens of microseconds.
+ * a condition-variable wake-up costs tens of microseconds. For the same
+ * reason the caller, once the tasks are all taken, spins briefly on the
+ * count of workers yet to check in before it sleeps on its own condition
+ * variable.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,7 +21,8 @@
 
 #include "engine/internal.h"
 
-/* Polls of the generation counter before a worker sleeps. */
+/* Polls of the generation counter before a worker sleeps, and of the
+ * count of workers yet to check in before the caller sleeps. */
 #define CLV_POOL_SPIN 4000
 
 typedef struct worker {
@@ -36,22 +41,26 @@ struct clv_engine__pool {
     pthread_cond_t done; /* the last worker checked in */
     atomic_uint_fast64_t gen; /* loop generation */
     atomic_int stop;
-    int pending; /* workers yet to check in (under mu) */
+    atomic_int pending; /* workers yet to check in; the last one to check
+                           in signals done under mu */
 
     /* the current loop; written before gen is bumped */
     clv_engine__task_fn fn;
     void *ctx;
     int64_t n_tasks;
+    int64_t chunk; /* tasks taken at a time */
     atomic_int_fast64_t next;
 };
 
 static void run_tasks(clv_engine__pool *p, int tid)
 {
     for (;;) {
-        int64_t t = atomic_fetch_add(&p->next, 1);
+        int64_t t = atomic_fetch_add(&p->next, p->chunk);
+        int64_t end = t + p->chunk < p->n_tasks ? t + p->chunk : p->n_tasks;
         if (t >= p->n_tasks)
             break;
-        p->fn(p->ctx, t, tid);
+        for (; t < end; t++)
+            p->fn(p->ctx, t, tid);
     }
 }
 
@@ -81,10 +90,13 @@ static void *worker_main(void *arg)
             return NULL;
         seen = g;
         run_tasks(p, w->tid);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+            /* under mu: the caller either has not yet checked pending
+             * under mu, or waits on done */
+            pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -101,6 +113,7 @@ int clv_engine__pool_create(int threads, clv_engine__pool **out)
     atomic_init(&p->gen, 0);
     atomic_init(&p->stop, 0);
     atomic_init(&p->next, 0);
+    atomic_init(&p->pending, 0);
     p->th = calloc((size_t)threads, sizeof *p->th);
     p->w = calloc((size_t)threads, sizeof *p->w);
     if (!p->th || !p->w) {
@@ -175,16 +188,26 @@ void clv_engine__pool_run(clv_engine__pool *p, int64_t n_tasks,
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
+    /* many tasks (planes of a pool, channel blocks of a copy): a few at a
+     * time, 16 takes per thread, so that the threads do not fight over
+     * the counter's cache line once per small task */
+    p->chunk = n_tasks / (16 * p->n) > 1 ? n_tasks / (16 * p->n) : 1;
     atomic_store(&p->next, 0);
-    p->pending = p->started;
+    atomic_store(&p->pending, p->started);
     atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
 
     run_tasks(p, 0);
 
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (int spin = 0; atomic_load(&p->pending) > 0 && spin < CLV_POOL_SPIN;
+         spin++)
+        if (spin % 16 == 15)
+            sched_yield();
+    if (atomic_load(&p->pending) > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->pending) > 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
