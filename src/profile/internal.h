@@ -45,4 +45,11 @@ const char *clv_profile__family(const char *op_class);
 /* Bytes of the distinct run-time (non-constant) input tensors of node i. */
 uint64_t clv_profile__in_bytes(const clv_graph *g, int i);
 
+/* Fills the graph-derived fields of one entry per graph node of `out`
+ * (name, op, class, out/in/param bytes, FLOPs; ms stays 0) and
+ * input_bytes. 0 or CLV_ENOMEM (out then holds what was filled, for
+ * clv_profile_release). */
+int clv_profile__fill_nodes(const clv_graph *g, clv_profile *out,
+                            clv_error *err);
+
 #endif

@@ -128,8 +128,8 @@ static int check_options(const clv_profile_options *o, clv_error *err)
     return 0;
 }
 
-/* Fills the graph-derived fields of every node of `out`. */
-static int fill_nodes(const clv_graph *g, clv_profile *out, clv_error *err)
+int clv_profile__fill_nodes(const clv_graph *g, clv_profile *out,
+                            clv_error *err)
 {
     int n = clv_graph_n_nodes(g);
     if (n > 0) {
@@ -239,7 +239,7 @@ int clv_profile_measure(const clv_graph *g, const clv_profile_options *opt,
     out->warmup = o.warmup;
     out->cpu_quota = o.cpu_quota;
     out->slowdown = slow ? o.slowdown : 0;
-    if ((rc = fill_nodes(g, out, err)))
+    if ((rc = clv_profile__fill_nodes(g, out, err)))
         goto fail;
 
     memset(&eo, 0, sizeof eo);

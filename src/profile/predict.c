@@ -479,34 +479,17 @@ int clv_predictor_predict(const clv_predictor *pr, const clv_graph *g,
     out->model = clv_util_strdup(model ? model : clv_graph_name(g));
     out->device = clv_util_strdup(pr->device);
     out->predicted_by = clv_util_strdup(label ? label : "predictor");
-    if (n > 0)
-        out->nodes = calloc((size_t)n, sizeof *out->nodes);
     if (!out->model || !out->device || !out->predicted_by ||
-        (n > 0 && !out->nodes))
+        clv_profile__fill_nodes(g, out, err))
         goto nomem;
     out->threads = pr->threads;
     out->runs = 0;
     out->cpu_quota = pr->cpu_quota;
     out->slowdown = pr->slowdown;
-    for (int i = 0; i < clv_graph_n_inputs(g); i++)
-        out->input_bytes +=
-            clv_tensor_bytes(clv_graph_tensor(g, clv_graph_input(g, i)));
     double total = 0;
     for (int i = 0; i < n; i++) {
-        const clv_node *nd = clv_graph_node(g, i);
-        clv_profile_node *pn = &out->nodes[i];
-        out->n_nodes = i + 1;
-        pn->name = clv_util_strdup(nd->name);
-        pn->op = clv_util_strdup(clv_op_name(nd->op));
-        pn->op_class = clv_util_strdup(clv_profile_op_class(g, i));
-        if (!pn->name || !pn->op || !pn->op_class)
-            goto nomem;
-        pn->ms = clv_predictor_node_ms(pr, g, i, NULL);
-        pn->out_bytes = nd->out_bytes;
-        pn->flops = nd->flops;
-        pn->in_bytes = clv_profile__in_bytes(g, i);
-        pn->param_bytes = nd->param_bytes;
-        total += pn->ms;
+        out->nodes[i].ms = clv_predictor_node_ms(pr, g, i, NULL);
+        total += out->nodes[i].ms;
     }
     out->total_ms = total;
     return 0;

@@ -579,6 +579,30 @@ static void finish_fallback(edge_ctx *x, eframe *f)
     frame_finish(x, f, rc, rc ? clv_error_text(&err, rc) : NULL);
 }
 
+/* The frame queues (sendq, fallq): singly linked through `next`, with a
+ * tail for appending. Under mu. */
+static void fq_push(eframe **head, eframe **tail, eframe *f)
+{
+    f->next = NULL;
+    if (*tail)
+        (*tail)->next = f;
+    else
+        *head = f;
+    *tail = f;
+}
+
+static eframe *fq_pop(eframe **head, eframe **tail)
+{
+    eframe *f = *head;
+    if (f) {
+        *head = f->next;
+        if (!*head)
+            *tail = NULL;
+        f->next = NULL;
+    }
+    return f;
+}
+
 /* Moves every frame waiting for a RESULT, and the queued ones, to the
  * fallback queue. Under mu. */
 static void lose_connection(edge_ctx *x)
@@ -591,12 +615,7 @@ static void lose_connection(edge_ctx *x)
         eframe *f = list[k];
         while (f) {
             eframe *next = f->next;
-            f->next = NULL;
-            if (x->fallq_tail)
-                x->fallq_tail->next = f;
-            else
-                x->fallq_head = f;
-            x->fallq_tail = f;
+            fq_push(&x->fallq_head, &x->fallq_tail, f);
             f = next;
         }
     }
@@ -605,12 +624,7 @@ static void lose_connection(edge_ctx *x)
 
 static void push_fallback(edge_ctx *x, eframe *f)
 {
-    f->next = NULL;
-    if (x->fallq_tail)
-        x->fallq_tail->next = f;
-    else
-        x->fallq_head = f;
-    x->fallq_tail = f;
+    fq_push(&x->fallq_head, &x->fallq_tail, f);
     pthread_cond_broadcast(&x->cv);
 }
 
@@ -1101,10 +1115,7 @@ static void *tx_main(void *arg)
         }
         eframe *f = x->sendq_head;
         if (f && (!x->conn || !x->conn_up)) {
-            x->sendq_head = f->next;
-            if (!x->sendq_head)
-                x->sendq_tail = NULL;
-            push_fallback(x, f);
+            push_fallback(x, fq_pop(&x->sendq_head, &x->sendq_tail));
             continue;
         }
         if (!x->conn && x->o.server && !x->computing_done &&
@@ -1129,10 +1140,7 @@ static void *tx_main(void *arg)
             continue;
         }
         if (f) {
-            x->sendq_head = f->next;
-            if (!x->sendq_head)
-                x->sendq_tail = NULL;
-            f->next = NULL;
+            fq_pop(&x->sendq_head, &x->sendq_tail); /* f, the head */
             bool need_plan = f->plan->version > x->conn_plan;
             pthread_mutex_unlock(&x->mu);
             int rc = 0;
@@ -1203,12 +1211,8 @@ static void drain_fallback(edge_ctx *x)
 {
     for (;;) {
         pthread_mutex_lock(&x->mu);
-        eframe *f = x->fallq_head;
+        eframe *f = fq_pop(&x->fallq_head, &x->fallq_tail);
         if (f) {
-            x->fallq_head = f->next;
-            if (!x->fallq_head)
-                x->fallq_tail = NULL;
-            f->next = NULL;
             while (f->sending)
                 pthread_cond_wait(&x->cv, &x->mu);
         }
@@ -1305,12 +1309,7 @@ static int edge_frame(edge_ctx *x, uint64_t k, clv_error *err)
     }
     f->rec->t_edge_end = rel_ns(x);
     pthread_mutex_lock(&x->mu);
-    f->next = NULL;
-    if (x->sendq_tail)
-        x->sendq_tail->next = f;
-    else
-        x->sendq_head = f;
-    x->sendq_tail = f;
+    fq_push(&x->sendq_head, &x->sendq_tail, f);
     pthread_cond_broadcast(&x->cv);
     pthread_mutex_unlock(&x->mu);
     return 0;

@@ -690,6 +690,18 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Tells the workers to quit once the queue is empty and joins them. */
+static void stop_workers(clv_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->workers_quit = 1;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->n_workers = 0;
+}
+
 /* ---- accepting ------------------------------------------------------------- */
 
 /* Joins the receivers that have ended and drops their references. */
@@ -782,13 +794,7 @@ static void *accept_main(void *arg)
      * finished and answered; then every edge gets BYE. */
     LOG(s, "stopping: finishing the frames in flight");
     reap(s, true);
-    pthread_mutex_lock(&s->mu);
-    s->workers_quit = 1;
-    pthread_cond_broadcast(&s->work_cv);
-    pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->n_workers; i++)
-        pthread_join(s->workers[i], NULL);
-    s->n_workers = 0;
+    stop_workers(s);
     LOG(s, "stopped");
     return NULL;
 }
@@ -882,13 +888,7 @@ int clv_server_start(clv_server *s, clv_error *err)
     }
     if (s->n_workers == 0 ||
         pthread_create(&s->accept_th, NULL, accept_main, s)) {
-        pthread_mutex_lock(&s->mu);
-        s->workers_quit = 1;
-        pthread_cond_broadcast(&s->work_cv);
-        pthread_mutex_unlock(&s->mu);
-        for (int i = 0; i < s->n_workers; i++)
-            pthread_join(s->workers[i], NULL);
-        s->n_workers = 0;
+        stop_workers(s);
         return clv_error_set(err, CLV_ENOMEM, "cannot start server threads");
     }
     s->started = 1;
