@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cleave/load.h"
 #include "bench_util.h"
+#include "cleave/load.h"
 #include "cleave/plan.h"
 #include "plan/maxflow.h"
 
@@ -132,21 +132,11 @@ static void bench_model(const char *model, const char *outdir)
 {
     clv_graph *g = NULL;
     clv_error err;
-    clv_error_clear(&err);
     const char *label = model;
     int rc;
-    if (strncmp(model, "zoo:", 4) == 0) {
-        rc = clv_zoo_build(model + 4, 1, 0, &g, &err);
-        label = model + 4;
-    } else {
-        rc = clv_load_darknet(model, NULL, 1, &g, &err);
-        const char *slash = strrchr(model, '/');
-        label = slash ? slash + 1 : model;
-    }
-    if (rc) {
-        fprintf(stderr, "%s: %s\n", model, clv_error_text(&err, rc));
+    clv_error_clear(&err);
+    if (load_model(model, &g, &label))
         return;
-    }
     int n = clv_graph_n_nodes(g);
     double *te = malloc((size_t)n * sizeof *te), *tc = malloc((size_t)n * sizeof *tc);
     for (int i = 0; i < n; i++) {
