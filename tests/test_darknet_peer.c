@@ -58,6 +58,7 @@
 #include "cleave/graph.h"
 #include "cleave/load.h"
 #include "darknet_lib.h"
+#include "util/util.h"
 
 #define TOLERANCE 1e-4
 
@@ -85,19 +86,10 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* splitmix64: the test's own seeded generator. */
-static uint64_t rng_next(uint64_t *s)
+/* Uniform in [lo, hi), from the project's seeded generator. */
+static float rng_uniform(clv_rng *r, float lo, float hi)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static float rng_uniform(uint64_t *s, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((double)(rng_next(s) >> 40) / 16777216.0);
+    return lo + (hi - lo) * (float)clv_rng_uniform(r);
 }
 
 static bool write_all(int fd, const void *buf, size_t len)
@@ -291,7 +283,9 @@ static long write_weights(const char *path, const dk_layer *L, int n,
 {
     FILE *f = fopen(path, "wb");
     int32_t hdr[3] = {0, 2, 0};
-    uint64_t seen = 0, s = seed;
+    uint64_t seen = 0;
+    clv_rng s;
+    clv_rng_seed(&s, seed);
     long count = 0;
     bool ok = f && fwrite(hdr, sizeof hdr, 1, f) == 1 &&
               fwrite(&seen, sizeof seen, 1, f) == 1;
@@ -543,7 +537,8 @@ static void test_model(const char *stem, bool control)
     input = malloc(n_in * sizeof *input);
     if (!input)
         goto done;
-    uint64_t s = 0x5eed0000u + (uint64_t)strlen(stem);
+    clv_rng s;
+    clv_rng_seed(&s, 0x5eed0000u + (uint64_t)strlen(stem));
     for (size_t j = 0; j < n_in; j++)
         input[j] = rng_uniform(&s, 0.0f, 1.0f);
     FILE *f = fopen(ipath, "wb");

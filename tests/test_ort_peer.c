@@ -37,6 +37,7 @@
 #include "cleave/engine.h"
 #include "cleave/graph.h"
 #include "cleave/load.h"
+#include "util/util.h"
 
 #ifndef CLEAVE_SOURCE_DIR
 #define CLEAVE_SOURCE_DIR "."
@@ -51,14 +52,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 static const char *node_bin(void)
@@ -184,9 +177,9 @@ static void test_model(const char *name, int *compared)
     input = malloc(n_in * sizeof *input);
     if (!input)
         goto done;
-    uint64_t s = 0x0e7a0000u + (uint64_t)strlen(name);
-    for (size_t j = 0; j < n_in; j++)
-        input[j] = (float)((double)(rng_next(&s) >> 40) / 16777216.0);
+    clv_rng s;
+    clv_rng_seed(&s, 0x0e7a0000u + (uint64_t)strlen(name));
+    clv_rng_fill_uniform(&s, input, n_in, 0.0f, 1.0f);
     CHECK(write_file(in_path, input, n_in * sizeof *input));
 
     /* ONNX Runtime. */
