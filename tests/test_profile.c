@@ -365,6 +365,10 @@ static void test_reader(void)
                   ",\"ms\":1,\"out_bytes\":1,\"flops\":1},",
                   CLV_EINVAL, "node 'a' is listed twice");
     expect_reject("{\"format\"", "[{\"format\"", CLV_EFORMAT, "JSON");
+    expect_reject("\"nodes\":[", "\"nodes\":[7,", CLV_EFORMAT,
+                  "node 0 (counting from 0) is not an object");
+    expect_reject("{\"name\":\"a\",", "{\"name\":\"\",", CLV_EFORMAT,
+                  "node 0 (counting from 0) has no non-empty string");
 
     rc = clv_profile_load(TMP("does_not_exist.json"), &p, &err);
     CHECKF(rc == CLV_EIO && strstr(err.msg, "does_not_exist"), "%s",
@@ -508,6 +512,16 @@ static void test_predictor_synthetic(void)
         {"{\"format\":\"cleave-predictor\",\"version\":1,\"device\":\"d\","
          "\"threads\":1,\"features\":[\"1\",\"flops\"],\"models\":[]}",
          "\"features\""},
+        {"{\"format\":\"cleave-predictor\",\"version\":1,\"device\":\"d\","
+         "\"threads\":1,\"features\":[\"1\",\"flops\",\"in_bytes\","
+         "\"out_bytes\",\"param_bytes\"],\"models\":[{\"name\":\"all\","
+         "\"samples\":3,\"coef\":[1,2,3,4,5]},[]]}",
+         "model 1 (counting from 0) is not an object"},
+        {"{\"format\":\"cleave-predictor\",\"version\":1,\"device\":\"d\","
+         "\"threads\":1,\"features\":[\"1\",\"flops\",\"in_bytes\","
+         "\"out_bytes\",\"param_bytes\"],\"models\":[{\"samples\":3,"
+         "\"coef\":[1,2,3,4,5]}]}",
+         "model 0 (counting from 0) has no non-empty string \"name\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         clv_predictor *x = NULL;

@@ -34,6 +34,14 @@ int clv_profile__number(const cJSON *obj, const char *key, bool required,
                         const char *label, const char *where,
                         clv_error *err);
 
+/* Entry `index` (counting from 0) of a list of `what`s ("node",
+ * "model"): it must be an object with a non-empty string "name". Sets
+ * *name (borrowed from `it`) and writes "WHAT 'NAME'" to `where` (`len`
+ * bytes) for later messages. 0 or CLV_EFORMAT naming `label`. */
+int clv_profile__named_object(const cJSON *it, const char *what, int index,
+                              const char *label, const char **name,
+                              char *where, size_t len, clv_error *err);
+
 /* Writes `text` to `path` (creating or truncating it). 0 or CLV_EIO. */
 int clv_profile__write_text(const char *path, const char *text,
                             clv_error *err);

@@ -597,17 +597,12 @@ static int parse_model(const cJSON *it, int index, const char *label,
                        pmodel *m, clv_error *err)
 {
     char where[160];
+    const char *name;
     double v;
     int rc;
-    if (!cJSON_IsObject(it))
-        return clv_error_set(err, CLV_EFORMAT,
-                             "%s: model %d is not an object", label, index);
-    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-    if (!cJSON_IsString(nm) || !nm->valuestring[0])
-        return clv_error_set(err, CLV_EFORMAT,
-                             "%s: model %d has no non-empty string \"name\"",
-                             label, index);
-    snprintf(where, sizeof where, "model '%.120s'", nm->valuestring);
+    if ((rc = clv_profile__named_object(it, "model", index, label, &name,
+                                        where, sizeof where, err)))
+        return rc;
     if ((rc = clv_profile__number(it, "samples", true, true, false, 0, &v,
                                   label, where, err)))
         return rc;
@@ -633,7 +628,7 @@ static int parse_model(const cJSON *it, int index, const char *label,
                                  label, where, j, feature_names[j]);
         m->coef[j++] = e->valuedouble;
     }
-    m->name = clv_util_strdup(nm->valuestring);
+    m->name = clv_util_strdup(name);
     return m->name ? 0 : clv_error_set(err, CLV_ENOMEM, "out of memory");
 }
 

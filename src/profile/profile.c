@@ -158,25 +158,36 @@ static int get_string(const cJSON *obj, const char *key, bool required,
     return 0;
 }
 
+int clv_profile__named_object(const cJSON *it, const char *what, int index,
+                              const char *label, const char **name,
+                              char *where, size_t len, clv_error *err)
+{
+    if (!cJSON_IsObject(it))
+        return clv_error_set(err, CLV_EFORMAT,
+                             "%s: %s %d (counting from 0) is not an object",
+                             label, what, index);
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+    if (!cJSON_IsString(nm) || !nm->valuestring[0])
+        return clv_error_set(err, CLV_EFORMAT,
+                             "%s: %s %d (counting from 0) has no non-empty "
+                             "string \"name\"",
+                             label, what, index);
+    *name = nm->valuestring;
+    snprintf(where, len, "%s '%.120s'", what, nm->valuestring);
+    return 0;
+}
+
 static int parse_node(const cJSON *it, int index, const char *label,
                       clv_profile_node *nd, clv_error *err)
 {
     char where[160];
+    const char *name;
     double v;
-    int rc;
-    if (!cJSON_IsObject(it))
-        return clv_error_set(err, CLV_EFORMAT,
-                             "%s: node %d (counting from 0) is not an "
-                             "object",
-                             label, index);
-    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-    if (!cJSON_IsString(nm) || !nm->valuestring[0])
-        return clv_error_set(err, CLV_EFORMAT,
-                             "%s: node %d (counting from 0) has no "
-                             "non-empty string \"name\"",
-                             label, index);
-    snprintf(where, sizeof where, "node '%.120s'", nm->valuestring);
-    nd->name = clv_util_strdup(nm->valuestring);
+    int rc = clv_profile__named_object(it, "node", index, label, &name, where,
+                                       sizeof where, err);
+    if (rc)
+        return rc;
+    nd->name = clv_util_strdup(name);
     if (!nd->name)
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
     if ((rc = get_string(it, "op", true, &nd->op, label, where, err)) ||
