@@ -52,6 +52,42 @@ static void test_errors(void)
     free(out);
 }
 
+/* The serve and edge options of the server's own times, the CPU quota and
+ * the round trip: bad values are usage errors that say what is allowed;
+ * an unreadable profile stops the server with its name. */
+static void test_runtime_options(void)
+{
+    static const char *const usage[][2] = {
+        {"serve --model zoo:lenet --profile-runs 5000", "--profile-runs 0..1000"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --cloud-times cloud",
+         "--cloud-times server or local"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --rtt -3", "--rtt >= 0"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --cpu-quota 0.001",
+         "--cpu-quota in [0.01,64]"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --cpu-quota 0.5 "
+         "--slowdown 0.5",
+         "not with --slowdown"},
+    };
+    char *out;
+    for (size_t i = 0; i < sizeof usage / sizeof *usage; i++) {
+        int rc = cleave(usage[i][0], &out);
+        CHECKF(rc == 2 && strstr(out, usage[i][1]), "cleave %s: exit %d: %s",
+               usage[i][0], rc, out);
+        free(out);
+    }
+    int rc = cleave("serve --model zoo:lenet --listen 127.0.0.1:0 --profile "
+                    "/nonexistent/cloud.json",
+                    &out);
+    CHECKF(rc == 1 && strstr(out, "/nonexistent/cloud.json"), "exit %d: %s",
+           rc, out);
+    free(out);
+    CHECK(cleave("serve --help", &out) == 0 && strstr(out, "--profile-runs"));
+    free(out);
+    CHECK(cleave("edge --help", &out) == 0 && strstr(out, "--cpu-quota") &&
+          strstr(out, "--cloud-times") && strstr(out, "--rtt"));
+    free(out);
+}
+
 /* info --json agrees with the library on the same model. */
 static void test_info_json(const char *model, const char *zoo_name)
 {
@@ -153,6 +189,7 @@ int main(void)
 {
     test_usage();
     test_errors();
+    test_runtime_options();
     test_info_json("zoo:resnet18", "resnet18");
     test_info_json("zoo:googlenet", "googlenet");
     test_info_table();
