@@ -361,6 +361,182 @@ static void test_names_tables(void)
     CHECK(clv_error_set(NULL, CLV_EIO, "x") == CLV_EIO);
 }
 
+/* Partitions by hand on the diamond and the input skip: what crosses, in
+ * which order, what returns, the cut's name and the refusals. */
+static void check_part(const clv_graph *g, const char *edge_names,
+                       const char *want_send, const char *want_ret,
+                       const char *want_text)
+{
+    int n = clv_graph_n_nodes(g);
+    unsigned char on_edge[16] = {0};
+    for (int i = 0; i < n; i++)
+        on_edge[i] = strchr(edge_names, clv_graph_node(g, i)->name[0]) != NULL;
+    clv_partition p;
+    clv_partition_init(&p);
+    clv_error err;
+    clv_error_clear(&err);
+    int rc = clv_partition_make(g, on_edge, &p, &err);
+    CHECKF(rc == 0, "edge {%s}: %s", edge_names, err.msg);
+    char send[64] = "", ret[64] = "", text[64];
+    for (int k = 0; k < p.n_send; k++)
+        strcat(send, clv_graph_tensor(g, p.send[k])->name);
+    for (int k = 0; k < p.n_ret; k++)
+        strcat(ret, clv_graph_tensor(g, p.ret[k])->name);
+    clv_partition_cut_text(g, &p, text, sizeof text);
+    CHECKF(strcmp(send, want_send) == 0, "edge {%s}: sends '%s', want '%s'",
+           edge_names, send, want_send);
+    CHECKF(strcmp(ret, want_ret) == 0, "edge {%s}: returns '%s', want '%s'",
+           edge_names, ret, want_ret);
+    CHECKF(strcmp(text, want_text) == 0, "edge {%s}: cut '%s', want '%s'",
+           edge_names, text, want_text);
+    CHECK(p.n_edge == (int)strlen(edge_names) && p.n_edge + p.n_cloud == n);
+    uint64_t bytes = 0;
+    for (int k = 0; k < p.n_send; k++)
+        bytes += clv_tensor_bytes(clv_graph_tensor(g, p.send[k]));
+    CHECK(p.send_bytes == bytes);
+    /* the same partition from its cloud nodes, and a copy */
+    clv_partition q, c;
+    clv_partition_init(&q);
+    clv_partition_init(&c);
+    CHECK(clv_partition_from_cloud(g, p.cloud_nodes, p.n_cloud, &q, NULL) == 0);
+    CHECK(clv_partition_equal(&p, &q) && q.n_send == p.n_send);
+    CHECK(clv_partition_copy(&c, &p, NULL) == 0 && clv_partition_equal(&c, &p));
+    CHECK(c.n_send == p.n_send && c.n_ret == p.n_ret &&
+          (p.n_send == 0 || memcmp(c.send, p.send, sizeof *c.send * (size_t)p.n_send) == 0));
+    clv_partition_release(&q);
+    clv_partition_release(&c);
+    clv_partition_release(&p);
+    clv_partition_release(&p); /* twice is fine */
+}
+
+static void test_partitions(void)
+{
+    clv_graph *g = clv_graph_create();
+    int x = input(g, "x");
+    int a = tensor(g, "a"), b = tensor(g, "b"), c = tensor(g, "c"),
+        d = tensor(g, "d"), e = tensor(g, "e");
+    node1(g, "A", CLV_OP_RELU, x, a);
+    node1(g, "B", CLV_OP_RELU, a, b);
+    node1(g, "C", CLV_OP_SIGMOID, a, c);
+    node2(g, "D", CLV_OP_ADD, b, c, d);
+    node1(g, "E", CLV_OP_RELU, d, e);
+    clv_graph_mark_output(g, e);
+    CHECK(clv_graph_finalize(g, NULL) == 0);
+    check_part(g, "AB", "ab", "e", "A+B");
+    check_part(g, "AC", "ac", "e", "A+C");
+    check_part(g, "ABC", "bc", "e", "B+C");
+    check_part(g, "ABCD", "d", "e", "D");
+    check_part(g, "ABCDE", "", "", "(all edge)");
+    check_part(g, "", "x", "e", "(input)");
+    /* a cloud node feeding an edge node */
+    unsigned char bad[5] = {1, 0, 1, 1, 0}; /* A, C, D on the edge */
+    clv_partition p;
+    clv_partition_init(&p);
+    clv_error err;
+    clv_error_clear(&err);
+    CHECK(clv_partition_make(g, bad, &p, &err) == CLV_EINVAL);
+    CHECKF(strstr(err.msg, "'B' runs on the cloud but feeds 'D' on the edge"),
+           "%s", err.msg);
+    CHECK(p.n_nodes == 0 && p.on_edge == NULL);
+    int twice[2] = {1, 1}, out_of_range[1] = {5};
+    CHECK(clv_partition_from_cloud(g, twice, 2, &p, &err) == CLV_EINVAL);
+    CHECKF(strstr(err.msg, "'B' is named twice"), "%s", err.msg);
+    CHECK(clv_partition_from_cloud(g, out_of_range, 1, &p, &err) == CLV_EINVAL);
+    CHECKF(strstr(err.msg, "out of range"), "%s", err.msg);
+    clv_graph_free(g);
+
+    /* the input itself crosses next to a cut tensor */
+    g = clv_graph_create();
+    x = input(g, "x");
+    a = tensor(g, "a");
+    b = tensor(g, "b");
+    c = tensor(g, "c");
+    node1(g, "A", CLV_OP_RELU, x, a);
+    node1(g, "B", CLV_OP_TANH, a, b);
+    node2(g, "C", CLV_OP_ADD, b, x, c);
+    clv_graph_mark_output(g, c);
+    CHECK(clv_graph_finalize(g, NULL) == 0);
+    check_part(g, "A", "ax", "c", "A");
+    check_part(g, "AB", "bx", "c", "B");
+    clv_graph_free(g);
+}
+
+/* Random DAGs and random node sets: a set is accepted exactly when no
+ * cloud node feeds an edge node, and the tensors sent are exactly those a
+ * cloud node reads from the edge or the input (brute force). */
+static void test_random_partitions(void)
+{
+    clv_rng r;
+    clv_rng_seed(&r, 7);
+    int accepted = 0, refused = 0, wrong = 0;
+    for (int iter = 0; iter < 200; iter++) {
+        clv_graph *g = clv_graph_create();
+        int n = 2 + (int)(clv_rng_next(&r) % 14);
+        int ts[17];
+        char name[32];
+        ts[0] = input(g, "x");
+        for (int i = 1; i <= n; i++) {
+            snprintf(name, sizeof name, "t%d", i);
+            ts[i] = tensor(g, name);
+        }
+        for (int i = 1; i <= n; i++) {
+            int p = (int)(clv_rng_next(&r) % (uint64_t)i);
+            snprintf(name, sizeof name, "n%d", i);
+            if (i > 1 && clv_rng_uniform(&r) < 0.4)
+                node2(g, name, CLV_OP_ADD, ts[p],
+                      ts[clv_rng_next(&r) % (uint64_t)i], ts[i]);
+            else
+                node1(g, name, CLV_OP_RELU, ts[p], ts[i]);
+        }
+        clv_graph_mark_output(g, ts[n]);
+        if (clv_graph_finalize(g, NULL)) {
+            wrong++;
+            clv_graph_free(g);
+            continue;
+        }
+        int m = clv_graph_n_nodes(g), nt = clv_graph_n_tensors(g);
+        for (int trial = 0; trial < 20; trial++) {
+            unsigned char e[16];
+            /* half the trials: a prefix (always valid) */
+            int k = (int)(clv_rng_next(&r) % (uint64_t)(m + 1));
+            for (int i = 0; i < m; i++)
+                e[i] = trial % 2 ? clv_rng_uniform(&r) < 0.5 : i < k;
+            bool valid = true;
+            unsigned char want[40] = {0};
+            for (int i = 0; i < m; i++) {
+                const clv_node *nd = clv_graph_node(g, i);
+                for (int j = 0; j < nd->n_inputs; j++) {
+                    const clv_tensor *t = clv_graph_tensor(g, nd->inputs[j]);
+                    bool from_edge = t->producer < 0 || e[t->producer];
+                    if (e[i] && !from_edge)
+                        valid = false;
+                    if (!e[i] && from_edge)
+                        want[nd->inputs[j]] = 1;
+                }
+            }
+            clv_partition p;
+            clv_partition_init(&p);
+            int rc = clv_partition_make(g, e, &p, NULL);
+            if (rc != (valid ? 0 : CLV_EINVAL))
+                wrong++;
+            if (rc) {
+                refused++;
+                continue;
+            }
+            accepted++;
+            unsigned char got[40] = {0};
+            for (int s = 0; s < p.n_send; s++)
+                wrong += got[p.send[s]]++ != 0; /* each once */
+            wrong += memcmp(got, want, (size_t)nt) != 0;
+            clv_partition_release(&p);
+        }
+        clv_graph_free(g);
+    }
+    CHECK(wrong == 0);
+    CHECKF(accepted > 500 && refused > 300, "%d accepted, %d refused",
+           accepted, refused);
+}
+
 int main(void)
 {
     test_names_tables();
@@ -372,5 +548,7 @@ int main(void)
     test_diamond();
     test_input_skip();
     test_random_dags();
+    test_partitions();
+    test_random_partitions();
     return check_report("test_graph");
 }

@@ -197,6 +197,7 @@ static int make_msg(int type, clv_net_msg *m)
         m->hello_ack.flags = CLV_NET_HELLO_AUTH;
         memset(m->hello_ack.mac, 7, 32);
         m->hello_ack.max_payload = 1 << 20;
+        m->hello_ack.max_plans = 6;
         m->hello_ack.name = "cloud";
         break;
     case CLV_NET_PLAN:
@@ -296,6 +297,7 @@ static bool msg_eq(const clv_net_msg *a, const clv_net_msg *b)
                a->hello_ack.flags == b->hello_ack.flags &&
                !memcmp(a->hello_ack.mac, b->hello_ack.mac, 32) &&
                a->hello_ack.max_payload == b->hello_ack.max_payload &&
+               a->hello_ack.max_plans == b->hello_ack.max_plans &&
                str_eq(a->hello_ack.name, b->hello_ack.name);
     case CLV_NET_PLAN:
         return a->plan.version == b->plan.version &&
@@ -357,7 +359,7 @@ static void test_roundtrip(void)
         CHECK(d.payload_len == buf.len - CLV_NET_HEADER_SIZE);
         /* Header layout, byte by byte. */
         CHECK(memcmp(buf.data, "CLV1", 4) == 0);
-        CHECK(buf.data[4] == 1 && buf.data[5] == 0);
+        CHECK(buf.data[4] == CLV_NET_VERSION && buf.data[5] == 0);
         CHECK(buf.data[6] == t && buf.data[7] == 0);
         CHECK(clv_net__get64(buf.data + 16) == buf.len - 32);
         CHECK(clv_net__get32(buf.data + 12) ==
@@ -412,7 +414,7 @@ static size_t wrap(int type, const uint8_t *payload, size_t len,
                    uint8_t *out)
 {
     memcpy(out, "CLV1", 4);
-    clv_net__put16(out + 4, 1);
+    clv_net__put16(out + 4, CLV_NET_VERSION);
     clv_net__put16(out + 6, (uint16_t)type);
     clv_net__put32(out + 8, 0);
     clv_net__put32(out + 12, crc_ref(payload, len));
@@ -592,7 +594,7 @@ static void test_limits(void)
     struct {
         int off;
         uint8_t val;
-    } bad[] = {{0, 'X'}, {4, 2}, {6, 0},
+    } bad[] = {{0, 'X'}, {4, CLV_NET_VERSION + 1}, {4, CLV_NET_VERSION - 1}, {6, 0},
                {6, CLV_NET_TYPE_END}, /* the first type beyond the table */
                {8, 1}, {24, 1}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -907,6 +909,27 @@ static void test_pacer(void)
     CHECK(clv_net_pacer_set_rate(p, -5) == CLV_EINVAL);
     clv_net_pacer_free(p);
 
+    /* Forfeiting idle credit: 10^6 B/s, bucket 10000. A sender quiet for
+     * 3 ms after its last byte loses the 3000 bytes earned since, and
+     * then 10000 bytes take exactly 10 ms; with since 0 the whole full
+     * bucket goes. Without it the bucket's 3000 would be free. */
+    CHECK(clv_net_pacer_create(8e6, 10000, &clk, &p, &err) == 0);
+    s = pace(p, &f, 10000, 1 << 20, &mg); /* empties the full bucket */
+    CHECKF(s < 1e-6, "%.6f s", s);
+    uint64_t quiet = f.now;
+    f.now += 3000000; /* 3 ms */
+    clv_net_pacer_forfeit_idle(p, quiet);
+    s = pace(p, &f, 10000, 1 << 20, &mg);
+    CHECKF(fabs(s - 0.010) < 2e-5, "%.6f s", s);
+    f.now += 50000000; /* 50 ms: the bucket is full again */
+    clv_net_pacer_forfeit_idle(p, 0);
+    s = pace(p, &f, 10000, 1 << 20, &mg);
+    CHECKF(fabs(s - 0.010) < 2e-5, "%.6f s", s);
+    f.now += 3000000;
+    s = pace(p, &f, 10000, 1 << 20, &mg); /* no forfeit: 3 ms early */
+    CHECKF(fabs(s - 0.007) < 2e-5, "%.6f s", s);
+    clv_net_pacer_free(p);
+
     /* A schedule: 10^6 B/s for 1 s, then 10^5 B/s. From a full 1500-byte
      * bucket, 1.5e6 bytes: 1e6 + 1500 in the first second, the remaining
      * 498500 at 1e5 B/s take 4.985 s. */
@@ -1164,6 +1187,44 @@ static void test_graph_checks(void)
           strstr(err.msg, "constant"));
     ins[0] = 1u << 30;
     CHECK(clv_net_plan_check(g, &pl, &err) == CLV_EFORMAT);
+
+    /* The partition a PLAN names, and the round trip through one. */
+    clv_partition part, back;
+    clv_partition_init(&part);
+    clv_partition_init(&back);
+    ins[0] = (uint32_t)clv_graph_node(g, 0)->outputs[0];
+    CHECKF(clv_net_plan_partition(g, &pl, &part, &err) == 0, "%s", err.msg);
+    CHECK(part.n_edge == 1 && part.n_send == 1 && part.send[0] == (int)ins[0]);
+    uint32_t *store = NULL;
+    clv_net_plan again;
+    CHECK(clv_net_plan_from_partition(&part, 9, &again, &store, &err) == 0);
+    CHECK(again.version == 9 && again.n_nodes == (uint32_t)nn - 1 &&
+          again.n_inputs == 1 && again.inputs[0] == ins[0] &&
+          again.n_outputs == 1 && again.outputs[0] == outs[0]);
+    CHECK(clv_net_plan_partition(g, &again, &back, &err) == 0 &&
+          clv_partition_equal(&back, &part));
+    free(store);
+    /* inputs that are not what the cloud part reads */
+    ins[0] = (uint32_t)clv_graph_input(g, 0);
+    CHECK(clv_net_plan_partition(g, &pl, &back, &err) == CLV_EFORMAT);
+    CHECKF(strstr(err.msg, "PLAN 1") && strstr(err.msg, "inputs"), "%s",
+           err.msg);
+    CHECK(back.n_nodes == 0);
+    ins[0] = (uint32_t)clv_graph_node(g, 0)->outputs[0];
+    /* outputs the cloud part does not make */
+    outs[0] = ins[0];
+    CHECK(clv_net_plan_partition(g, &pl, &back, &err) == CLV_EFORMAT);
+    CHECKF(strstr(err.msg, "outputs"), "%s", err.msg);
+    outs[0] = (uint32_t)clv_graph_output(g, 0);
+    /* a cloud node feeding the edge: node 1 on the edge, node 0 not */
+    nodes[0] = 0;
+    CHECK(clv_net_plan_partition(g, &pl, &back, &err) == CLV_EINVAL);
+    CHECKF(strstr(err.msg, "PLAN 1: node") && strstr(err.msg, "feeds"), "%s",
+           err.msg);
+    pl.n_nodes = 0;
+    CHECK(clv_net_plan_partition(g, &pl, &back, &err) == CLV_EFORMAT);
+    clv_partition_release(&part);
+    clv_partition_release(&back);
     free(nodes);
     clv_graph_free(g);
 }

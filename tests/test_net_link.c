@@ -222,7 +222,7 @@ static void test_failures(void)
     clv_net_conn_set_timeout(b, 5000);
     uint8_t h[32];
     memcpy(h, "CLV1", 4);
-    clv_net__put16(h + 4, 1);
+    clv_net__put16(h + 4, CLV_NET_VERSION);
     clv_net__put16(h + 6, CLV_NET_FRAME);
     clv_net__put32(h + 8, 0);
     clv_net__put32(h + 12, 0);

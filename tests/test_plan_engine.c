@@ -76,6 +76,7 @@ static void check_model(const char *name, int64_t hw)
         CLV_PLAN_EDGE, CLV_PLAN_CLOUD, CLV_PLAN_NEUROSURGEON, CLV_PLAN_DSL,
         CLV_PLAN_DSH, CLV_PLAN_DADS, CLV_PLAN_DSCCS};
     int plans = 0, cut_mismatch = 0, wrong = 0, distinct_cuts = 0;
+    int part_mismatch = 0;
     uint64_t last_cut = UINT64_MAX;
     for (int l = 0; p && l < clv_link_n_presets(); l++) {
         for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
@@ -98,16 +99,15 @@ static void check_model(const char *name, int64_t hw)
             if (plan.cut_bytes != last_cut)
                 distinct_cuts++;
             last_cut = plan.cut_bytes;
-            /* problem node i+1 is graph node i; node 0 is the frame */
-            int *edge = malloc(sizeof *edge * (size_t)n);
-            int *cloud = malloc(sizeof *cloud * (size_t)n);
-            int ne = 0, nc = 0;
-            for (int i = 0; i < n; i++) {
-                if (plan.on_edge[i + 1])
-                    edge[ne++] = i;
-                else
-                    cloud[nc++] = i;
-            }
+            /* the plan's partition, in graph numbering: problem node i+1
+             * is graph node i, node 0 is the frame */
+            const clv_partition *pt = &plan.part;
+            CHECK(pt->n_nodes == n && pt->n_edge + pt->n_cloud == n);
+            for (int i = 0; i < n && pt->n_nodes == n; i++)
+                part_mismatch += pt->on_edge[i] != plan.on_edge[i + 1];
+            part_mismatch += pt->send_bytes != plan.cut_bytes;
+            const int *edge = pt->edge_nodes, *cloud = pt->cloud_nodes;
+            int ne = pt->n_edge, nc = pt->n_cloud;
             clv_engine *ee = NULL, *ec = NULL;
             CHECK(clv_engine_create(g, edge, ne, NULL, &ee, &err) == 0);
             CHECK(clv_engine_create(g, cloud, nc, NULL, &ec, &err) == 0);
@@ -130,11 +130,11 @@ static void check_model(const char *name, int64_t hw)
             free(bufs);
             clv_engine_free(ee);
             clv_engine_free(ec);
-            free(edge);
-            free(cloud);
             clv_plan_release(&plan);
         }
     }
+    CHECKF(part_mismatch == 0, "%s: %d plans whose partition is not their "
+           "problem flags shifted by one", name, part_mismatch);
     CHECKF(cut_mismatch == 0, "%s: %d plans whose cut differs from what the "
            "cloud engine reads", name, cut_mismatch);
     CHECKF(wrong == 0, "%s: %d of %d split runs differ from the whole run",

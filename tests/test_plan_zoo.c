@@ -152,9 +152,10 @@ int main(void)
                name, err.msg);
         free(te);
         free(tc);
-        clv_graph_free(g);
-        if (!p)
+        if (!p) {
+            clv_graph_free(g);
             continue;
+        }
         clv_planner *pl = NULL;
         CHECK(clv_planner_create(p, &pl, NULL) == 0);
         clv_plan dsl, other;
@@ -216,6 +217,7 @@ int main(void)
         clv_plan_release(&other);
         clv_planner_free(pl);
         clv_problem_free(p);
+        clv_graph_free(g); /* after the problem, which borrows it */
     }
     printf("dsh vs exact max stage on zoo models: worst ratio %.4f over %d "
            "cases\n",

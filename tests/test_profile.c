@@ -660,6 +660,38 @@ static void test_throttle(void)
     clv_throttle_init(&t, 1);
     CHECK(clv_throttle_pay(&t, 1.0) == 0);
 
+    /* cpu_time: busy is CPU time, and the work lasts busy / F from
+     * begin(): 2 ms of CPU plus 3 ms off the CPU (as if preempted) at
+     * F = 0.25 last 8 ms, not (2 + 3) / 0.25 = 20 ms; work that ran
+     * later than busy / F sleeps nothing and carries no debt. */
+    clv_throttle_init(&t, 0.25);
+    t.cpu_time = true;
+    t0 = clv_profile_now();
+    busy = 0;
+    for (int i = 0; i < 20; i++) {
+        clv_throttle_begin(&t);
+        spin_cpu(0.002);
+        struct timespec off = {0, 3000000};
+        nanosleep(&off, NULL);
+        busy += clv_throttle_end(&t);
+    }
+    wall = clv_profile_now() - t0;
+    printf("throttle 0.25 on CPU time: busy %.1f ms, wall %.1f ms "
+           "(x%.2f)\n",
+           busy * 1e3, wall * 1e3, wall / busy);
+    CHECKF(busy < 0.5 * wall, "busy %g of wall %g: not CPU time", busy, wall);
+    CHECKF(t.slept_s < wall - busy - 0.05,
+           "slept %g: the 60 ms off the CPU were not absorbed", t.slept_s);
+    TIMING_CHECKF(wall / busy > 3.5 && wall / busy < 4.8,
+                  "wall/busy = %.2f, want about 4", wall / busy);
+    double slept = t.slept_s;
+    clv_throttle_begin(&t);
+    spin_cpu(0.001);
+    struct timespec late = {0, 12000000}; /* 13 ms > 1 ms / 0.25 */
+    nanosleep(&late, NULL);
+    clv_throttle_end(&t);
+    CHECK(t.slept_s == slept && t.debt_s == 0);
+
     /* a profile with --slowdown: node times are busy / F, the total is
      * measured (busy + slept); on a model of a few ms the sleep's
      * overshoot (tens of microseconds) does not matter */

@@ -367,6 +367,100 @@ static void test_many(const clv_graph *g, clv_server *s, const char *addr)
     free(tc);
 }
 
+/* Graph nodes 0..k-1 on the edge: the partition after node k-1. */
+static bool prefix_partition(const clv_graph *g, int k, clv_partition *out)
+{
+    int n = clv_graph_n_nodes(g);
+    unsigned char *e = calloc((size_t)n, 1);
+    if (!e)
+        return false;
+    memset(e, 1, (size_t)k);
+    bool ok = clv_partition_make(g, e, out, NULL) == 0;
+    free(e);
+    return ok;
+}
+
+/*
+ * Many plans at once: an edge that alternates between cuts frame by frame
+ * builds each engine once on each side while both caches hold them, and
+ * every frame equals the whole model's. With more cuts in turn than the
+ * caches hold (the bound), the least recently used one is always gone:
+ * every frame builds its engines again, on both sides.
+ */
+static void test_alternate(const clv_graph *g)
+{
+    enum { FRAMES = 200, SMALL = 24 };
+    int n = clv_graph_n_nodes(g);
+    clv_partition parts[3];
+    for (int i = 0; i < 3; i++) {
+        clv_partition_init(&parts[i]);
+        CHECK(prefix_partition(g, (i + 1) * n / 4, &parts[i]));
+    }
+    CHECK(!clv_partition_equal(&parts[0], &parts[1]) &&
+          !clv_partition_equal(&parts[1], &parts[2]));
+    /* A plan that frames in flight use stays beyond the bound until they
+     * are done; one frame at a time (sequential) makes the last case
+     * exact. */
+    struct {
+        int n_parts, max_plans, frames, sequential;
+        int edge_engines, server_engines; /* expected */
+    } cases[] = {{2, 4, FRAMES, 0, 2, 2},
+                 {3, 3, SMALL, 0, 3, 3},
+                 {3, 2, SMALL, SMALL, SMALL, SMALL}};
+    for (int c = 0; c < 3; c++) {
+        clv_server_options so;
+        clv_server_options_init(&so);
+        so.max_plans = cases[c].max_plans;
+        char addr[64];
+        clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+        CHECK(s != NULL);
+        if (!s)
+            break;
+        clv_edge_options o;
+        clv_edge_report r;
+        clv_error err = {0};
+        input_ctx ic = {g, 11};
+        checked_options(&o, addr, NULL, NULL, &ic);
+        o.frames = cases[c].frames;
+        o.partitions = parts;
+        o.n_partitions = cases[c].n_parts;
+        o.max_plans = cases[c].max_plans;
+        o.sequential = cases[c].sequential;
+        clv_edge_report_init(&r);
+        int rc = clv_edge_run(g, &o, &r, &err);
+        CHECKF(rc == 0, "%s", err.msg);
+        clv_server_stop(s);
+        clv_server_join(s);
+        clv_server_stats st;
+        clv_server_stats_get(s, &st);
+        CHECKF(r.n_ok == o.frames && r.n_fallback == 0,
+               "case %d: %d ok, %d fallback of %d", c, r.n_ok, r.n_fallback,
+               o.frames);
+        CHECKF(check_outputs(g, &r, &ic) == 0,
+               "case %d: frames differ from the whole model", c);
+        CHECKF(r.engines_made == cases[c].edge_engines,
+               "case %d: the edge built %d engines, expected %d", c,
+               r.engines_made, cases[c].edge_engines);
+        CHECKF((int)st.engines_made == cases[c].server_engines,
+               "case %d: the server built %llu engines, expected %d", c,
+               (unsigned long long)st.engines_made,
+               cases[c].server_engines);
+        /* each frame ran with the partition it was given */
+        for (int k = 0; k < r.n_frames; k++)
+            if (r.frames[k].n_cut !=
+                parts[k % o.n_partitions].n_send) {
+                CHECKF(0, "case %d: frame %d sent %d tensors, its cut has "
+                          "%d", c, k, r.frames[k].n_cut,
+                       parts[k % o.n_partitions].n_send);
+                break;
+            }
+        clv_edge_report_release(&r);
+        clv_server_free(s);
+    }
+    for (int i = 0; i < 3; i++)
+        clv_partition_release(&parts[i]);
+}
+
 int main(void)
 {
     clv_graph *g = NULL;
@@ -392,6 +486,8 @@ int main(void)
     if (s)
         test_many(lg, s, addr);
     clv_server_free(s);
+    if (lg)
+        test_alternate(lg);
     clv_graph_free(lg);
     clv_graph_free(g);
     return check_report("runtime");

@@ -50,8 +50,8 @@ static int bench_model(const char *model, int runs)
     rc = clv_problem_from_graph(g, te, tc, &p, &err);
     free(te);
     free(tc);
-    clv_graph_free(g);
     if (rc) {
+        clv_graph_free(g);
         fprintf(stderr, "%s: %s\n", model, clv_error_text(&err, rc));
         free(t);
         return 1;
@@ -67,6 +67,7 @@ static int bench_model(const char *model, int runs)
         fprintf(stderr, "%s: %s\n", model, clv_error_text(&err, rc));
         free(t);
         clv_problem_free(p);
+        clv_graph_free(g);
         return 1;
     }
     for (int r = 0; r < runs; r++) {
@@ -89,6 +90,7 @@ static int bench_model(const char *model, int runs)
     clv_plan_release(&plan);
     clv_planner_free(pl);
     clv_problem_free(p);
+    clv_graph_free(g); /* after the problem, which borrows it */
     return 0;
 }
 

@@ -148,8 +148,8 @@ static void bench_model(const char *model, const char *outdir)
     rc = clv_problem_from_graph(g, te, tc, &p, &err);
     free(te);
     free(tc);
-    clv_graph_free(g);
     if (rc) {
+        clv_graph_free(g);
         fprintf(stderr, "%s: %s\n", model, clv_error_text(&err, rc));
         return;
     }
@@ -204,6 +204,7 @@ static void bench_model(const char *model, const char *outdir)
     clv_plan_release(&cloud);
     clv_planner_free(pl);
     clv_problem_free(p);
+    clv_graph_free(g); /* after the problem, which borrows it */
 }
 
 int main(int argc, char **argv)

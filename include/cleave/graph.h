@@ -340,6 +340,77 @@ uint64_t clv_graph_total_flops(const clv_graph *g);
 /* Sum of the bytes of the constant tensors that nodes read (the weights). */
 uint64_t clv_graph_param_bytes(const clv_graph *g);
 
+/* ---- partitions -------------------------------------------------------- */
+
+/*
+ * A PARTITION of a finalized graph puts each node on the edge or on the
+ * cloud so that no cloud node feeds an edge node (the edge part is closed
+ * under predecessors). It is cleave's one description of a split: a plan
+ * carries one, the runtime keys its engines by one, a PLAN message is one
+ * on the wire. Node numbers are the graph's. What crosses the link:
+ *   send  the run-time tensors that cloud nodes read and that edge nodes
+ *         make or that are graph inputs: the cut tensors (plus the raw
+ *         input when a cloud node reads it), each once, in the order the
+ *         cloud nodes (topologically) first read them; a FRAME carries
+ *         them in this order;
+ *   ret   the graph outputs that cloud nodes make, in graph output order:
+ *         what a RESULT returns.
+ * An all-edge partition sends and returns nothing; an all-cloud one sends
+ * the graph inputs.
+ *
+ * Initialise with clv_partition_init(); clv_partition_make() and friends
+ * (re)fill it; clv_partition_release() frees its arrays and initialises
+ * it again. All arrays are owned by the partition.
+ */
+typedef struct clv_partition {
+    int n_nodes;            /* the graph's nodes (0: empty) */
+    unsigned char *on_edge; /* n_nodes flags: 1 = edge, 0 = cloud */
+    int n_edge, n_cloud;
+    int *edge_nodes;        /* graph node indices, ascending */
+    int *cloud_nodes;       /* graph node indices, ascending */
+    int n_send;
+    int *send;              /* tensor ids the edge sends per frame */
+    int n_ret;
+    int *ret;               /* tensor ids the cloud returns */
+    uint64_t send_bytes;    /* sum of clv_tensor_bytes() over send */
+} clv_partition;
+
+void clv_partition_init(clv_partition *p);
+/* Frees the arrays and initialises *p again. Accepts NULL. */
+void clv_partition_release(clv_partition *p);
+
+/*
+ * Fills `out` with the partition of the finalized graph `g` whose edge
+ * nodes are those with on_edge[i] != 0 (clv_graph_n_nodes(g) flags,
+ * borrowed). Fails with CLV_EINVAL when g is not finalized or when a
+ * cloud node feeds an edge node (the message names both: "node 'fc' runs
+ * on the cloud but feeds 'relu' on the edge"), or CLV_ENOMEM; `out` is
+ * then empty.
+ */
+int clv_partition_make(const clv_graph *g, const unsigned char *on_edge,
+                       clv_partition *out, clv_error *err);
+
+/* As clv_partition_make, from the list of cloud nodes (`n` graph node
+ * indices, any order; as a PLAN message names them). An index out of
+ * range or given twice is CLV_EINVAL naming it. */
+int clv_partition_from_cloud(const clv_graph *g, const int *cloud, int n,
+                             clv_partition *out, clv_error *err);
+
+/* A copy of `src` into `dst` (released first). 0 or CLV_ENOMEM (dst is
+ * then empty). */
+int clv_partition_copy(clv_partition *dst, const clv_partition *src,
+                       clv_error *err);
+
+/* True when both put the same nodes on the edge. */
+bool clv_partition_equal(const clv_partition *a, const clv_partition *b);
+
+/* A short text naming the partition's cut for people: up to three edge
+ * nodes whose outputs cross, joined by '+', and "+N" for the others
+ * ("conv3+relu5+2"); "(input)" when only graph inputs cross, "(all
+ * edge)" when nothing crosses. Always NUL-terminated within `len`. */
+void clv_partition_cut_text(const clv_graph *g, const clv_partition *p,
+                            char *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -91,7 +91,7 @@ extern "C" {
 /* ---- constants ----------------------------------------------------------- */
 
 #define CLV_NET_MAGIC "CLV1"      /* the first four bytes of every message */
-#define CLV_NET_VERSION 1         /* the header and payload layout version */
+#define CLV_NET_VERSION 2         /* the header and payload layout version */
 #define CLV_NET_HEADER_SIZE 32    /* bytes of the fixed header */
 #define CLV_NET_DIGEST_SIZE 32    /* SHA-256 */
 #define CLV_NET_NONCE_SIZE 32
@@ -235,6 +235,9 @@ typedef struct clv_net_hello_ack {
     uint32_t flags;        /* CLV_NET_HELLO_AUTH */
     uint8_t mac[CLV_NET_MAC_SIZE]; /* the server's proof; zero without auth */
     uint64_t max_payload;  /* the largest payload the server accepts */
+    uint32_t max_plans;    /* plans the server keeps per connection (the
+                              most recently used; a FRAME of another needs
+                              its PLAN again); 0: one */
     const char *name;      /* the server's name; NULL = "" */
 } clv_net_hello_ack;
 
@@ -454,6 +457,24 @@ int clv_net_tensor_check(const clv_graph *g, const clv_net_tensor *t,
 int clv_net_plan_check(const clv_graph *g, const clv_net_plan *plan,
                        clv_error *err);
 
+/* The PLAN of partition `part` under `version` (cloud nodes, the tensors
+ * a FRAME carries, the tensors a RESULT returns: part's lists). The lists
+ * live in one malloc'd block, *store, which the caller frees once the
+ * message is sent. 0 or CLV_ENOMEM. */
+int clv_net_plan_from_partition(const clv_partition *part, uint64_t version,
+                                clv_net_plan *out, uint32_t **store,
+                                clv_error *err);
+
+/* The partition a received PLAN describes (the server's side): the plan
+ * is checked (clv_net_plan_check), its cloud nodes must form a valid
+ * cloud part (no cloud node feeds an edge node), and its inputs and
+ * outputs must be exactly the partition's send and ret tensors (in any
+ * order). Fills `out` (initialised by the caller) and returns 0, or
+ * CLV_EFORMAT / CLV_EINVAL naming the PLAN and the fault (out is then
+ * empty), or CLV_ENOMEM. */
+int clv_net_plan_partition(const clv_graph *g, const clv_net_plan *plan,
+                           clv_partition *out, clv_error *err);
+
 /* ---- digests and authentication ----------------------------------------- */
 
 /* SHA-256 of `len` bytes into out[32]. */
@@ -666,6 +687,7 @@ typedef struct clv_net_session {
     uint64_t id;
     bool authenticated;     /* both sides proved they hold the secret */
     uint64_t max_payload;   /* the server's limit */
+    uint32_t max_plans;     /* plans it keeps per connection (>= 1) */
     char server_name[128];
 } clv_net_session;
 
@@ -689,6 +711,7 @@ typedef struct clv_net_server_options {
     const clv_net_secret *secret;        /* borrowed; NULL: no auth */
     uint64_t session;                    /* id to hand out */
     uint64_t max_payload;                /* advertised; default 256 MiB */
+    uint32_t max_plans;                  /* advertised; default 1 */
 } clv_net_server_options;
 
 void clv_net_server_options_init(clv_net_server_options *o);
@@ -799,6 +822,17 @@ uint64_t clv_net_pacer_acquire(clv_net_pacer *p, uint64_t want);
 
 /* Gives back `n` bytes taken by clv_net_pacer_acquire() and not sent. */
 void clv_net_pacer_refund(clv_net_pacer *p, uint64_t n);
+
+/*
+ * Drops, without sending, the tokens the bucket earned while the sender
+ * was idle: those earned since `since_ns` (the pacer clock's time the
+ * link last went quiet), or every token when since_ns is 0. The bucket
+ * lets a sender that was quiet send a burst at once and starts full; a
+ * real link has no such credit, so a sender that emulates a link calls
+ * this before each message, which then crosses at exactly the rate
+ * (bytes * 8 / rate), as a planner predicts. Never waits.
+ */
+void clv_net_pacer_forfeit_idle(clv_net_pacer *p, uint64_t since_ns);
 
 /* ---- bandwidth ----------------------------------------------------------- */
 

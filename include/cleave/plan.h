@@ -190,7 +190,10 @@ int clv_problem_save(const clv_problem *p, const char *path, clv_error *err);
  * problem node i+1 with the node's out_bytes; its inputs are the producers
  * of its run-time (non-constant) input tensors, or the source for graph
  * inputs. A node that reads no run-time tensor at all is taken as reading
- * the source. Fails with CLV_EINVAL (not finalized, a bad time naming the
+ * the source. The problem remembers `g` (borrowed: it must outlive the
+ * problem), and plans made for it carry their partition in graph
+ * numbering too (clv_plan.part), so that no caller has to shift indices.
+ * Fails with CLV_EINVAL (not finalized, a bad time naming the
  * node), CLV_EUNSUPPORTED (not exactly one run-time input) or CLV_ENOMEM. */
 int clv_problem_from_graph(const clv_graph *g, const double *t_edge_ms,
                            const double *t_cloud_ms, clv_problem **out,
@@ -295,13 +298,22 @@ typedef struct clv_plan {
     long evaluations;       /* partitions (brute) or min-cuts (dsl, dsh,
                                dads) evaluated */
     char note[256];         /* a sentence for the user, or empty */
+    /* The partition in the graph's own numbering (graph node i, what the
+     * engine, the wire and the runtime use), when the problem was made
+     * from a graph (clv_problem_from_graph, clv_problem_from_profiles);
+     * empty (n_nodes 0) for a problem read from a file. */
+    clv_partition part;
 } clv_plan;
 
 void clv_plan_init(clv_plan *plan);
 void clv_plan_release(clv_plan *plan);
+/* A deep copy of `src` into `dst` (dst's old arrays are freed). 0 or
+ * CLV_ENOMEM (dst unchanged). */
+int clv_plan_copy(clv_plan *dst, const clv_plan *src, clv_error *err);
 
 /* Fills `out` with the costs of the partition `on_edge` (n_nodes flags of
- * the finalized problem `p`) over `link`; out->method is left unchanged.
+ * the finalized problem `p`, problem numbering) over `link`, and out->part
+ * when p was made from a graph; out->method is left unchanged.
  * Fails with CLV_EINVAL naming the fault ("node 'x' runs on the cloud but
  * feeds 'y' on the edge", the source on the cloud, a bad link) or
  * CLV_ENOMEM. */

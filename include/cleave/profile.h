@@ -237,15 +237,30 @@ const char *clv_profile_op_class(const clv_graph *g, int i);
 /* A duty-cycle throttle: work at fraction `fraction` of the CPU. Plain
  * data: initialise with clv_throttle_init() and keep it per thread of work
  * (it is not shared between threads). Engine-independent: the runtime uses
- * it around its edge part as the profiler does around each run. */
+ * it around its edge part as the profiler does around each run.
+ *
+ * Two clocks. By default "busy" is wall-clock time: each piece of work is
+ * followed by (1-F)/F times its duration. With cpu_time (set it after
+ * init; the work must run on the calling thread alone) busy is the
+ * thread's CPU time and the work is made to last busy / F in wall-clock
+ * time from begin(): time lost to other processes on a shared machine is
+ * then absorbed by the sleep instead of being multiplied by 1/F, so the
+ * emulated device computes at fraction F of a CPU whatever else runs on
+ * this one. A piece of work that ran late (preempted for longer than its
+ * sleep) is not made up for by the next one; only an oversleep of up to
+ * CLV_THROTTLE_MAX_CREDIT_S is carried. */
 typedef struct clv_throttle {
     double fraction; /* F in (0, 1]; 1 = no slowdown */
+    bool cpu_time;   /* busy = the thread's CPU time (see above) */
     double debt_s;   /* sleep owed but not yet taken (sleeps shorter than
                         CLV_THROTTLE_MIN_SLEEP_S are batched) */
     double busy_s;   /* total busy time paid for */
     double slept_s;  /* total time actually slept */
     double start_s;  /* clv_throttle_begin()'s clock, or -1 */
+    double start_cpu_s; /* begin()'s thread CPU clock (cpu_time) */
 } clv_throttle;
+
+#define CLV_THROTTLE_MAX_CREDIT_S 0.002
 
 #define CLV_THROTTLE_MIN_SLEEP_S 0.00005
 
@@ -262,8 +277,9 @@ int clv_throttle_init(clv_throttle *t, double fraction);
 double clv_throttle_pay(clv_throttle *t, double busy_s);
 
 /* Convenience pair: clv_throttle_begin() notes the clock;
- * clv_throttle_end() pays for the wall-clock time since then and returns
- * that busy time (seconds). end without begin pays nothing. */
+ * clv_throttle_end() pays for the busy time since then (wall-clock, or CPU
+ * time with cpu_time) and returns it (seconds). end without begin pays
+ * nothing. */
 void clv_throttle_begin(clv_throttle *t);
 double clv_throttle_end(clv_throttle *t);
 

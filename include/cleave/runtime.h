@@ -85,8 +85,11 @@ typedef struct clv_server_options {
     int max_inflight;     /* frames of one connection queued or running
                              before its receiver stops reading (TCP then
                              slows the edge); default 4 */
-    int max_plans;        /* plan versions (engines) one connection keeps;
-                             older idle ones are dropped first; default 4 */
+    int max_plans;        /* plans (engines) one connection keeps: the
+                             max_plans most recently used (by PLAN or
+                             FRAME), and older ones only while frames in
+                             flight use them; told to the edge in
+                             HELLO_ACK; default 4 */
     int io_timeout_ms;    /* without progress inside a message; default
                              10000 */
     int handshake_ms;     /* the whole handshake; default 5000 */
@@ -154,25 +157,20 @@ void clv_server_stats_get(clv_server *s, clv_server_stats *out);
 /* Stops (if running), joins and frees the server. Accepts NULL. */
 void clv_server_free(clv_server *s);
 
-/* ---- partitions ----------------------------------------------------------- */
-
-/* A partition of a graph for the runtime: which graph nodes run on the
- * edge (on_edge[i] for graph node i; the edge part is closed under
- * predecessors). Plan costs use problem node i+1 for graph node i (see
- * clv_problem_from_graph). */
+/* ---- planning for the runtime --------------------------------------------- */
 
 /*
- * Builds the planning problem of `g` from per-node times (as
- * clv_problem_from_graph) and runs planner `method` for a link of `bps`
- * bit/s (rtt `rtt_ms`) and, for dads, frame rate `fps` (<= 0: 1000 /
- * edge-only latency, i.e. the rate of an all-edge run). Fills `plan`
- * (problem nodes: entry 0 is the source) and, when `on_edge` is not NULL,
- * on_edge[i] for each graph node i. Returns 0 or the planner's errors.
+ * Builds the planning problem of `g` from per-node times (t_edge_ms[i],
+ * t_cloud_ms[i] for graph node i, as clv_problem_from_graph) and runs
+ * planner `method` for a link of `bps` bit/s (rtt `rtt_ms`) and, for dads,
+ * frame rate `fps` (<= 0: 30). Fills `plan`, whose `part` is the partition
+ * in graph numbering (what the engine, the wire and the runtime take).
+ * Returns 0 or the planner's errors.
  */
 int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
                      const double *t_cloud_ms, clv_plan_method method,
                      double bps, double rtt_ms, double fps, clv_plan *plan,
-                     unsigned char *on_edge, clv_error *err);
+                     clv_error *err);
 
 /*
  * Per-node times for planning, t_edge[i] and t_cloud[i] for each graph node
@@ -276,6 +274,19 @@ typedef struct clv_edge_options {
     uint64_t seed;           /* of the random inputs; default 1 */
     bool keep_outputs;       /* keep each frame's graph outputs in the
                                 report (for checking); default false */
+    int max_plans;           /* plans (partitions with their edge engines)
+                                kept at once, the least recently used idle
+                                ones dropped beyond it; returning to a kept
+                                partition builds nothing (and sends no
+                                PLAN while the server holds it too: see
+                                clv_server_options.max_plans); default 4 */
+    /* Given partitions instead of planning (borrowed, n_partitions of
+     * them, each of this graph): frame k runs with partition
+     * partitions[k % n_partitions], and nothing re-plans. For schedules
+     * that give each frame its own cut (JPS), and for tests. NULL/0:
+     * plan with `planner`. */
+    const clv_partition *partitions;
+    int n_partitions;
     clv_log_fn log;          /* may be NULL */
     void *log_ctx;
 } clv_edge_options;
@@ -335,6 +346,8 @@ typedef struct clv_edge_report {
     double probe_bps;       /* the active probe's estimate, 0 if none */
     double bw_bps;          /* the passive estimate at the end */
     int n_ok, n_failed, n_fallback, reconnects;
+    int engines_made;       /* edge engines built (one per partition the
+                               cache did not hold; not the whole model's) */
     /* The first plan and its prediction. */
     clv_plan plan;
     double plan_bps;        /* the bandwidth it was made for */

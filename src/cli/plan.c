@@ -234,7 +234,9 @@ static int parse_args(int argc, char **argv, plan_args *a)
     return -1;
 }
 
-static clv_problem *build_problem(const plan_args *a)
+/* The problem to plan; a problem made from a model keeps borrowing its
+ * graph, which *g then holds (the caller frees it after the problem). */
+static clv_problem *build_problem(const plan_args *a, clv_graph **gout)
 {
     clv_problem *p = NULL;
     clv_error err;
@@ -246,6 +248,7 @@ static clv_problem *build_problem(const plan_args *a)
         clv_graph *g = cli_load(a->model, a->seed);
         if (!g)
             return NULL;
+        *gout = g;
         if (a->edge_prof) {
             rc = clv_problem_from_profiles(g, a->edge_prof, a->cloud_prof,
                                            &p, &err);
@@ -267,10 +270,11 @@ static clv_problem *build_problem(const plan_args *a)
             free(te);
             free(tc);
         }
-        clv_graph_free(g);
     }
     if (rc) {
         fprintf(stderr, "cleave plan: %s\n", clv_error_text(&err, rc));
+        clv_graph_free(*gout);
+        *gout = NULL;
         return NULL;
     }
     return p;
@@ -467,7 +471,8 @@ int cli_plan(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    clv_problem *p = build_problem(&a);
+    clv_graph *g = NULL;
+    clv_problem *p = build_problem(&a, &g);
     if (!p)
         return CLI_FAIL;
 
@@ -501,6 +506,7 @@ int cli_plan(int argc, char **argv)
         if (clv_problem_save(p, a.dump, &err)) {
             fprintf(stderr, "cleave plan: %s\n", err.msg);
             clv_problem_free(p);
+            clv_graph_free(g);
             return CLI_FAIL;
         }
     }
@@ -509,6 +515,7 @@ int cli_plan(int argc, char **argv)
         a.count_result = link.count_result;
         rc = sweep(p, &a);
         clv_problem_free(p);
+        clv_graph_free(g);
         return rc;
     }
 
@@ -542,5 +549,6 @@ int cli_plan(int argc, char **argv)
 done:
     clv_plan_release(&plan);
     clv_problem_free(p);
+    clv_graph_free(g);
     return rc;
 }

@@ -77,15 +77,6 @@ int clv_op_from_name(const char *name, clv_op *op)
 
 /* ---- name hashes ------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 /* Finds `name` in a hash of ids (+1) whose names come from `name_of`.
  * Returns the slot where it is or where it would go. */
@@ -104,7 +95,7 @@ static const char *node_name_of(const clv_graph *g, int id)
 static size_t hash_slot(const clv_graph *g, const int *tab, size_t cap,
                         name_fn fn, const char *name)
 {
-    size_t mask = cap - 1, i = (size_t)hash_str(name) & mask;
+    size_t mask = cap - 1, i = (size_t)clv_util_hash_str(name) & mask;
     while (tab[i] && strcmp(fn(g, tab[i] - 1), name) != 0)
         i = (i + 1) & mask;
     return i;

@@ -475,21 +475,6 @@ static void dk_read_bn(dk_build *b, dk_params *p)
     dk_read(b, p->var, p->n);
 }
 
-/* Fills `n` floats with zero-mean values of standard deviation `std`,
- * approximately normal: the Irwin-Hall sum of the four 16-bit uniforms of
- * one draw (bounded at +-3.46 std). A Box-Muller draw per weight made
- * random VGG-16 weights take seconds; this takes a tenth of that. */
-static void dk_fill_normal(clv_rng *rng, float *x, uint64_t n, float std)
-{
-    const float scale =
-        (float)((double)std / sqrt(4 * (65536.0 * 65536.0 - 1) / 12));
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = clv_rng_next(rng);
-        int32_t s = (int32_t)((r & 0xffff) + (r >> 16 & 0xffff) +
-                              (r >> 32 & 0xffff) + (r >> 48));
-        x[i] = (float)(s - 131070) * scale; /* the mean is 4 * 32767.5 */
-    }
-}
 
 /* Random statistics that keep BatchNormalization close to the identity. */
 static void dk_random_bn(dk_build *b, dk_params *p)
@@ -677,7 +662,7 @@ static int dk_conv(dk_build *b, dk_layer *o)
         clv_rng_fill_uniform(&b->rng, p.bias, p.n, -0.01f, 0.01f);
         if (bn)
             dk_random_bn(b, &p);
-        dk_fill_normal(&b->rng, p.weight, n_w,
+        clv_rng_fill_normal(&b->rng, p.weight, n_w,
                             sqrtf(2.0f / (float)(n_w / p.n)));
     }
     if (bn)
@@ -768,7 +753,7 @@ static int dk_connected(dk_build *b, dk_layer *o)
             dk_random_bn(b, &p);
     } else {
         clv_rng_fill_uniform(&b->rng, p.bias, p.n, -0.01f, 0.01f);
-        dk_fill_normal(&b->rng, p.weight, n_w,
+        clv_rng_fill_normal(&b->rng, p.weight, n_w,
                             sqrtf(2.0f / (float)in->n));
         if (bn)
             dk_random_bn(b, &p);

@@ -3,25 +3,16 @@
  * type names and a nesting-depth check of protobuf wire data.
  */
 #include "load/onnx_internal.h"
+#include "util/util.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t strset_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static size_t strset_find(const clv_onnx__strset *set, const char *s)
 {
     size_t mask = set->cap - 1;
-    size_t i = (size_t)strset_hash(s) & mask;
+    size_t i = (size_t)clv_util_hash_str(s) & mask;
     while (set->slots[i] && strcmp(set->slots[i], s) != 0)
         i = (i + 1) & mask;
     return i;

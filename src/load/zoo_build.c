@@ -43,28 +43,6 @@ static void zb_pass(clv_zoo_builder *b, int rc)
     }
 }
 
-/* Fills n floats with normal values of standard deviation `std`, by
- * Marsaglia's polar method: each 64-bit draw gives the two 32-bit
- * coordinates of a point in the square, and each accepted point two
- * values. Several times faster than clv_rng_fill_normal (two draws, a log
- * and a cos per value), which matters for VGG-16's 138 M weights. */
-static void zb_fill_normal(clv_rng *r, float *x, size_t n, double std)
-{
-    const double scale = 2.0 / 4294967296.0; /* 2^-32, to [-1, 1) */
-    size_t i = 0;
-    while (i < n) {
-        uint64_t z = clv_rng_next(r);
-        double u = (double)(z >> 32) * scale - 1.0;
-        double v = (double)(z & 0xffffffffu) * scale - 1.0;
-        double s = u * u + v * v;
-        if (s >= 1.0 || s == 0.0)
-            continue;
-        double f = std * sqrt(-2.0 * log(s) / s);
-        x[i++] = (float)(u * f);
-        if (i < n)
-            x[i++] = (float)(v * f);
-    }
-}
 
 /* Formats a node name into buf (ZB_NAME_MAX bytes). */
 static bool zb_vname(clv_zoo_builder *b, char *buf, const char *fmt,
@@ -300,7 +278,7 @@ clv_zoo_val clv_zoo__conv(clv_zoo_builder *b, clv_zoo_val x, int64_t cout,
     in[0] = x.id;
     in[1] = zb_weight(b, name, "weight", 4, wd, &w);
     if (w)
-        zb_fill_normal(&b->rng, w, (size_t)(cout * fan_in),
+        clv_rng_fill_normal(&b->rng, w, (size_t)(cout * fan_in),
                        sqrt(2.0 / (double)fan_in));
     if (bias) {
         in[2] = zb_weight(b, name, "bias", 1, &cout, &bd);
@@ -459,7 +437,7 @@ clv_zoo_val clv_zoo__gemm(clv_zoo_builder *b, clv_zoo_val x, int64_t out,
     in[0] = x.id;
     in[1] = zb_weight(b, name, "weight", 2, wd, &w);
     if (w)
-        zb_fill_normal(&b->rng, w, (size_t)(out * x.c),
+        clv_rng_fill_normal(&b->rng, w, (size_t)(out * x.c),
                        sqrt(2.0 / (double)x.c));
     in[2] = zb_weight(b, name, "bias", 1, &out, &bd);
     if (bd)

@@ -122,3 +122,82 @@ int clv_net_plan_check(const clv_graph *g, const clv_net_plan *plan,
         return rc;
     return 0;
 }
+
+int clv_net_plan_from_partition(const clv_partition *part, uint64_t version,
+                                clv_net_plan *out, uint32_t **store,
+                                clv_error *err)
+{
+    size_t n = (size_t)part->n_cloud + (size_t)part->n_send +
+               (size_t)part->n_ret;
+    uint32_t *s = malloc((n + 1) * sizeof *s);
+    *store = s;
+    if (!s)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    uint32_t *nodes = s, *in = nodes + part->n_cloud, *ret = in + part->n_send;
+    for (int i = 0; i < part->n_cloud; i++)
+        nodes[i] = (uint32_t)part->cloud_nodes[i];
+    for (int i = 0; i < part->n_send; i++)
+        in[i] = (uint32_t)part->send[i];
+    for (int i = 0; i < part->n_ret; i++)
+        ret[i] = (uint32_t)part->ret[i];
+    out->version = version;
+    out->n_nodes = (uint32_t)part->n_cloud;
+    out->nodes = nodes;
+    out->n_inputs = (uint32_t)part->n_send;
+    out->inputs = in;
+    out->n_outputs = (uint32_t)part->n_ret;
+    out->outputs = ret;
+    return 0;
+}
+
+/* True when list a (n entries, each once) holds exactly the ids of b. */
+static bool same_ids(const uint32_t *a, uint32_t n, const int *b, int nb)
+{
+    if (n != (uint32_t)nb)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        bool found = false;
+        for (int k = 0; k < nb && !found; k++)
+            found = (uint32_t)b[k] == a[i];
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+int clv_net_plan_partition(const clv_graph *g, const clv_net_plan *plan,
+                           clv_partition *out, clv_error *err)
+{
+    int rc = clv_net_plan_check(g, plan, err);
+    if (rc)
+        return rc;
+    if (plan->n_nodes == 0)
+        return clv_error_set(err, CLV_EFORMAT, "PLAN %llu has no cloud nodes",
+                             (unsigned long long)plan->version);
+    int *nodes = malloc(plan->n_nodes * sizeof *nodes);
+    if (!nodes)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < plan->n_nodes; i++)
+        nodes[i] = (int)plan->nodes[i];
+    rc = clv_partition_from_cloud(g, nodes, (int)plan->n_nodes, out, err);
+    free(nodes);
+    if (rc) {
+        clv_error_prefix(err, "PLAN %llu: ", (unsigned long long)plan->version);
+        return rc;
+    }
+    if (!same_ids(plan->inputs, plan->n_inputs, out->send, out->n_send))
+        rc = clv_error_set(err, CLV_EFORMAT,
+                           "PLAN %llu: its cloud part reads %d tensors "
+                           "from the edge; the PLAN's %u inputs are not those",
+                           (unsigned long long)plan->version, out->n_send,
+                           plan->n_inputs);
+    else if (!same_ids(plan->outputs, plan->n_outputs, out->ret, out->n_ret))
+        rc = clv_error_set(err, CLV_EFORMAT,
+                           "PLAN %llu: its cloud part makes %d graph "
+                           "outputs; the PLAN's %u outputs are not those",
+                           (unsigned long long)plan->version, out->n_ret,
+                           plan->n_outputs);
+    if (rc)
+        clv_partition_release(out);
+    return rc;
+}

@@ -67,6 +67,7 @@ void clv_net_server_options_init(clv_net_server_options *o)
 {
     memset(o, 0, sizeof *o);
     o->max_payload = (uint64_t)256 << 20;
+    o->max_plans = 1;
 }
 
 int clv_net_handshake_client(clv_net_conn *c,
@@ -147,6 +148,7 @@ int clv_net_handshake_client(clv_net_conn *c,
         out->id = m.hello_ack.session;
         out->authenticated = authed;
         out->max_payload = m.hello_ack.max_payload;
+        out->max_plans = m.hello_ack.max_plans ? m.hello_ack.max_plans : 1;
         copy_name(out->server_name, sizeof out->server_name,
                   m.hello_ack.name);
     }
@@ -247,6 +249,7 @@ int clv_net_handshake_server(clv_net_conn *c,
     m.type = CLV_NET_HELLO_ACK;
     m.hello_ack.session = o->session;
     m.hello_ack.max_payload = o->max_payload;
+    m.hello_ack.max_plans = o->max_plans;
     m.hello_ack.name = o->name;
     if (o->secret) {
         m.hello_ack.flags = CLV_NET_HELLO_AUTH;

@@ -226,3 +226,17 @@ void clv_net_pacer_refund(clv_net_pacer *p, uint64_t n)
     if (p->tokens > cap)
         p->tokens = cap;
 }
+
+void clv_net_pacer_forfeit_idle(clv_net_pacer *p, uint64_t since_ns)
+{
+    uint64_t t = now(p);
+    accrue(p, t);
+    double r = rate_at(p, seconds(p, t), NULL);
+    double credit = p->tokens;
+    if (since_ns) {
+        credit = t > since_ns ? (double)(t - since_ns) * 1e-9 * r / 8 : 0;
+        if (credit > p->tokens)
+            credit = p->tokens;
+    }
+    p->tokens -= floor(credit);
+}

@@ -351,7 +351,7 @@ static int encode_payload(wr *w, const clv_net_msg *m, clv_error *err)
                                  "HELLO_ACK: unknown flags");
         w_u64(w, m->hello_ack.session);
         w_u32(w, m->hello_ack.flags);
-        w_u32(w, 0);
+        w_u32(w, m->hello_ack.max_plans);
         w_bytes(w, m->hello_ack.mac, CLV_NET_MAC_SIZE);
         w_u64(w, m->hello_ack.max_payload);
         rc = w_str(w, m->hello_ack.name, "HELLO_ACK's name", err);
@@ -864,8 +864,7 @@ static int decode(rd *r, clv_net_type type, clv_net_msg *m)
     case CLV_NET_HELLO_ACK:
         if ((rc = r_u64(r, "the session", &m->hello_ack.session)) ||
             (rc = r_u32(r, "the flags", &m->hello_ack.flags)) ||
-            (rc = r_u32(r, "a reserved field", &res)) ||
-            (rc = r_zero(r, "a reserved field", res)))
+            (rc = r_u32(r, "the plan limit", &m->hello_ack.max_plans)))
             break;
         if (m->hello_ack.flags & ~CLV_NET_HELLO_AUTH)
             return clv_error_set(r->err, CLV_EFORMAT,

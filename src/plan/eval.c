@@ -122,6 +122,7 @@ void clv_plan_release(clv_plan *plan)
         return;
     free(plan->on_edge);
     free(plan->cut);
+    clv_partition_release(&plan->part);
     clv_plan_init(plan);
 }
 
@@ -225,6 +226,41 @@ int clv_plan_evaluate(const clv_problem *p, const clv_link *link,
     if (on_edge != out->on_edge && clv_plan__reserve(out, p->n_nodes))
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
     clv_plan__eval_fast(p, link, on_edge, out);
+    return clv_plan__fill_partition(p, out, err);
+}
+
+int clv_plan__fill_partition(const clv_problem *p, clv_plan *plan,
+                             clv_error *err)
+{
+    if (!p->graph) {
+        clv_partition_release(&plan->part);
+        return 0;
+    }
+    /* problem node 0 is the graph's input, node i+1 graph node i */
+    return clv_partition_make(p->graph, plan->on_edge + 1, &plan->part, err);
+}
+
+int clv_plan_copy(clv_plan *dst, const clv_plan *src, clv_error *err)
+{
+    clv_plan c = *src;
+    c.on_edge = NULL;
+    c.cut = NULL;
+    clv_partition_init(&c.part);
+    if (src->n_nodes) {
+        if (clv_plan__reserve(&c, src->n_nodes)) {
+            clv_plan_release(&c);
+            return clv_error_set(err, CLV_ENOMEM, "out of memory");
+        }
+        memcpy(c.on_edge, src->on_edge, (size_t)src->n_nodes);
+        memcpy(c.cut, src->cut, (size_t)src->n_cut * sizeof *c.cut);
+    }
+    int rc = clv_partition_copy(&c.part, &src->part, err);
+    if (rc) {
+        clv_plan_release(&c);
+        return rc;
+    }
+    clv_plan_release(dst);
+    *dst = c;
     return 0;
 }
 

@@ -20,7 +20,14 @@ struct clv_problem {
     int *hash;
     size_t hash_cap;
     int *consumer_store; /* one block for every node's consumers */
+    const clv_graph *graph; /* borrowed: the graph it was made from, or
+                               NULL (problem node i+1 = graph node i) */
 };
+
+/* Fills plan->part from plan->on_edge when the problem was made from a
+ * graph (empties it otherwise). 0 or CLV_ENOMEM. */
+int clv_plan__fill_partition(const clv_problem *p, clv_plan *plan,
+                             clv_error *err);
 
 /* Checks a link's values: 0 or CLV_EINVAL with a message. */
 int clv_plan__check_link(const clv_link *link, clv_error *err);

@@ -876,7 +876,7 @@ int clv_planner_run(clv_planner *pl, const clv_plan_options *o,
                              (int)o->method);
     }
     out->method = o->method;
-    return 0;
+    return clv_plan__fill_partition(p, out, err);
 }
 
 int clv_plan_solve(const clv_problem *p, const clv_plan_options *o,

@@ -17,15 +17,6 @@
 
 /* ---- a name table: open addressing over an array of names -------------- */
 
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 typedef struct name_table {
     int *slot; /* index + 1, 0 = empty */
@@ -49,7 +40,7 @@ static int table_find(const name_table *t, const char *const *names,
 {
     if (!t->slot)
         return -1;
-    size_t mask = t->cap - 1, h = (size_t)name_hash(name) & mask;
+    size_t mask = t->cap - 1, h = (size_t)clv_util_hash_str(name) & mask;
     while (t->slot[h]) {
         int i = t->slot[h] - 1;
         if (strcmp(names[i], name) == 0)
@@ -61,7 +52,7 @@ static int table_find(const name_table *t, const char *const *names,
 
 static void table_insert(name_table *t, const char *name, int i)
 {
-    size_t mask = t->cap - 1, h = (size_t)name_hash(name) & mask;
+    size_t mask = t->cap - 1, h = (size_t)clv_util_hash_str(name) & mask;
     while (t->slot[h])
         h = (h + 1) & mask;
     t->slot[h] = i + 1;
@@ -109,7 +100,7 @@ int clv_problem_find(const clv_problem *p, const char *name)
 {
     if (!p->hash || !name)
         return -1;
-    size_t mask = p->hash_cap - 1, h = (size_t)name_hash(name) & mask;
+    size_t mask = p->hash_cap - 1, h = (size_t)clv_util_hash_str(name) & mask;
     while (p->hash[h]) {
         int i = p->hash[h] - 1;
         if (strcmp(p->nodes[i].name, name) == 0)
@@ -126,7 +117,7 @@ static int grow_hash(clv_problem *p)
     if (!slot)
         return CLV_ENOMEM;
     for (int i = 0; i < p->n_nodes; i++) {
-        size_t h = (size_t)name_hash(p->nodes[i].name) & (cap - 1);
+        size_t h = (size_t)clv_util_hash_str(p->nodes[i].name) & (cap - 1);
         while (slot[h])
             h = (h + 1) & (cap - 1);
         slot[h] = i + 1;
@@ -208,7 +199,7 @@ int clv_problem_add_node(clv_problem *p, const char *name, double t_edge_ms,
     nd->t_cloud_ms = t_cloud_ms;
     nd->out_bytes = out_bytes;
 
-    size_t mask = p->hash_cap - 1, h = (size_t)name_hash(name) & mask;
+    size_t mask = p->hash_cap - 1, h = (size_t)clv_util_hash_str(name) & mask;
     while (p->hash[h])
         h = (h + 1) & mask;
     p->hash[h] = p->n_nodes + 1;
@@ -802,6 +793,7 @@ int clv_problem_from_graph(const clv_graph *g, const double *t_edge_ms,
     }
     if ((rc = clv_problem_finalize(p, err)))
         goto fail;
+    p->graph = g;
     *out = p;
     p = NULL;
     rc = 0;

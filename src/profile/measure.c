@@ -63,18 +63,53 @@ double clv_throttle_pay(clv_throttle *t, double busy_s)
     return slept;
 }
 
+static double thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void clv_throttle_begin(clv_throttle *t)
 {
     t->start_s = clv_profile_now();
+    if (t->cpu_time)
+        t->start_cpu_s = thread_cpu_now();
+}
+
+/* cpu_time: the work since begin() is made to last busy / F of wall-clock
+ * time; lateness is not carried, a small oversleep is. */
+static double pay_cpu(clv_throttle *t, double busy, double wall)
+{
+    double owe = busy / t->fraction - wall + t->debt_s;
+    t->busy_s += busy;
+    if (owe < CLV_THROTTLE_MIN_SLEEP_S) {
+        t->debt_s = owe < -CLV_THROTTLE_MAX_CREDIT_S ? 0 : owe;
+        return 0;
+    }
+    double t0 = clv_profile_now();
+    sleep_seconds(owe);
+    double slept = clv_profile_now() - t0;
+    t->slept_s += slept;
+    t->debt_s = owe - slept;
+    if (t->debt_s < -CLV_THROTTLE_MAX_CREDIT_S)
+        t->debt_s = -CLV_THROTTLE_MAX_CREDIT_S;
+    return slept;
 }
 
 double clv_throttle_end(clv_throttle *t)
 {
     if (t->start_s < 0)
         return 0;
-    double busy = clv_profile_now() - t->start_s;
+    double wall = clv_profile_now() - t->start_s;
     t->start_s = -1;
-    clv_throttle_pay(t, busy);
+    if (!t->cpu_time) {
+        clv_throttle_pay(t, wall);
+        return wall;
+    }
+    double busy = thread_cpu_now() - t->start_cpu_s;
+    if (t->fraction < 1)
+        pay_cpu(t, busy, wall);
     return busy;
 }
 

@@ -1,11 +1,13 @@
-/* The edge's report as a Chrome trace and as JSON. */
+/* The edge's report: its summary, as a Chrome trace and as JSON. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
-#include "runtime/internal.h"
+#include "runtime/edge_internal.h"
+#include "util/util.h"
 
 static int event(FILE *fp, bool *first, const char *name, int tid,
                  uint64_t ts_ns, uint64_t dur_ns, uint64_t frame,
@@ -151,4 +153,60 @@ char *clv_edge_report_json(const clv_edge_report *r)
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     return text;
+}
+
+/* The summary. Latency: over the sequential frames when there are any
+ * (without frame 0 when there are at least 3: its edge part is the edge
+ * engine's first run and its cloud part the server engine's, both on cold
+ * caches), else over all frames. Throughput: the steady rate of the
+ * pipelined frames, (n - 1) / (last done - first done) -- the completions'
+ * spacing, which leaves out the time the first frame takes to fill the
+ * pipeline (a short run would otherwise report much less than 1 / max
+ * stage); with fewer than 3 pipelined frames, n / (last done - first
+ * start). */
+void clv_rt__summarise(clv_edge_report *r, int sequential)
+{
+    double *lat = malloc(((size_t)r->n_frames + 1) * sizeof *lat);
+    int n = 0, seq = sequential;
+    int skip = seq >= 3 ? 1 : 0;
+    uint64_t first = UINT64_MAX, last = 0, first_done = UINT64_MAX;
+    int piped = 0;
+    r->n_ok = r->n_failed = r->n_fallback = 0;
+    for (int i = 0; i < r->n_frames; i++) {
+        clv_edge_frame *f = &r->frames[i];
+        if (f->status) {
+            r->n_failed++;
+            continue;
+        }
+        r->n_ok++;
+        if (f->where == CLV_EDGE_FALLBACK)
+            r->n_fallback++;
+        if (lat && (seq <= 0 || (i < seq && i >= skip)))
+            lat[n++] = f->latency_ms;
+        if (i >= seq || seq >= r->n_frames) {
+            if (f->t_start < first)
+                first = f->t_start;
+            if (f->t_done > last)
+                last = f->t_done;
+            if (f->t_done < first_done)
+                first_done = f->t_done;
+            piped++;
+        }
+    }
+    if (lat && n) {
+        qsort(lat, (size_t)n, sizeof *lat, clv_util_cmp_double);
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += lat[i];
+        r->mean_ms = sum / n;
+        r->p50_ms = n % 2 ? lat[n / 2] : (lat[n / 2 - 1] + lat[n / 2]) / 2;
+        int k95 = (int)ceil(0.95 * n) - 1;
+        r->p95_ms = lat[k95 < 0 ? 0 : k95];
+        r->max_ms = lat[n - 1];
+    }
+    if (piped >= 3 && last > first_done)
+        r->fps = (piped - 1) / ((double)(last - first_done) / 1e9);
+    else if (piped > 0 && last > first)
+        r->fps = piped / ((double)(last - first) / 1e9);
+    free(lat);
 }

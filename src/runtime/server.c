@@ -14,6 +14,7 @@
 
 typedef struct srv_plan {
     uint64_t version;
+    clv_partition part;  /* what the PLAN named */
     clv_engine *eng;
     int n_in;            /* engine inputs, = the PLAN's inputs */
     int n_out;           /* engine outputs */
@@ -31,8 +32,7 @@ typedef struct srv_conn {
     uint64_t id;
     pthread_t th;
     pthread_mutex_t send_mu;
-    srv_plan *plans;     /* newest first; under srv->mu */
-    uint64_t last_version;
+    srv_plan *plans;     /* most recently used first; under srv->mu */
     int n_plans;
     int inflight;        /* under srv->mu */
     int refs;            /* under srv->mu: the receiver's + one per job */
@@ -96,6 +96,7 @@ static void plan_free(srv_plan *p)
     if (!p)
         return;
     clv_engine_free(p->eng);
+    clv_partition_release(&p->part);
     if (p->out_bufs)
         for (int i = 0; i < p->n_out; i++)
             free(p->out_bufs[i]);
@@ -104,58 +105,31 @@ static void plan_free(srv_plan *p)
     free(p);
 }
 
-/* Makes the engine of a received PLAN and checks that its interface is
- * what the PLAN says. */
+/* Makes the engine of a received PLAN: its partition (made and checked by
+ * clv_net_plan_partition: a valid cloud part whose inputs and outputs are
+ * the PLAN's) and the engine of the cloud part. */
 static int plan_make(clv_server *s, const clv_net_plan *np, srv_plan **out,
                      clv_error *err)
 {
     const clv_graph *g = s->g;
     srv_plan *p = calloc(1, sizeof *p);
-    int *nodes = NULL;
     int rc;
     *out = NULL;
     if (!p)
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    clv_partition_init(&p->part);
     p->version = np->version;
-    rc = clv_net_plan_check(g, np, err);
+    rc = clv_net_plan_partition(g, np, &p->part, err);
     if (rc)
         goto fail;
-    if (np->n_nodes == 0) {
-        rc = clv_error_set(err, CLV_EINVAL, "plan %llu has no cloud nodes",
-                           (unsigned long long)np->version);
-        goto fail;
-    }
-    nodes = malloc(np->n_nodes * sizeof *nodes);
-    if (!nodes) {
-        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < np->n_nodes; i++)
-        nodes[i] = (int)np->nodes[i];
     clv_engine_options eo = {0};
     eo.threads = s->o.engine_threads;
-    rc = clv_engine_create(g, nodes, (int)np->n_nodes, &eo, &p->eng, err);
+    rc = clv_engine_create(g, p->part.cloud_nodes, p->part.n_cloud, &eo,
+                           &p->eng, err);
     if (rc)
         goto fail;
     p->n_in = clv_engine_n_inputs(p->eng);
     p->n_out = clv_engine_n_outputs(p->eng);
-    if ((uint32_t)p->n_in != np->n_inputs) {
-        rc = clv_error_set(err, CLV_EINVAL,
-                           "plan %llu: the cloud part reads %d tensors but "
-                           "the plan sends %u",
-                           (unsigned long long)np->version, p->n_in,
-                           np->n_inputs);
-        goto fail;
-    }
-    for (uint32_t i = 0; i < np->n_inputs; i++)
-        if (clv_engine_find_input(p->eng, (int)np->inputs[i]) < 0) {
-            rc = clv_error_set(err, CLV_EINVAL,
-                               "plan %llu: tensor '%s' is sent but no cloud "
-                               "node reads it",
-                               (unsigned long long)np->version,
-                               clv_graph_tensor(g, (int)np->inputs[i])->name);
-            goto fail;
-        }
     p->n_ret = np->n_outputs;
     p->ret_pos = calloc(np->n_outputs + 1, sizeof *p->ret_pos);
     p->out_bufs = calloc((size_t)p->n_out + 1, sizeof *p->out_bufs);
@@ -163,17 +137,9 @@ static int plan_make(clv_server *s, const clv_net_plan *np, srv_plan **out,
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
         goto fail;
     }
-    for (uint32_t i = 0; i < np->n_outputs; i++) {
+    /* the RESULT returns the PLAN's outputs in the PLAN's order */
+    for (uint32_t i = 0; i < np->n_outputs; i++)
         p->ret_pos[i] = clv_engine_find_output(p->eng, (int)np->outputs[i]);
-        if (p->ret_pos[i] < 0) {
-            rc = clv_error_set(err, CLV_EINVAL,
-                               "plan %llu: tensor '%s' is asked for but the "
-                               "cloud part does not make it",
-                               (unsigned long long)np->version,
-                               clv_graph_tensor(g, (int)np->outputs[i])->name);
-            goto fail;
-        }
-    }
     for (int i = 0; i < p->n_out; i++) {
         const clv_tensor *t =
             clv_graph_tensor(g, clv_engine_output(p->eng, i));
@@ -184,26 +150,24 @@ static int plan_make(clv_server *s, const clv_net_plan *np, srv_plan **out,
             goto fail;
         }
     }
-    free(nodes);
     *out = p;
     return 0;
 fail:
-    free(nodes);
     plan_free(p);
     return rc;
 }
 
-/* Unlinks and frees the idle plans of `c` older than its newest one, and
- * the oldest idle ones beyond max_plans. Under s->mu. */
+/* Frees the idle plans of `c` beyond its max_plans most recently used
+ * (c->plans is in that order); busy ones stay until their frames are
+ * done. The edge tracks the same order (docs/protocol.md). Under s->mu. */
 static void plans_gc(clv_server *s, srv_conn *c)
 {
     srv_plan **pp = &c->plans;
     int kept = 0;
     while (*pp) {
         srv_plan *p = *pp;
-        bool newest = p == c->plans;
         bool idle = !p->busy && p->inflight == 0;
-        if (idle && (!newest || kept >= s->o.max_plans)) {
+        if (idle && kept >= s->o.max_plans) {
             *pp = p->next;
             plan_free(p);
             c->n_plans--;
@@ -214,11 +178,18 @@ static void plans_gc(clv_server *s, srv_conn *c)
     }
 }
 
-static srv_plan *plan_find(srv_conn *c, uint64_t version)
+/* The plan of `c` with `version`, moved to the front (most recently
+ * used), or NULL. Under s->mu. */
+static srv_plan *plan_use(srv_conn *c, uint64_t version)
 {
-    for (srv_plan *p = c->plans; p; p = p->next)
-        if (p->version == version)
+    for (srv_plan **pp = &c->plans; *pp; pp = &(*pp)->next)
+        if ((*pp)->version == version) {
+            srv_plan *p = *pp;
+            *pp = p->next;
+            p->next = c->plans;
+            c->plans = p;
             return p;
+        }
     return NULL;
 }
 
@@ -303,19 +274,34 @@ static int send_result_error(srv_conn *c, uint64_t frame, uint64_t version,
     return conn_send(c, &m, NULL);
 }
 
+/* A PLAN: a new version gets its engine; a version the connection holds
+ * again (the edge could not tell that it was kept) is acknowledged when
+ * it names the same partition, and refused otherwise. */
 static void handle_plan(clv_server *s, srv_conn *c, const clv_net_plan *np)
 {
     clv_error err;
     srv_plan *p = NULL;
     int rc;
+    bool again = false;
     clv_error_clear(&err);
-    if (np->version <= c->last_version)
-        rc = clv_error_set(&err, CLV_EINVAL,
-                           "plan version %llu is not above %llu",
-                           (unsigned long long)np->version,
-                           (unsigned long long)c->last_version);
-    else
+    pthread_mutex_lock(&s->mu);
+    srv_plan *held = plan_use(c, np->version);
+    pthread_mutex_unlock(&s->mu);
+    if (held) {
+        /* held->part is not changed while the plan is listed */
+        clv_partition part;
+        clv_partition_init(&part);
+        rc = clv_net_plan_partition(s->g, np, &part, &err);
+        if (!rc && !clv_partition_equal(&part, &held->part))
+            rc = clv_error_set(&err, CLV_EINVAL,
+                               "plan version %llu is already another "
+                               "partition",
+                               (unsigned long long)np->version);
+        clv_partition_release(&part);
+        again = true;
+    } else {
         rc = plan_make(s, np, &p, &err);
+    }
     clv_net_msg ack;
     clv_net_msg_init(&ack);
     ack.type = CLV_NET_PLAN_ACK;
@@ -326,12 +312,11 @@ static void handle_plan(clv_server *s, srv_conn *c, const clv_net_plan *np)
             (unsigned long long)np->version, clv_error_text(&err, rc));
         ack.plan_ack.status = CLV_NET_ERR_PLAN;
         ack.plan_ack.message = clv_error_text(&err, rc);
-    } else {
+    } else if (!again) {
         pthread_mutex_lock(&s->mu);
         p->next = c->plans;
         c->plans = p;
         c->n_plans++;
-        c->last_version = np->version;
         plans_gc(s, c);
         s->st.plans++;
         s->st.engines_made++;
@@ -395,6 +380,7 @@ static void *conn_main(void *arg)
     so.secret = s->o.secret;
     so.session = c->id;
     so.max_payload = s->o.max_payload;
+    so.max_plans = (uint32_t)s->o.max_plans;
     clv_net_peer peer;
     clv_net_conn_set_timeout(c->c, s->o.handshake_ms);
     rc = clv_net_handshake_server(c->c, &so, &peer, &err);
@@ -488,7 +474,7 @@ static void *conn_main(void *arg)
         } else if (m.type == CLV_NET_FRAME) {
             uint64_t recv_ns = m.t_done_ns - m.t_header_ns;
             pthread_mutex_lock(&s->mu);
-            srv_plan *p = plan_find(c, m.frame.plan_version);
+            srv_plan *p = plan_use(c, m.frame.plan_version);
             if (p)
                 p->inflight++; /* keeps it from plans_gc */
             pthread_mutex_unlock(&s->mu);

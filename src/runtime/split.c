@@ -1,4 +1,5 @@
-/* Partitions for the runtime: planning from per-node times, node lists. */
+/* Planning for the runtime: per-node times, measured or read, and a plan
+ * from them. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -23,84 +24,10 @@ void clv_rt__log(clv_log_fn fn, void *ctx, const char *fmt, ...)
     fn(ctx, line);
 }
 
-int clv_rt__split_nodes(const clv_graph *g, const unsigned char *on_edge,
-                        int **edge, int *n_edge, int **cloud, int *n_cloud,
-                        clv_error *err)
-{
-    int n = clv_graph_n_nodes(g);
-    int *e = malloc(((size_t)n + 1) * sizeof *e);
-    int *c = malloc(((size_t)n + 1) * sizeof *c);
-    if (!e || !c) {
-        free(e);
-        free(c);
-        return clv_error_set(err, CLV_ENOMEM, "out of memory");
-    }
-    int ne = 0, nc = 0;
-    for (int i = 0; i < n; i++) {
-        if (on_edge[i])
-            e[ne++] = i;
-        else
-            c[nc++] = i;
-    }
-    *edge = e;
-    *n_edge = ne;
-    *cloud = c;
-    *n_cloud = nc;
-    return 0;
-}
-
-void clv_rt__cut_text(const clv_graph *g, const unsigned char *on_edge,
-                      char *buf, size_t len)
-{
-    int n = clv_graph_n_nodes(g), shown = 0, total = 0;
-    size_t used = 0;
-    bool input_sent = false;
-    buf[0] = 0;
-    for (int i = 0; i < n; i++) {
-        if (on_edge[i])
-            continue;
-        const clv_node *nd = clv_graph_node(g, i);
-        for (int j = 0; j < nd->n_inputs; j++) {
-            int t = nd->inputs[j];
-            if (t < 0)
-                continue;
-            const clv_tensor *tt = clv_graph_tensor(g, t);
-            if (tt->flags & CLV_TENSOR_INPUT)
-                input_sent = true;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        if (!on_edge[i])
-            continue;
-        const clv_node *nd = clv_graph_node(g, i);
-        bool cut = false;
-        for (int o = 0; o < nd->n_outputs && !cut; o++) {
-            const clv_tensor *t = clv_graph_tensor(g, nd->outputs[o]);
-            for (int k = 0; k < t->n_consumers; k++)
-                if (!on_edge[t->consumers[k]])
-                    cut = true;
-        }
-        if (!cut)
-            continue;
-        total++;
-        if (shown < 3 && used + strlen(nd->name) + 2 < len) {
-            used += (size_t)snprintf(buf + used, len - used, "%s%s",
-                                     shown ? "+" : "", nd->name);
-            shown++;
-        }
-    }
-    if (total > shown && used + 8 < len)
-        snprintf(buf + used, len - used, "+%d", total - shown);
-    if (total == 0 && !input_sent)
-        snprintf(buf, len, "(all edge)");
-    else if (total == 0)
-        snprintf(buf, len, "(input)");
-}
-
 int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
                      const double *t_cloud_ms, clv_plan_method method,
                      double bps, double rtt_ms, double fps, clv_plan *plan,
-                     unsigned char *on_edge, clv_error *err)
+                     clv_error *err)
 {
     clv_problem *p = NULL;
     int rc;
@@ -119,11 +46,6 @@ int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
     o.link.count_result = false;
     o.fps = fps > 0 ? fps : 30;
     rc = clv_plan_solve(p, &o, plan, err);
-    if (!rc && on_edge) {
-        int n = clv_graph_n_nodes(g);
-        for (int i = 0; i < n; i++)
-            on_edge[i] = plan->on_edge[i + 1];
-    }
     clv_problem_free(p);
     return rc;
 }

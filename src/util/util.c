@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "util/util.h"
 
 #include <errno.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 char *clv_util_strdup(const char *s)
 {
@@ -118,16 +120,68 @@ double clv_rng_normal(clv_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-void clv_rng_fill_normal(clv_rng *r, float *x, size_t n, float std)
+/* Marsaglia's polar method: each 64-bit draw gives the two 32-bit
+ * coordinates of a point in the square, and each accepted point two
+ * values. Several times faster than a Box-Muller pair per value (a log
+ * and a cos each), which matters for VGG-16's 138 M random weights. */
+void clv_rng_fill_normal(clv_rng *r, float *x, size_t n, double std)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(clv_rng_normal(r) * std);
+    const double scale = 2.0 / 4294967296.0; /* 2^-32, to [-1, 1) */
+    size_t i = 0;
+    while (i < n) {
+        uint64_t z = clv_rng_next(r);
+        double u = (double)(z >> 32) * scale - 1.0;
+        double v = (double)(z & 0xffffffffu) * scale - 1.0;
+        double s = u * u + v * v;
+        if (s >= 1.0 || s == 0.0)
+            continue;
+        double f = std * sqrt(-2.0 * log(s) / s);
+        x[i++] = (float)(u * f);
+        if (i < n)
+            x[i++] = (float)(v * f);
+    }
 }
 
 void clv_rng_fill_uniform(clv_rng *r, float *x, size_t n, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = lo + (float)clv_rng_uniform(r) * (hi - lo);
+}
+
+uint64_t clv_util_hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int clv_util_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double clv_util_median(double *v, int n)
+{
+    if (n <= 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, clv_util_cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+uint64_t clv_util_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double clv_util_now_s(void)
+{
+    return (double)clv_util_now_ns() * 1e-9;
 }
 
 int clv_util_mul_checked(uint64_t a, uint64_t b, uint64_t max, uint64_t *out)

@@ -33,10 +33,24 @@ uint64_t clv_rng_next(clv_rng *r);
 double clv_rng_uniform(clv_rng *r);
 /* Standard normal (Box-Muller). */
 double clv_rng_normal(clv_rng *r);
-/* Fills `n` floats with normal values of standard deviation `std`. */
-void clv_rng_fill_normal(clv_rng *r, float *x, size_t n, float std);
+/* Fills `n` floats with normal values of mean 0 and standard deviation
+ * `std` (Marsaglia's polar method: fast enough for 138 M weights). */
+void clv_rng_fill_normal(clv_rng *r, float *x, size_t n, double std);
 /* Fills `n` floats uniformly in [lo, hi). */
 void clv_rng_fill_uniform(clv_rng *r, float *x, size_t n, float lo, float hi);
+
+/* FNV-1a of a NUL-terminated string (for name tables). */
+uint64_t clv_util_hash_str(const char *s);
+
+/* A qsort comparator of doubles, ascending (NaN compares equal). */
+int clv_util_cmp_double(const void *a, const void *b);
+
+/* The median of v[0..n-1], which it sorts in place; 0 when n <= 0. */
+double clv_util_median(double *v, int n);
+
+/* CLOCK_MONOTONIC in nanoseconds and in seconds. */
+uint64_t clv_util_now_ns(void);
+double clv_util_now_s(void);
 
 /* Multiplies two non-negative sizes; returns 0 and sets *out, or CLV_ELIMIT
  * when the product overflows or exceeds `max`. */
