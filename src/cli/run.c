@@ -44,25 +44,6 @@ static const char run_usage[] =
     "Exit status: 0 success, 1 the model or an input could not be used,\n"
     "2 bad command line.\n";
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of n sorted values. */
-static double median(const double *v, int n)
-{
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Seeded uniform [0, 1) values (small integers for index inputs). */
 static void random_input(const clv_tensor *t, clv_rng *r, void *buf)
 {
@@ -251,7 +232,7 @@ static void print_human(const char *model, const clv_graph *g,
         }
     }
     printf("time: median %.3f ms over %d run%s (min %.3f, max %.3f)\n",
-           median(times, repeat), repeat, repeat == 1 ? "" : "s", times[0],
+           clv_util_median_sorted(times, repeat), repeat, repeat == 1 ? "" : "s", times[0],
            times[repeat - 1]);
 }
 
@@ -274,7 +255,7 @@ static int print_json(const char *model, const clv_graph *g,
     cJSON_AddNumberToObject(root, "arena_bytes",
                             (double)clv_engine_arena_bytes(e));
     cJSON_AddNumberToObject(root, "runs", repeat);
-    cJSON_AddNumberToObject(root, "median_ms", median(times, repeat));
+    cJSON_AddNumberToObject(root, "median_ms", clv_util_median_sorted(times, repeat));
     cJSON_AddNumberToObject(root, "min_ms", times[0]);
     cJSON_AddNumberToObject(root, "max_ms", times[repeat - 1]);
     a = cJSON_AddArrayToObject(root, "inputs");
@@ -465,7 +446,7 @@ int cli_run(int argc, char **argv)
         }
     }
     for (uint64_t r = 0; r <= repeat; r++) {
-        double t0 = now_ms();
+        double t0 = (clv_util_now_s() * 1e3);
         int erc = clv_engine_run(e, (const void *const *)ins, outs, &err);
         if (erc) {
             fprintf(stderr, "cleave run: %s: %s\n", model,
@@ -473,9 +454,9 @@ int cli_run(int argc, char **argv)
             goto done;
         }
         if (r > 0) /* the first run warms caches and is not timed */
-            times[r - 1] = now_ms() - t0;
+            times[r - 1] = (clv_util_now_s() * 1e3) - t0;
     }
-    qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+    qsort(times, (size_t)repeat, sizeof *times, clv_util_cmp_double);
     if (output && !write_outputs(output, e, g, outs))
         goto done;
     if (json) {

@@ -39,6 +39,7 @@
 #include <cblas.h>
 
 #include "engine/internal.h"
+#include "util/util.h"
 
 /* Where a tensor's memory comes from during a run. */
 enum storage {
@@ -883,13 +884,6 @@ fail:
 
 /* ---- run ---------------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int clv_engine_run_timed(clv_engine *e, const void *const *inputs,
                          void *const *outputs, double *seconds,
                          clv_error *err)
@@ -958,10 +952,10 @@ int clv_engine_run_timed(clv_engine *e, const void *const *inputs,
         x.scratch_shared = s->scratch_shared;
         x.scratch_thread = s->scratch_thread;
         if (seconds)
-            t0 = now_seconds();
+            t0 = clv_util_now_s();
         rc = s->run(s, &x);
         if (seconds)
-            seconds[i] = now_seconds() - t0;
+            seconds[i] = clv_util_now_s() - t0;
         if (rc) {
             if (!local.msg[0])
                 clv_error_set(&local, rc, "%s", clv_strerror(rc));

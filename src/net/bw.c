@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net/internal.h"
+#include "util/util.h"
 
 /* ---- the active probe ------------------------------------------------------- */
 
@@ -81,25 +82,13 @@ static int probe_once(clv_net_conn *c, uint64_t id, uint64_t fill,
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double clv_net__probe_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 bool clv_net__probe_disagree(const double *est, int n, double ref)
 {
     double v[PROBE_MAX_REPEATS + 2];
     if (!(ref > 0) || n < 1 || n > PROBE_MAX_REPEATS + 2)
         return false;
     memcpy(v, est, (size_t)n * sizeof *v);
-    double m = clv_net__probe_median(v, n);
+    double m = clv_util_median(v, n);
     return !(fabs(m - ref) <= 0.1 * ref);
 }
 
@@ -188,10 +177,10 @@ int clv_net_probe_link(clv_net_conn *c, const clv_net_probe_options *opt,
     }
     out->small_bytes = 16 + s;
     out->large_bytes = 16 + 2 * s;
-    out->recv_bps = clv_net__probe_median(recv, n);
+    out->recv_bps = clv_util_median(recv, n);
     if (n > o.repeats)
         est[n++] = ref;
-    out->bps = clv_net__probe_median(est, n);
+    out->bps = clv_util_median(est, n);
     if (!(out->bps > 0))
         return clv_error_set(err, CLV_ERANGE,
                              "%s: the probes of %llu and %llu bytes took no "

@@ -87,11 +87,7 @@ int clv_net__decode_payload_nocrc(clv_net_type type, const void *payload,
 /* Bytes of a message's payload cap for `type`, given limits. */
 uint64_t clv_net__type_cap(clv_net_type type, const clv_net_limits *lim);
 
-/* The active probe's arithmetic (bw.c). The median of v[0..n), n >= 1
- * (sorts v). */
-double clv_net__probe_median(double *v, int n);
-
-/* Whether the median of the pair estimates est[0..n) strays more than 10%
+/* The active probe's arithmetic (bw.c). Whether the median of the pair estimates est[0..n) strays more than 10%
  * from `ref`, the estimate of the sizing round's last pair (ref <= 0: no
  * reference, never). est is not changed. */
 bool clv_net__probe_disagree(const double *est, int n, double ref);

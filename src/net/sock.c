@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net/internal.h"
+#include "util/util.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 
@@ -45,9 +46,7 @@ struct clv_net_listener {
 
 uint64_t clv_net_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clv_util_now_ns();
 }
 
 /* ---- addresses -------------------------------------------------------------- */

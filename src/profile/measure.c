@@ -15,9 +15,7 @@
 
 double clv_profile_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return clv_util_now_s();
 }
 
 int clv_throttle_init(clv_throttle *t, double fraction)
@@ -63,18 +61,11 @@ double clv_throttle_pay(clv_throttle *t, double busy_s)
     return slept;
 }
 
-static double thread_cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void clv_throttle_begin(clv_throttle *t)
 {
     t->start_s = clv_profile_now();
     if (t->cpu_time)
-        t->start_cpu_s = thread_cpu_now();
+        t->start_cpu_s = clv_util_thread_cpu_s();
 }
 
 /* cpu_time: the work since begin() is made to last busy / F of wall-clock
@@ -107,7 +98,7 @@ double clv_throttle_end(clv_throttle *t)
         clv_throttle_pay(t, wall);
         return wall;
     }
-    double busy = thread_cpu_now() - t->start_cpu_s;
+    double busy = clv_util_thread_cpu_s() - t->start_cpu_s;
     if (t->fraction < 1)
         pay_cpu(t, busy, wall);
     return busy;
@@ -122,19 +113,6 @@ void clv_profile_options_init(clv_profile_options *o)
     o->warmup = 2;
     o->threads = 1;
     o->seed = 1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of v[0..n-1] (sorts v). */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int check_options(const clv_profile_options *o, clv_error *err)
@@ -328,7 +306,7 @@ int clv_profile_measure(const clv_graph *g, const clv_profile_options *opt,
                 m += col[r];
             m = m / o.runs * 1e3;
         } else {
-            m = median(col, o.runs) * 1e3;
+            m = clv_util_median(col, o.runs) * 1e3;
         }
         if (slow)
             m /= o.slowdown;
@@ -338,7 +316,7 @@ int clv_profile_measure(const clv_graph *g, const clv_profile_options *opt,
     for (int r = 1; r < o.runs; r++)
         fastest = fmin(fastest, total[r]);
     out->min_total_ms = fastest * 1e3;
-    out->total_ms = median(total, o.runs) * 1e3;
+    out->total_ms = clv_util_median(total, o.runs) * 1e3;
     out->node_mean = o.cpu_quota > 0;
     rc = 0;
 fail:

@@ -50,19 +50,6 @@ int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
     return rc;
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /*
  * The median CPU time (ms) of the calling thread for one whole run of `g`
  * with the engine as the edge runs it (fusion on, one thread), after one
@@ -112,9 +99,9 @@ static int whole_cpu_ms(const clv_graph *g, int runs, double f,
             rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
     }
     for (int r = -1; r < runs && !rc; r++) {
-        double c0 = thread_cpu_s();
+        double c0 = clv_util_thread_cpu_s();
         rc = clv_engine_run(e, (const void *const *)in, outs, err);
-        double ms = (thread_cpu_s() - c0) * 1e3;
+        double ms = (clv_util_thread_cpu_s() - c0) * 1e3;
         if (r >= 0)
             t[r] = ms;
         /* under the same duty cycle as the edge: after a pause the
@@ -129,8 +116,7 @@ static int whole_cpu_ms(const clv_graph *g, int runs, double f,
         }
     }
     if (!rc) {
-        qsort(t, (size_t)runs, sizeof *t, cmp_dbl);
-        *out = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
+        *out = clv_util_median(t, runs);
     }
 out:
     for (int i = 0; in && i < ni; i++)

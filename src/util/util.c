@@ -164,12 +164,18 @@ int clv_util_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double clv_util_median(double *v, int n)
+double clv_util_median_sorted(const double *v, int n)
 {
     if (n <= 0)
         return 0;
-    qsort(v, (size_t)n, sizeof *v, clv_util_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double clv_util_median(double *v, int n)
+{
+    if (n > 0)
+        qsort(v, (size_t)n, sizeof *v, clv_util_cmp_double);
+    return clv_util_median_sorted(v, n);
 }
 
 uint64_t clv_util_now_ns(void)
@@ -182,6 +188,13 @@ uint64_t clv_util_now_ns(void)
 double clv_util_now_s(void)
 {
     return (double)clv_util_now_ns() * 1e-9;
+}
+
+double clv_util_thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int clv_util_mul_checked(uint64_t a, uint64_t b, uint64_t max, uint64_t *out)

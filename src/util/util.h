@@ -45,12 +45,16 @@ uint64_t clv_util_hash_str(const char *s);
 /* A qsort comparator of doubles, ascending (NaN compares equal). */
 int clv_util_cmp_double(const void *a, const void *b);
 
-/* The median of v[0..n-1], which it sorts in place; 0 when n <= 0. */
+/* The median of v[0..n-1], which it sorts in place; 0 when n <= 0.
+ * clv_util_median_sorted() takes values already in ascending order. */
 double clv_util_median(double *v, int n);
+double clv_util_median_sorted(const double *v, int n);
 
 /* CLOCK_MONOTONIC in nanoseconds and in seconds. */
 uint64_t clv_util_now_ns(void);
 double clv_util_now_s(void);
+/* The calling thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID). */
+double clv_util_thread_cpu_s(void);
 
 /* Multiplies two non-negative sizes; returns 0 and sets *out, or CLV_ELIMIT
  * when the product overflows or exceeds `max`. */
