@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12 machine: install what is missing, build,
-# and pass the tests — a plain build, an AddressSanitizer +
-# UndefinedBehaviorSanitizer build, and the loader fuzzers for a bounded time.
+# and pass the tests — a plain build, a cross-build for aarch64 whose tests
+# run under qemu, an AddressSanitizer + UndefinedBehaviorSanitizer build,
+# and the loader fuzzers for a bounded time.
 #   FUZZ_SECONDS=N   seconds per fuzzer (default 30; 0 skips fuzzing)
+#   AARCH64=0        leaves out the aarch64 step
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -18,6 +20,10 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLEAVE_WERROR=ON >/dev/n
 cmake --build build -j"$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${AARCH64:-1}" != 0 ]; then
+  bash scripts/test-aarch64.sh build
+fi
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLEAVE_SANITIZE=ON -DCLEAVE_WERROR=ON >/dev/null

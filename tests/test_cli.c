@@ -55,18 +55,80 @@ static void test_errors(void)
 /* The serve and edge options of the server's own times, the CPU quota and
  * the round trip: bad values are usage errors that say what is allowed;
  * an unreadable profile stops the server with its name. */
+/* Options through one parser (getopt_long): every command answers
+ * --version and --help; --name=value works as --name value; a bad option
+ * gets one line naming that option, not a list of every rule. */
+static void test_option_parser(void)
+{
+    static const char *const cmds[] = {"info", "zoo", "run", "profile",
+                                       "plan", "serve", "edge", "demo"};
+    char *out, line[160];
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(line, sizeof line, "%s --version", cmds[i]);
+        CHECKF(cleave(line, &out) == 0 && strstr(out, "cleave 0.1.0"),
+               "%s: %s", line, out);
+        free(out);
+        snprintf(line, sizeof line, "%s --no-such-option", cmds[i]);
+        CHECKF(cleave(line, &out) == 2 &&
+                   strstr(out, "unknown option '--no-such-option'"),
+               "%s: %s", line, out);
+        free(out);
+    }
+    static const char *const bad[][2] = {
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --frames many",
+         "cleave edge: --frames: 'many' is not a non-negative integer\n"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --threads 0",
+         "cleave edge: --threads: 1 to 64\n"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --slowdown 2",
+         "cleave edge: --slowdown: a duty cycle in (0, 1]\n"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --fps=-1",
+         "cleave edge: --fps: a rate >= 0\n"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --max-plans 0",
+         "cleave edge: --max-plans: 1 to 1024\n"},
+        {"edge --model zoo:lenet --server", "cleave edge: --server needs a "
+                                            "value"},
+        {"run zoo:lenet --repeat 1e3", "cleave run: --repeat: '1e3' is not a "
+                                       "non-negative integer\n"},
+        {"zoo lenet -o", "cleave zoo: -o needs a value"},
+        {"plan --problem x.json --bandwidth fast",
+         "cleave plan: --bandwidth: "},
+        {"info zoo:lenet zoo:nin", "cleave info: one MODEL only ('zoo:lenet' "
+                                   "and 'zoo:nin')\n"},
+        {"serve --model zoo:lenet extra", "cleave serve: takes no argument "
+                                          "like 'extra'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = cleave(bad[i][0], &out);
+        /* exactly one line, the expected one */
+        const char *nl = strchr(out, '\n');
+        CHECKF(rc == 2 && strstr(out, bad[i][1]) == out && nl &&
+                   nl[1] == '\0',
+               "cleave %s: exit %d: %s", bad[i][0], rc, out);
+        free(out);
+    }
+    /* --name=value and the short form */
+    CHECK(cleave("zoo lenet --seed=3 --size=28 -o " CLEAVE_BINARY_DIR "/cli-opt.onnx", &out) ==
+          0);
+    CHECKF(strstr(out, "seed 3"), "%s", out);
+    free(out);
+    CHECK(cleave("info " CLEAVE_BINARY_DIR "/cli-opt.onnx --json --seed=3", &out) == 0);
+    free(out);
+}
+
 static void test_runtime_options(void)
 {
     static const char *const usage[][2] = {
-        {"serve --model zoo:lenet --profile-runs 5000", "--profile-runs 0..1000"},
+        {"serve --model zoo:lenet --profile-runs 5000",
+         "--profile-runs must be 0 to 1000"},
         {"edge --model zoo:lenet --server 127.0.0.1:1 --cloud-times cloud",
-         "--cloud-times server or local"},
-        {"edge --model zoo:lenet --server 127.0.0.1:1 --rtt -3", "--rtt >= 0"},
+         "--cloud-times: server or local"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --rtt -3",
+         "--rtt: milliseconds >= 0"},
         {"edge --model zoo:lenet --server 127.0.0.1:1 --cpu-quota 0.001",
-         "--cpu-quota in [0.01,64]"},
+         "--cpu-quota: a fraction of a core in [0.01, 64]"},
         {"edge --model zoo:lenet --server 127.0.0.1:1 --cpu-quota 0.5 "
          "--slowdown 0.5",
-         "not with --slowdown"},
+         "--cpu-quota and --slowdown: one way"},
     };
     char *out;
     for (size_t i = 0; i < sizeof usage / sizeof *usage; i++) {
@@ -189,6 +251,7 @@ int main(void)
 {
     test_usage();
     test_errors();
+    test_option_parser();
     test_runtime_options();
     test_info_json("zoo:resnet18", "resnet18");
     test_info_json("zoo:googlenet", "googlenet");

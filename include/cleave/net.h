@@ -511,8 +511,9 @@ int clv_net_secret_load(const char *path, clv_net_secret *out,
 int clv_net_secret_from_token(const void *token, size_t len,
                               clv_net_secret *out, clv_error *err);
 
-/* Fills `len` bytes with random bytes from the kernel (getrandom). Returns
- * 0 or CLV_EIO. */
+/* Fills `len` bytes with random bytes from OpenSSL's generator
+ * (RAND_bytes: a DRBG seeded from the kernel's getrandom). Returns 0 or
+ * CLV_EIO. */
 int clv_net_random(void *buf, size_t len, clv_error *err);
 
 /* ---- connections --------------------------------------------------------- */

@@ -19,9 +19,51 @@
  * returns NULL on failure. */
 clv_graph *cli_load(const char *model, uint64_t seed);
 
-/* Parses a non-negative integer option value; prints a usage error naming
- * `opt` and returns false when `s` is not one. */
-bool cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+/* The version every command prints for --version. */
+#define CLI_VERSION "0.1.0"
+
+/* ---- options: one table per command, read with getopt_long ---------- */
+
+typedef enum cli_opt_kind {
+    CLI_FLAG,   /* bool *: set to true */
+    CLI_UNFLAG, /* bool *: set to false (--no-adapt) */
+    CLI_STR,    /* const char **: the argument (borrowed from argv) */
+    CLI_U64,    /* uint64_t *: a non-negative decimal integer */
+    CLI_DBL,    /* double *: a finite number */
+    CLI_LIST    /* cli_list *: each use appends its argument */
+} cli_opt_kind;
+
+#define CLI_LIST_MAX 64
+typedef struct cli_list {
+    int n;
+    const char *v[CLI_LIST_MAX];
+} cli_list;
+
+/* One option: --name (and -short_name when not 0), what it takes and
+ * where it goes; `seen` (may be NULL) is set when it is given. A table
+ * ends with an entry whose name is NULL. */
+typedef struct cli_opt {
+    const char *name;
+    char short_name;
+    cli_opt_kind kind;
+    void *var;
+    bool *seen;
+} cli_opt;
+
+/*
+ * Parses the arguments of command `cmd` (argv[0] is the command's name)
+ * with getopt_long: the options of `opts` (--name VALUE or --name=VALUE),
+ * and for every command --help / -h (prints `usage` to stdout) and
+ * --version. Other arguments, wherever they stand, go to pos[0..max_pos)
+ * with their count in *n_pos (may be NULL); `pos_name` names them in
+ * messages ("MODEL"). Each mistake gets one line on stderr that
+ * names the option and what is wrong with it ("cleave edge: --frames: 'x'
+ * is not a non-negative integer"). Returns -1 when the command should go
+ * on, CLI_OK after --help or --version, or CLI_USAGE.
+ */
+int cli_parse(const char *cmd, const char *usage, const cli_opt *opts,
+              int argc, char **argv, const char *pos_name, const char **pos,
+              int max_pos, int *n_pos);
 
 struct cJSON;
 /* Prints `root` (a cJSON tree, freed here) as indented JSON on stdout.

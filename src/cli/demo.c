@@ -45,35 +45,20 @@ int cli_demo(int argc, char **argv)
     uint64_t frames = 10;
     double slowdown = 0.25;
     bool verbose = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(demo_usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--model") && v) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--link-schedule") && v) {
-            sched = argv[++i];
-        } else if (!strcmp(a, "--frames") && v) {
-            if (!cli_parse_u64(a, v, &frames))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(a, "--slowdown") && v) {
-            char *end;
-            slowdown = strtod(v, &end);
-            if (*end || !(slowdown > 0 && slowdown <= 1)) {
-                fprintf(stderr, "cleave demo: --slowdown must be in (0, 1]\n");
-                return CLI_USAGE;
-            }
-            i++;
-        } else if (!strcmp(a, "--verbose")) {
-            verbose = true;
-        } else {
-            fprintf(stderr, "cleave demo: unknown argument '%s'\n\n%s", a,
-                    demo_usage);
-            return CLI_USAGE;
-        }
+    const cli_opt opts[] = {
+        {"model", 0, CLI_STR, &model, NULL},
+        {"link-schedule", 0, CLI_STR, &sched, NULL},
+        {"frames", 0, CLI_U64, &frames, NULL},
+        {"slowdown", 0, CLI_DBL, &slowdown, NULL},
+        {"verbose", 0, CLI_FLAG, &verbose, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int prc = cli_parse("demo", demo_usage, opts, argc, argv, "", NULL, 0,
+                        NULL);
+    if (prc >= 0)
+        return prc;
+    if (!(slowdown > 0 && slowdown <= 1)) {
+        fprintf(stderr, "cleave demo: --slowdown must be in (0, 1]\n");
+        return CLI_USAGE;
     }
     if (frames < 4 || frames > 100000) {
         fprintf(stderr, "cleave demo: --frames must be 4..100000\n");

@@ -64,6 +64,9 @@ static const char edge_usage[] =
     "  --cloud-speedup X   the cloud is X times faster than this machine\n"
     "                      (local cloud times only; default 1)\n"
     "  --threads N         engine threads on the edge (default 1)\n"
+    "  --max-plans N       plans (cuts with their engines) kept at once\n"
+    "                      (default 4): returning to a kept cut builds\n"
+    "                      nothing, here or on the server\n"
     "  --trace F.json      a Chrome trace of every stage of every frame\n"
     "  --json              the summary as JSON\n"
     "  --token-file F      the shared secret the server requires\n"
@@ -170,79 +173,43 @@ int cli_edge(int argc, char **argv)
     double quota = 0, rtt = 0;
     bool json = false, quiet = false, adapt = true;
     int ret = CLI_FAIL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(edge_usage, stdout);
-            return CLI_OK;
-        }
-#define STR_OPT(name, var)                                                    \
-    if (!strcmp(a, name) && v) {                                              \
-        var = v;                                                              \
-        i++;                                                                  \
-        continue;                                                             \
-    }
-#define U64_OPT(name, var)                                                    \
-    if (!strcmp(a, name) && v) {                                              \
-        if (!cli_parse_u64(a, v, &var))                                       \
-            return CLI_USAGE;                                                 \
-        i++;                                                                  \
-        continue;                                                             \
-    }
-#define DBL_OPT(name, var)                                                    \
-    if (!strcmp(a, name) && v) {                                              \
-        var = strtod(v, &end);                                                \
-        if (!*v || *end) {                                                    \
-            fprintf(stderr, "cleave edge: %s: '%s' is not a number\n", a, v); \
-            return CLI_USAGE;                                                 \
-        }                                                                     \
-        i++;                                                                  \
-        continue;                                                             \
-    }
-        STR_OPT("--model", model)
-        STR_OPT("--server", server)
-        STR_OPT("--input", input)
-        STR_OPT("--planner", planner)
-        STR_OPT("--link", link)
-        STR_OPT("--bandwidth", bandwidth)
-        STR_OPT("--link-schedule", sched)
-        STR_OPT("--trace", trace)
-        STR_OPT("--token-file", token)
-        STR_OPT("--edge-profile", eprof)
-        STR_OPT("--cloud-profile", cprof)
-        STR_OPT("--cloud-times", cloud_times)
-        U64_OPT("--frames", frames)
-        U64_OPT("--seed", seed)
-        U64_OPT("--threads", threads)
-        U64_OPT("--sequential", sequential)
-        DBL_OPT("--fps", fps)
-        DBL_OPT("--slowdown", slowdown)
-        DBL_OPT("--threshold", threshold)
-        DBL_OPT("--cloud-speedup", speedup)
-        DBL_OPT("--dads-fps", dads_fps)
-        DBL_OPT("--cpu-quota", quota)
-        DBL_OPT("--rtt", rtt)
-        if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        }
-        if (!strcmp(a, "--quiet")) {
-            quiet = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-adapt")) {
-            adapt = false;
-            continue;
-        }
-        fprintf(stderr, "cleave edge: unknown or incomplete argument '%s'\n\n%s",
-                a, edge_usage);
-        return CLI_USAGE;
-    }
+    uint64_t max_plans = 4;
+    const cli_opt opts[] = {
+        {"model", 0, CLI_STR, &model, NULL},
+        {"server", 0, CLI_STR, &server, NULL},
+        {"input", 0, CLI_STR, &input, NULL},
+        {"planner", 0, CLI_STR, &planner, NULL},
+        {"link", 0, CLI_STR, &link, NULL},
+        {"bandwidth", 0, CLI_STR, &bandwidth, NULL},
+        {"link-schedule", 0, CLI_STR, &sched, NULL},
+        {"trace", 0, CLI_STR, &trace, NULL},
+        {"token-file", 0, CLI_STR, &token, NULL},
+        {"edge-profile", 0, CLI_STR, &eprof, NULL},
+        {"cloud-profile", 0, CLI_STR, &cprof, NULL},
+        {"cloud-times", 0, CLI_STR, &cloud_times, NULL},
+        {"frames", 0, CLI_U64, &frames, NULL},
+        {"seed", 0, CLI_U64, &seed, NULL},
+        {"threads", 0, CLI_U64, &threads, NULL},
+        {"sequential", 0, CLI_U64, &sequential, NULL},
+        {"max-plans", 0, CLI_U64, &max_plans, NULL},
+        {"fps", 0, CLI_DBL, &fps, NULL},
+        {"slowdown", 0, CLI_DBL, &slowdown, NULL},
+        {"threshold", 0, CLI_DBL, &threshold, NULL},
+        {"cloud-speedup", 0, CLI_DBL, &speedup, NULL},
+        {"dads-fps", 0, CLI_DBL, &dads_fps, NULL},
+        {"cpu-quota", 0, CLI_DBL, &quota, NULL},
+        {"rtt", 0, CLI_DBL, &rtt, NULL},
+        {"json", 0, CLI_FLAG, &json, NULL},
+        {"quiet", 0, CLI_FLAG, &quiet, NULL},
+        {"no-adapt", 0, CLI_UNFLAG, &adapt, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int prc = cli_parse("edge", edge_usage, opts, argc, argv, "", NULL, 0,
+                        NULL);
+    if (prc >= 0)
+        return prc;
     if (!model || !server) {
-        fprintf(stderr, "cleave edge: --model and --server are required\n\n%s",
-                edge_usage);
+        fprintf(stderr, "cleave edge: --model and --server are required "
+                        "(see cleave edge --help)\n");
         return CLI_USAGE;
     }
     clv_plan_method method;
@@ -252,17 +219,38 @@ int cli_edge(int argc, char **argv)
                         "dsh, neurosurgeon, edge, cloud\n", planner);
         return CLI_USAGE;
     }
-    if (!(slowdown > 0 && slowdown <= 1) || !(speedup > 0) || fps < 0 ||
-        frames > 10000000 || threads < 1 || threads > 64 || threshold < 0 ||
-        (link && bandwidth) || (!!eprof != !!cprof) ||
-        (quota != 0 && !(quota >= 0.01 && quota <= 64)) ||
-        (quota > 0 && slowdown < 1) || !(rtt >= 0 && rtt < 1e6) ||
-        (strcmp(cloud_times, "server") && strcmp(cloud_times, "local"))) {
-        fprintf(stderr, "cleave edge: bad options: --slowdown in (0,1], "
-                        "--cpu-quota in [0.01,64] and not with --slowdown, "
-                        "--cloud-times server or local, --rtt >= 0, "
-                        "--cloud-speedup > 0, --threads 1..64, one of --link "
-                        "and --bandwidth, both profiles or none\n");
+    /* one line per mistake, naming the option */
+    const char *bad = NULL;
+    if (!(slowdown > 0 && slowdown <= 1))
+        bad = "--slowdown: a duty cycle in (0, 1]";
+    else if (quota != 0 && !(quota >= 0.01 && quota <= 64))
+        bad = "--cpu-quota: a fraction of a core in [0.01, 64]";
+    else if (quota > 0 && slowdown < 1)
+        bad = "--cpu-quota and --slowdown: one way to slow the edge, not both";
+    else if (!(speedup > 0))
+        bad = "--cloud-speedup: a factor > 0";
+    else if (fps < 0)
+        bad = "--fps: a rate >= 0";
+    else if (dads_fps < 0)
+        bad = "--dads-fps: a rate >= 0";
+    else if (frames > 10000000)
+        bad = "--frames: at most 10000000";
+    else if (threads < 1 || threads > 64)
+        bad = "--threads: 1 to 64";
+    else if (max_plans < 1 || max_plans > 1024)
+        bad = "--max-plans: 1 to 1024";
+    else if (threshold < 0)
+        bad = "--threshold: a relative change >= 0";
+    else if (link && bandwidth)
+        bad = "--link and --bandwidth: one of them";
+    else if (!!eprof != !!cprof)
+        bad = "--edge-profile and --cloud-profile: both or neither";
+    else if (!(rtt >= 0 && rtt < 1e6))
+        bad = "--rtt: milliseconds >= 0";
+    else if (strcmp(cloud_times, "server") && strcmp(cloud_times, "local"))
+        bad = "--cloud-times: server or local";
+    if (bad) {
+        fprintf(stderr, "cleave edge: %s\n", bad);
         return CLI_USAGE;
     }
     clv_error err;
@@ -365,6 +353,7 @@ int cli_edge(int argc, char **argv)
     o.server_times = !cprof && !strcmp(cloud_times, "server");
     o.slowdown = slowdown;
     o.threads = (int)threads;
+    o.max_plans = (int)max_plans;
     o.adapt = adapt;
     o.adapt_threshold = threshold;
     o.dads_fps = dads_fps;

@@ -205,28 +205,14 @@ int cli_info(int argc, char **argv)
     bool json = false;
     uint64_t seed = 1;
 
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(info_usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "--seed")) {
-            if (!cli_parse_u64("--seed", i + 1 < argc ? argv[++i] : NULL,
-                               &seed))
-                return CLI_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "cleave info: unknown option '%s'\n\n%s",
-                    argv[i], info_usage);
-            return CLI_USAGE;
-        } else if (!model) {
-            model = argv[i];
-        } else {
-            fprintf(stderr, "cleave info: one MODEL only ('%s' and '%s')\n",
-                    model, argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        {"json", 0, CLI_FLAG, &json, NULL},
+        {"seed", 0, CLI_U64, &seed, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int rc = cli_parse("info", info_usage, opts, argc, argv, "MODEL", &model,
+                       1, NULL);
+    if (rc >= 0)
+        return rc;
     if (!model) {
         fputs(info_usage, stderr);
         return CLI_USAGE;
@@ -234,7 +220,7 @@ int cli_info(int argc, char **argv)
     clv_graph *g = cli_load(model, seed);
     if (!g)
         return CLI_FAIL;
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (json)
         rc = print_json(model, g);
     else

@@ -49,24 +49,6 @@ clv_graph *cli_load(const char *model, uint64_t seed)
     return g;
 }
 
-bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-') {
-        fprintf(stderr, "cleave: %s needs a non-negative integer\n", opt);
-        return false;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) {
-        fprintf(stderr, "cleave: %s: '%s' is not a non-negative integer\n",
-                opt, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 int cli_print_json(cJSON *root)
 {
     char *text = cJSON_Print(root);
@@ -113,7 +95,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        puts("cleave 0.1.0");
+        puts("cleave " CLI_VERSION);
         return CLI_OK;
     }
     if (!strcmp(cmd, "info"))

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "cleave/load.h"
+#include "cleave/net.h"
 #include "cleave/plan.h"
 #include "cli/cli.h"
 
@@ -35,7 +36,7 @@ static const char plan_usage[] =
     "The link (default: the problem file's link, else wifi):\n"
     "  --link NAME          cat1 (0.13 Mbit/s), 3g (1.1), 4g (5.85), wifi "
     "(18.88)\n"
-    "  --bandwidth MBIT     uplink in Mbit/s (\"7.5\" or \"7.5mbit\")\n"
+    "  --bandwidth RATE     uplink: 7.5 (Mbit/s), 7.5mbit, 500kbit, 1gbit\n"
     "  --rtt MS             round trip paid once per frame if anything "
     "crosses\n"
     "  --count-result       also charge the outputs' return to the edge\n"
@@ -65,142 +66,110 @@ typedef struct plan_args {
     uint64_t seed;
 } plan_args;
 
-static bool parse_double(const char *opt, const char *s, bool allow_zero,
-                         const char *suffix, double *out)
-{
-    char *end;
-    if (!s || !*s) {
-        fprintf(stderr, "cleave plan: %s needs a number\n", opt);
-        return false;
-    }
-    errno = 0;
-    double v = strtod(s, &end);
-    if (suffix && *end && strcmp(end, suffix) == 0)
-        end += strlen(end);
-    if (errno || *end || !isfinite(v) || v < 0 || (!allow_zero && v == 0)) {
-        fprintf(stderr, "cleave plan: %s: '%s' is not a %s number\n", opt, s,
-                allow_zero ? "non-negative" : "positive");
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* Parses the command line. Returns -1 to go on, else an exit status. */
 static int parse_args(int argc, char **argv, plan_args *a)
 {
+    const char *link = NULL, *bandwidth = NULL, *planner = NULL;
+    const char *objective = NULL;
+    bool have_budget = false, have_gflops[2] = {false, false};
     memset(a, 0, sizeof *a);
     clv_plan_options_init(&a->o);
     a->seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE()                                                        \
-    do {                                                                    \
-        if (!v) {                                                           \
-            fprintf(stderr, "cleave plan: %s needs a value\n", s);          \
-            return CLI_USAGE;                                               \
-        }                                                                   \
-        i++;                                                                \
-    } while (0)
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(plan_usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(s, "--json")) {
-            a->json = true;
-        } else if (!strcmp(s, "--sweep")) {
-            a->sweep = true;
-        } else if (!strcmp(s, "--count-result")) {
-            a->count_result = true;
-        } else if (!strcmp(s, "--problem")) {
-            NEED_VALUE();
-            a->problem = v;
-        } else if (!strcmp(s, "--edge-profile")) {
-            NEED_VALUE();
-            a->edge_prof = v;
-        } else if (!strcmp(s, "--cloud-profile")) {
-            NEED_VALUE();
-            a->cloud_prof = v;
-        } else if (!strcmp(s, "--dump-problem")) {
-            NEED_VALUE();
-            a->dump = v;
-        } else if (!strcmp(s, "--dot")) {
-            NEED_VALUE();
-            a->dot = v;
-        } else if (!strcmp(s, "--seed")) {
-            if (!cli_parse_u64("--seed", v, &a->seed))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(s, "--edge-gflops") ||
-                   !strcmp(s, "--cloud-gflops")) {
-            double *dst = s[2] == 'e' ? &a->edge_gflops : &a->cloud_gflops;
-            if (!parse_double(s, v, false, NULL, dst))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(s, "--link")) {
-            NEED_VALUE();
-            clv_link l;
-            if (clv_link_preset(v, &l)) {
-                fprintf(stderr, "cleave plan: unknown link '%s' (cat1, 3g, "
-                        "4g or wifi)\n", v);
-                return CLI_USAGE;
-            }
-            a->link_name = v;
-            a->bandwidth = l.bandwidth_mbps;
-            a->have_bw = true;
-        } else if (!strcmp(s, "--bandwidth")) {
-            if (!parse_double(s, v, false, "mbit", &a->bandwidth))
-                return CLI_USAGE;
-            a->have_bw = true;
-            a->link_name = NULL;
-            i++;
-        } else if (!strcmp(s, "--rtt")) {
-            if (!parse_double(s, v, true, NULL, &a->rtt))
-                return CLI_USAGE;
-            a->have_rtt = true;
-            i++;
-        } else if (!strcmp(s, "--fps")) {
-            if (!parse_double(s, v, false, NULL, &a->o.fps))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(s, "--cloud-budget")) {
-            if (!parse_double(s, v, true, NULL, &a->o.cloud_budget_ms))
-                return CLI_USAGE;
-            a->o.objective = CLV_OBJ_BUDGET;
-            i++;
-        } else if (!strcmp(s, "--planner")) {
-            NEED_VALUE();
-            if (clv_plan_method_from_name(v, &a->o.method)) {
-                fprintf(stderr, "cleave plan: unknown planner '%s' (edge, "
-                        "cloud, neurosurgeon, brute, dsl, dsh, dads, "
-                        "dsccs)\n", v);
-                return CLI_USAGE;
-            }
-        } else if (!strcmp(s, "--objective")) {
-            NEED_VALUE();
-            if (!strcmp(v, "latency"))
-                a->o.objective = CLV_OBJ_LATENCY;
-            else if (!strcmp(v, "stage"))
-                a->o.objective = CLV_OBJ_MAX_STAGE;
-            else if (!strcmp(v, "budget"))
-                a->o.objective = CLV_OBJ_BUDGET;
-            else {
-                fprintf(stderr, "cleave plan: unknown objective '%s' "
-                        "(latency, stage or budget)\n", v);
-                return CLI_USAGE;
-            }
-        } else if (s[0] == '-' && s[1]) {
-            fprintf(stderr, "cleave plan: unknown option '%s'\n\n%s", s,
-                    plan_usage);
-            return CLI_USAGE;
-        } else if (!a->model) {
-            a->model = s;
-        } else {
-            fprintf(stderr, "cleave plan: one MODEL only ('%s' and '%s')\n",
-                    a->model, s);
+    const cli_opt opts[] = {
+        {"json", 0, CLI_FLAG, &a->json, NULL},
+        {"sweep", 0, CLI_FLAG, &a->sweep, NULL},
+        {"count-result", 0, CLI_FLAG, &a->count_result, NULL},
+        {"problem", 0, CLI_STR, &a->problem, NULL},
+        {"edge-profile", 0, CLI_STR, &a->edge_prof, NULL},
+        {"cloud-profile", 0, CLI_STR, &a->cloud_prof, NULL},
+        {"dump-problem", 0, CLI_STR, &a->dump, NULL},
+        {"dot", 0, CLI_STR, &a->dot, NULL},
+        {"seed", 0, CLI_U64, &a->seed, NULL},
+        {"edge-gflops", 0, CLI_DBL, &a->edge_gflops, &have_gflops[0]},
+        {"cloud-gflops", 0, CLI_DBL, &a->cloud_gflops, &have_gflops[1]},
+        {"link", 0, CLI_STR, &link, NULL},
+        {"bandwidth", 0, CLI_STR, &bandwidth, NULL},
+        {"rtt", 0, CLI_DBL, &a->rtt, &a->have_rtt},
+        {"fps", 0, CLI_DBL, &a->o.fps, NULL},
+        {"cloud-budget", 0, CLI_DBL, &a->o.cloud_budget_ms, &have_budget},
+        {"planner", 0, CLI_STR, &planner, NULL},
+        {"objective", 0, CLI_STR, &objective, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int rc = cli_parse("plan", plan_usage, opts, argc, argv, "MODEL",
+                       &a->model, 1, NULL);
+    if (rc >= 0)
+        return rc;
+    /* one line per mistake, naming the option */
+    for (int k = 0; k < 2; k++) {
+        double v = k ? a->cloud_gflops : a->edge_gflops;
+        if (have_gflops[k] && !(v > 0)) {
+            fprintf(stderr, "cleave plan: --%s-gflops: '%g' is not a "
+                            "positive number\n", k ? "cloud" : "edge", v);
             return CLI_USAGE;
         }
-#undef NEED_VALUE
+    }
+    if (a->have_rtt && a->rtt < 0) {
+        fprintf(stderr, "cleave plan: --rtt: '%g' is not a non-negative "
+                        "number\n", a->rtt);
+        return CLI_USAGE;
+    }
+    if (a->o.fps < 0) {
+        fprintf(stderr, "cleave plan: --fps: '%g' is not a positive number\n",
+                a->o.fps);
+        return CLI_USAGE;
+    }
+    if (have_budget && a->o.cloud_budget_ms < 0) {
+        fprintf(stderr, "cleave plan: --cloud-budget: '%g' is not a "
+                        "non-negative number\n", a->o.cloud_budget_ms);
+        return CLI_USAGE;
+    }
+    if (link && bandwidth) {
+        fprintf(stderr, "cleave plan: --link and --bandwidth: one of them\n");
+        return CLI_USAGE;
+    }
+    if (link) {
+        clv_link l;
+        if (clv_link_preset(link, &l)) {
+            fprintf(stderr, "cleave plan: --link: unknown link '%s' (cat1, "
+                            "3g, 4g or wifi)\n", link);
+            return CLI_USAGE;
+        }
+        a->link_name = link;
+        a->bandwidth = l.bandwidth_mbps;
+        a->have_bw = true;
+    }
+    if (bandwidth) {
+        /* as `cleave edge` takes it: 7.5 (Mbit/s), 500kbit, 1gbit, 3g */
+        double bps = 0;
+        clv_error err;
+        clv_error_clear(&err);
+        if (clv_net_parse_rate(bandwidth, &bps, &err)) {
+            fprintf(stderr, "cleave plan: --bandwidth: %s\n", err.msg);
+            return CLI_USAGE;
+        }
+        a->bandwidth = bps / 1e6;
+        a->have_bw = true;
+    }
+    if (planner && clv_plan_method_from_name(planner, &a->o.method)) {
+        fprintf(stderr, "cleave plan: --planner: unknown planner '%s' (edge, "
+                        "cloud, neurosurgeon, brute, dsl, dsh, dads, "
+                        "dsccs)\n", planner);
+        return CLI_USAGE;
+    }
+    if (have_budget)
+        a->o.objective = CLV_OBJ_BUDGET;
+    if (objective) {
+        if (!strcmp(objective, "latency"))
+            a->o.objective = CLV_OBJ_LATENCY;
+        else if (!strcmp(objective, "stage"))
+            a->o.objective = CLV_OBJ_MAX_STAGE;
+        else if (!strcmp(objective, "budget"))
+            a->o.objective = CLV_OBJ_BUDGET;
+        else {
+            fprintf(stderr, "cleave plan: --objective: unknown objective "
+                            "'%s' (latency, stage or budget)\n", objective);
+            return CLI_USAGE;
+        }
     }
     bool profiles = a->edge_prof || a->cloud_prof;
     bool gflops = a->edge_gflops > 0 || a->cloud_gflops > 0;

@@ -81,102 +81,57 @@ typedef struct profile_args {
     bool absolute, relative, intercept;
 } profile_args;
 
-static bool parse_fraction(const char *opt, const char *s, double lo,
-                           double hi, double *out)
+/* The value of a numeric option lies in [lo, hi]; false after saying
+ * which option is not. */
+static bool in_range(const char *opt, bool given, double v, double lo,
+                     double hi)
 {
-    char *end;
-    if (!s || !*s) {
-        fprintf(stderr, "cleave profile: %s needs a number\n", opt);
-        return false;
-    }
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr,
-                "cleave profile: %s: '%s' is not a number from %g to %g\n",
-                opt, s, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
+    if (!given || (v >= lo && v <= hi))
+        return true;
+    fprintf(stderr, "cleave profile: %s: '%g' is not a number from %g to %g\n",
+            opt, v, lo, hi);
+    return false;
 }
 
-/* Parses the command line; returns CLI_OK to go on, or the exit status
- * (help printed: -1). */
+/* Parses the command line; returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, profile_args *a)
 {
+    bool have_quota = false, have_slow = false, have_floor = false;
     memset(a, 0, sizeof *a);
     a->runs = 10;
     a->warmup = 2;
     a->threads = 1;
     a->seed = 1;
     a->top = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(profile_usage, stdout);
-            return -1;
-        } else if (!strcmp(s, "--device") || !strcmp(s, "-o") ||
-                   !strcmp(s, "--fit") || !strcmp(s, "--predict")) {
-            if (!v) {
-                fprintf(stderr, "cleave profile: %s needs a value\n", s);
-                return CLI_USAGE;
-            }
-            const char **dst = !strcmp(s, "--device") ? &a->device
-                               : !strcmp(s, "-o")     ? &a->output
-                               : !strcmp(s, "--fit")  ? &a->fit
-                                                      : &a->predict;
-            *dst = v;
-            i++;
-        } else if (!strcmp(s, "--runs") || !strcmp(s, "--warmup") ||
-                   !strcmp(s, "--threads") || !strcmp(s, "--size") ||
-                   !strcmp(s, "--seed") || !strcmp(s, "--top") ||
-                   !strcmp(s, "--min-samples") ||
-                   !strcmp(s, "--cpu-period")) {
-            uint64_t *dst = !strcmp(s, "--runs")      ? &a->runs
-                            : !strcmp(s, "--warmup")  ? &a->warmup
-                            : !strcmp(s, "--threads") ? &a->threads
-                            : !strcmp(s, "--size")    ? &a->size
-                            : !strcmp(s, "--seed")    ? &a->seed
-                            : !strcmp(s, "--top")     ? &a->top
-                            : !strcmp(s, "--min-samples")
-                                ? &a->min_samples
-                                : &a->period;
-            if (!cli_parse_u64(s, v, dst))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(s, "--cpu-quota")) {
-            if (!parse_fraction(s, v, 0.01, 64, &a->quota))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(s, "--slowdown")) {
-            if (!parse_fraction(s, v, 1e-3, 1, &a->slowdown))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(s, "--absolute")) {
-            a->absolute = true;
-        } else if (!strcmp(s, "--relative")) {
-            a->relative = true;
-        } else if (!strcmp(s, "--intercept")) {
-            a->intercept = true;
-        } else if (!strcmp(s, "--floor-ms")) {
-            if (!parse_fraction(s, v, 1e-6, 1e6, &a->floor_ms))
-                return CLI_USAGE;
-            i++;
-        } else if (s[0] == '-' && s[1]) {
-            fprintf(stderr, "cleave profile: unknown option '%s'\n\n%s", s,
-                    profile_usage);
-            return CLI_USAGE;
-        } else if (a->n_files < PROFILE_MAX_FIT) {
-            a->files[a->n_files++] = s;
-        } else {
-            fprintf(stderr, "cleave profile: more than %d file arguments\n",
-                    PROFILE_MAX_FIT);
-            return CLI_USAGE;
-        }
-    }
-    return CLI_OK;
+    const cli_opt opts[] = {
+        {"device", 0, CLI_STR, &a->device, NULL},
+        {"output", 'o', CLI_STR, &a->output, NULL},
+        {"fit", 0, CLI_STR, &a->fit, NULL},
+        {"predict", 0, CLI_STR, &a->predict, NULL},
+        {"runs", 0, CLI_U64, &a->runs, NULL},
+        {"warmup", 0, CLI_U64, &a->warmup, NULL},
+        {"threads", 0, CLI_U64, &a->threads, NULL},
+        {"size", 0, CLI_U64, &a->size, NULL},
+        {"seed", 0, CLI_U64, &a->seed, NULL},
+        {"top", 0, CLI_U64, &a->top, NULL},
+        {"min-samples", 0, CLI_U64, &a->min_samples, NULL},
+        {"cpu-period", 0, CLI_U64, &a->period, NULL},
+        {"cpu-quota", 0, CLI_DBL, &a->quota, &have_quota},
+        {"slowdown", 0, CLI_DBL, &a->slowdown, &have_slow},
+        {"floor-ms", 0, CLI_DBL, &a->floor_ms, &have_floor},
+        {"absolute", 0, CLI_FLAG, &a->absolute, NULL},
+        {"relative", 0, CLI_FLAG, &a->relative, NULL},
+        {"intercept", 0, CLI_FLAG, &a->intercept, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int rc = cli_parse("profile", profile_usage, opts, argc, argv, "file",
+                       a->files, PROFILE_MAX_FIT, &a->n_files);
+    if (rc >= 0)
+        return rc;
+    if (!in_range("--cpu-quota", have_quota, a->quota, 0.01, 64) ||
+        !in_range("--slowdown", have_slow, a->slowdown, 1e-3, 1) ||
+        !in_range("--floor-ms", have_floor, a->floor_ms, 1e-6, 1e6))
+        return CLI_USAGE;
+    return -1;
 }
 
 /* Loads MODEL, at input size `size` for zoo: models when size > 0. */
@@ -500,9 +455,7 @@ int cli_profile(int argc, char **argv)
 {
     profile_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc == -1)
-        return CLI_OK;
-    if (rc)
+    if (rc >= 0)
         return rc;
     if (a.fit && a.predict) {
         fprintf(stderr, "cleave profile: --fit and --predict are separate "

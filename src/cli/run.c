@@ -317,62 +317,35 @@ int cli_run(int argc, char **argv)
     double *times = NULL;
     clv_rng rng;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(run_usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--input") || !strcmp(a, "--output")) {
-            if (!val) {
-                fprintf(stderr, "cleave run: %s needs a file name\n", a);
-                return CLI_USAGE;
-            }
-            if (a[2] == 'o') {
-                output = val;
-            } else if (n_inputs == RUN_MAX_INPUTS) {
-                fprintf(stderr, "cleave run: at most %d --input files\n",
-                        RUN_MAX_INPUTS);
-                return CLI_USAGE;
-            } else {
-                inputs[n_inputs++] = val;
-            }
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_u64("--threads", val, &threads))
-                return CLI_USAGE;
-            if (threads < 1 || threads > CLV_ENGINE_MAX_THREADS) {
-                fprintf(stderr, "cleave run: --threads must be 1 to %d\n",
-                        CLV_ENGINE_MAX_THREADS);
-                return CLI_USAGE;
-            }
-            i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_u64("--repeat", val, &repeat))
-                return CLI_USAGE;
-            if (repeat < 1 || repeat > RUN_MAX_REPEAT) {
-                fprintf(stderr, "cleave run: --repeat must be 1 to %d\n",
-                        RUN_MAX_REPEAT);
-                return CLI_USAGE;
-            }
-            i++;
-        } else if (!strcmp(a, "--seed")) {
-            if (!cli_parse_u64("--seed", val, &seed))
-                return CLI_USAGE;
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "cleave run: unknown option '%s'\n\n%s", a,
-                    run_usage);
-            return CLI_USAGE;
-        } else if (!model) {
-            model = a;
-        } else {
-            fprintf(stderr, "cleave run: one MODEL only ('%s' and '%s')\n",
-                    model, a);
-            return CLI_USAGE;
-        }
+    cli_list in_list = {0};
+    const cli_opt opts[] = {
+        {"json", 0, CLI_FLAG, &json, NULL},
+        {"input", 0, CLI_LIST, &in_list, NULL},
+        {"output", 0, CLI_STR, &output, NULL},
+        {"threads", 0, CLI_U64, &threads, NULL},
+        {"repeat", 0, CLI_U64, &repeat, NULL},
+        {"seed", 0, CLI_U64, &seed, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int prc = cli_parse("run", run_usage, opts, argc, argv, "MODEL", &model, 1,
+                        NULL);
+    if (prc >= 0)
+        return prc;
+    if (in_list.n > RUN_MAX_INPUTS) {
+        fprintf(stderr, "cleave run: at most %d --input files\n",
+                RUN_MAX_INPUTS);
+        return CLI_USAGE;
+    }
+    for (int i = 0; i < in_list.n; i++)
+        inputs[n_inputs++] = in_list.v[i];
+    if (threads < 1 || threads > CLV_ENGINE_MAX_THREADS) {
+        fprintf(stderr, "cleave run: --threads must be 1 to %d\n",
+                CLV_ENGINE_MAX_THREADS);
+        return CLI_USAGE;
+    }
+    if (repeat < 1 || repeat > RUN_MAX_REPEAT) {
+        fprintf(stderr, "cleave run: --repeat must be 1 to %d\n",
+                RUN_MAX_REPEAT);
+        return CLI_USAGE;
     }
     if (!model) {
         fputs(run_usage, stderr);

@@ -13,12 +13,14 @@
 
 static const char serve_usage[] =
     "usage: cleave serve --model MODEL [--listen ADDR:PORT] [--threads N]\n"
-    "                    [--max-edges N] [--token-file F] [--seed N]\n"
-    "                    [--profile-runs N | --profile F]\n"
+    "                    [--max-edges N] [--max-plans N] [--token-file F]\n"
+    "                    [--seed N] [--profile-runs N | --profile F]\n"
     "\n"
     "The cloud server: accepts edges (`cleave edge`) that run the same model,\n"
     "takes their plans and runs the cloud part of every frame they send on a\n"
-    "pool of worker threads, one engine per edge and plan version. A\n"
+    "pool of worker threads, one engine per edge and plan (the --max-plans\n"
+    "most recently used plans of each edge are kept, so an edge that moves\n"
+    "between cuts it used before builds nothing new here). A\n"
     "malformed message closes that edge's connection (the reason is logged),\n"
     "never the server. SIGINT or SIGTERM: no new frames are read, the frames\n"
     "received are finished and answered, then the server exits.\n"
@@ -28,6 +30,8 @@ static const char serve_usage[] =
     "  --listen A:P      address to listen on (default *:7878; port 0 picks one)\n"
     "  --threads N       worker threads (default 2)\n"
     "  --max-edges N     edges served at once (default 64)\n"
+    "  --max-plans N     plans (engines) kept per edge (default 4); edges\n"
+    "                    learn it at the handshake\n"
     "  --token-file F    require edges to prove they hold this shared secret\n"
     "  --seed N          weight seed of zoo: and .cfg models (default 1)\n"
     "  --profile-runs N  before listening, time every node of the model on\n"
@@ -106,58 +110,43 @@ int cli_serve(int argc, char **argv)
     const char *model = NULL, *listen = "*:7878", *token = NULL;
     const char *profile = NULL;
     uint64_t threads = 2, max_edges = 64, seed = 1, prof_runs = 5;
+    uint64_t max_plans = 4;
     bool quiet = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(serve_usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--model") && v) {
-            model = v;
-            i++;
-        } else if (!strcmp(a, "--listen") && v) {
-            listen = v;
-            i++;
-        } else if (!strcmp(a, "--token-file") && v) {
-            token = v;
-            i++;
-        } else if (!strcmp(a, "--threads") && v) {
-            if (!cli_parse_u64(a, v, &threads))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(a, "--max-edges") && v) {
-            if (!cli_parse_u64(a, v, &max_edges))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(a, "--profile") && v) {
-            profile = v;
-            i++;
-        } else if (!strcmp(a, "--profile-runs") && v) {
-            if (!cli_parse_u64(a, v, &prof_runs))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(a, "--seed") && v) {
-            if (!cli_parse_u64(a, v, &seed))
-                return CLI_USAGE;
-            i++;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = true;
-        } else {
-            fprintf(stderr, "cleave serve: unknown or incomplete argument "
-                            "'%s'\n\n%s", a, serve_usage);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        {"model", 0, CLI_STR, &model, NULL},
+        {"listen", 0, CLI_STR, &listen, NULL},
+        {"token-file", 0, CLI_STR, &token, NULL},
+        {"threads", 0, CLI_U64, &threads, NULL},
+        {"max-edges", 0, CLI_U64, &max_edges, NULL},
+        {"max-plans", 0, CLI_U64, &max_plans, NULL},
+        {"profile", 0, CLI_STR, &profile, NULL},
+        {"profile-runs", 0, CLI_U64, &prof_runs, NULL},
+        {"seed", 0, CLI_U64, &seed, NULL},
+        {"quiet", 0, CLI_FLAG, &quiet, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int prc = cli_parse("serve", serve_usage, opts, argc, argv, "", NULL, 0,
+                        NULL);
+    if (prc >= 0)
+        return prc;
     if (!model) {
         fprintf(stderr, "cleave serve: --model is required\n\n%s",
                 serve_usage);
         return CLI_USAGE;
     }
-    if (threads < 1 || threads > 256 || max_edges < 1 || max_edges > 100000 ||
-        prof_runs > 1000) {
-        fprintf(stderr, "cleave serve: --threads must be 1..256, "
-                        "--max-edges 1..100000 and --profile-runs 0..1000\n");
+    if (threads < 1 || threads > 256) {
+        fprintf(stderr, "cleave serve: --threads must be 1 to 256\n");
+        return CLI_USAGE;
+    }
+    if (max_edges < 1 || max_edges > 100000) {
+        fprintf(stderr, "cleave serve: --max-edges must be 1 to 100000\n");
+        return CLI_USAGE;
+    }
+    if (max_plans < 1 || max_plans > 1024) {
+        fprintf(stderr, "cleave serve: --max-plans must be 1 to 1024\n");
+        return CLI_USAGE;
+    }
+    if (prof_runs > 1000) {
+        fprintf(stderr, "cleave serve: --profile-runs must be 0 to 1000\n");
         return CLI_USAGE;
     }
     clv_error err;
@@ -186,6 +175,7 @@ int cli_serve(int argc, char **argv)
     o.listen = listen;
     o.threads = (int)threads;
     o.max_conns = (int)max_edges;
+    o.max_plans = (int)max_plans;
     o.secret = token ? &secret : NULL;
     o.name = "cleave serve";
     o.log = quiet ? NULL : serve_log;

@@ -24,36 +24,15 @@ int cli_zoo(int argc, char **argv)
     const char *name = NULL, *out = NULL;
     uint64_t seed = 1, size = 0;
 
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(zoo_usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "cleave zoo: %s needs a file name\n",
-                        argv[i]);
-                return CLI_USAGE;
-            }
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "--seed")) {
-            if (!cli_parse_u64("--seed", i + 1 < argc ? argv[++i] : NULL,
-                               &seed))
-                return CLI_USAGE;
-        } else if (!strcmp(argv[i], "--size")) {
-            if (!cli_parse_u64("--size", i + 1 < argc ? argv[++i] : NULL,
-                               &size))
-                return CLI_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "cleave zoo: unknown option '%s'\n\n%s", argv[i],
-                    zoo_usage);
-            return CLI_USAGE;
-        } else if (!name) {
-            name = argv[i];
-        } else {
-            fprintf(stderr, "cleave zoo: one NAME only\n");
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        {"output", 'o', CLI_STR, &out, NULL},
+        {"seed", 0, CLI_U64, &seed, NULL},
+        {"size", 0, CLI_U64, &size, NULL},
+        {NULL, 0, CLI_FLAG, NULL, NULL}};
+    int prc = cli_parse("zoo", zoo_usage, opts, argc, argv, "NAME", &name, 1,
+                        NULL);
+    if (prc >= 0)
+        return prc;
     if (!name) {
         printf("%-14s %s\n", "name", "network");
         for (int i = 0; i < clv_zoo_count(); i++)

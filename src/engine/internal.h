@@ -19,13 +19,13 @@
 
 #include "cleave/engine.h"
 
-/* x86-64 with GCC or clang: kernels for AVX2 + FMA, compiled through
- * target attributes (the rest of the library stays baseline x86-64) and
- * called only when clv_engine__simd_ok() says the CPU has them. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define CLV_ENGINE_X86 1
-#define CLV_AVX2_FN __attribute__((target("avx2,fma")))
-#endif
+/* Kernels of one architecture live in a folder of their own, which the
+ * build adds for that target (CMakeLists.txt): x86/ on x86-64 (AVX2 + FMA,
+ * compiled through target attributes, so the rest of the library stays
+ * baseline x86-64, and called only when clv_engine__simd_ok() says the CPU
+ * has them), generic/ everywhere else (simd_ok is false; the portable
+ * paths run). The portable paths are always compiled, and tested on x86
+ * too (CLEAVE_ENGINE_GENERIC=1). */
 
 /* Alignment of every arena block, in bytes. */
 #define CLV_ENGINE_ALIGN 64

@@ -57,100 +57,8 @@
 
 #include <cblas.h>
 
-#include "engine/internal.h"
-#include "engine/simd.h"
+#include "engine/conv.h"
 
-typedef enum conv_kind {
-    CONV_GEMM,
-    CONV_1X1,
-    CONV_DW,
-    CONV_WIDE,
-    CONV_PACK,
-    CONV_TRANS
-} conv_kind;
-
-/* The engine's products: K blocks of at most KC_MAX rows (the weights'
- * panel of a tile stays in L1), WIDE/PACK output rows in chunks of
- * MC_ROWS (their weights stay in L2). */
-#define KC_MAX 256
-#define MC_ROWS 96
-/* TRANS on a 1x1, unit-stride, unpadded convolution interleaves its input
- * from this many output channels per group up; below, it reads the input
- * in place (measured on GoogLeNet's shapes: with 16 to 48 channels the
- * in-place product takes 0.52-0.92 of the time, at 64 about the same, from
- * 96 up 1.04-1.26 times as long) */
-#define IL8_MIN_1X1 64
-typedef enum conv_tiling { TILE_COLS, TILE_ROWS } conv_tiling;
-
-/* A convolution of a joined product (clv_engine__conv_joinable): output
- * channels [m0, m1) of the product are channels [0, m1 - m0) of step st's
- * output, with st's epilogue. */
-typedef struct conv_member {
-    int64_t m0, m1;
-    const clv_engine__step *st;
-} conv_member;
-
-typedef struct conv_plan {
-    conv_kind kind;
-    conv_tiling tiling;
-    int64_t N, C, M, G, Cg, Mg;
-    int64_t K; /* Cg * prod(kernel): rows of the column matrix */
-    int64_t P; /* prod(output spatial): columns */
-    int64_t S; /* prod(input spatial) */
-    int64_t in[3], o[3], k[3], st[3], dl[3], pd[3]; /* depth, height, width */
-    int64_t cw, ncb; /* TILE_COLS: piece width and count */
-    int64_t mr, nmr; /* TILE_ROWS: channels per piece and count */
-    int64_t kr, nkr; /* TILE_ROWS: im2col rows per piece and count */
-    int64_t pe[3];   /* end pads */
-    /* WIDE and PACK: pieces of cw columns (ncb of them) and of mcw rows
-     * (nmc); K blocks of kc; packed weights, group g at A + g * Mp * K */
-    int64_t kc, Mp, mcw, nmc;
-    const float *A;
-    bool unit1; /* PACK: 1x1, stride 1, unpadded */
-    /* WIDE, TRANS, DW (AVX2): padded input Hp x Wp, phase planes Hq x Wq
-     * (PL floats each, sh * sw per channel), wide columns Pw = OH * Wq,
-     * floats of the split copy XF (slack included), row offsets per k
-     * (DW: per tap) */
-    int64_t Hp, Wp, Hq, Wq, PL, Pw, XF;
-    const int32_t *off;
-    bool direct; /* Wq == OW: wide columns are the output's */
-    /* TRANS: weights transposed in panels of NR channels (group g at Wt +
-     * g * Mq * K), each pixel's offset in the split copy; pieces of cp
-     * pixels (ncp) and of chq channel panels (ncq) */
-    const float *Wt;
-    const int32_t *pix;
-    int64_t Mq, cp, ncp, chq, ncq;
-    bool nosplit; /* TRANS, stride 1, unpadded, not il8: read the input
-                     in place */
-    bool dw8;     /* DW (AVX2): 8 channels interleaved, up to 25 taps */
-    bool il8;     /* TRANS: the split copy interleaves 8 channels, K runs
-                     (channel block, ky, kx, channel in block) */
-    /* TRANS of joined convolutions (the step's own first): n_mem > 0 */
-    const conv_member *mem;
-    int n_mem;
-} conv_plan;
-
-/* Smallest q with q * s >= a, for s > 0 and any a. */
-static int64_t ceil_div(int64_t a, int64_t s)
-{
-    return a >= 0 ? (a + s - 1) / s : -((-a) / s);
-}
-
-/* The range [lo, hi) of output positions o in [0, n) whose input
- * position o * s + off lies in [0, in). */
-static void valid_range(int64_t n, int64_t s, int64_t off, int64_t in,
-                        int64_t *lo, int64_t *hi)
-{
-    int64_t l = ceil_div(-off, s), h = ceil_div(in - off, s);
-    if (l < 0)
-        l = 0;
-    if (h > n)
-        h = n;
-    if (h < l)
-        h = l;
-    *lo = l;
-    *hi = h;
-}
 
 /* Rows [r0, r1) of the column matrix for output columns [j0, j0 + w) of
  * one group whose first input channel is at x; row r of the result is at
@@ -207,14 +115,6 @@ static void im2col(const conv_plan *p, const float *x, int64_t r0,
     }
 }
 
-typedef struct conv_ctx {
-    const clv_engine__step *s;
-    const clv_engine__exec *x;
-    const conv_plan *p;
-    const float *X, *W, *bias;
-    float *Y;
-    float *col; /* TILE_ROWS: the shared column matrix */
-} conv_ctx;
 
 static void sgemm(int64_t m, int64_t n, int64_t k, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float *c,
@@ -359,8 +259,6 @@ static void task_dw(void *arg, int64_t t, int tid)
 
 /* ---- WIDE, PACK and TRANS: the engine's products ----------------------- */
 
-#define NR CLV_GEMM_NR
-#define MR CLV_GEMM_MR
 
 static int64_t round_up(int64_t a, int64_t m)
 {
@@ -444,90 +342,6 @@ static void pack_b(const conv_plan *p, const float *x, int64_t k0,
     }
 }
 
-typedef struct gconv_ctx {
-    const clv_engine__step *s;
-    const clv_engine__exec *x;
-    const conv_plan *p;
-    const float *X, *bias;
-    float *Y;
-    float *xq;     /* WIDE: the split copy of one image; PACK: shared B */
-    int64_t n, g;  /* the image (WIDE, shared PACK), the group */
-    int64_t j0, w; /* shared PACK: the piece's columns */
-} gconv_ctx;
-
-/* TRANS on 8 interleaved channels, phase 1: the split copy of channels
- * 8t to 8t + 7 of image c->n, value (yq, xq) of channel 8t + i of phase
- * (py, px) at xq + (((t * sh + py) * sw + px) * PL + yq * Wq + xq) * 8 + i:
- * the 8 channels of a position share 32 bytes, and the kernel's next
- * eight K rows read them. */
-static CLV_AVX2_FN void task_split8(void *arg, int64_t t, int tid)
-{
-    const gconv_ctx *c = arg;
-    const conv_plan *p = c->p;
-    const int64_t sh = p->st[1], sw = p->st[2], H = p->in[1], W = p->in[2];
-    const int64_t Wq = p->Wq;
-    const float *x = c->X + (c->n * p->C + t * 8) * p->S;
-    (void)tid;
-    for (int64_t py = 0; py < sh; py++)
-        for (int64_t px = 0; px < sw; px++) {
-            float *pl = c->xq + ((t * sh + py) * sw + px) * p->PL * 8;
-            int64_t lo, hi;
-            valid_range(Wq, sw, px - p->pd[2], W, &lo, &hi);
-            for (int64_t yq = 0; yq < p->Hq; yq++) {
-                float *d = pl + yq * Wq * 8;
-                int64_t iy = yq * sh + py - p->pd[1], j = 0;
-                const float *src = x + iy * W + px - p->pd[2];
-                if (iy < 0 || iy >= H) {
-                    for (j = 0; j < Wq; j++)
-                        _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
-                    continue;
-                }
-                for (; j < lo; j++)
-                    _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
-                /* 8 positions of the 8 channels at a time, transposed */
-                for (; j < hi; j += 8) {
-                    int64_t n = hi - j < 8 ? hi - j : 8;
-                    __m256 r[8];
-                    if (n == 8 && sw == 1) {
-                        /* a whole block: plain loads, constant indices
-                         * (r stays in registers) */
-                        for (int i = 0; i < 8; i++)
-                            r[i] = _mm256_loadu_ps(src + i * p->S + j);
-                        transpose8(r);
-                        for (int q = 0; q < 8; q++)
-                            _mm256_storeu_ps(d + (j + q) * 8, r[q]);
-                        continue;
-                    }
-                    if (sw == 1) {
-                        __m256i m = lanes_mask(n);
-                        for (int i = 0; i < 8; i++)
-                            r[i] = _mm256_maskload_ps(src + i * p->S + j, m);
-                    } else if (sw == 2 && n == 8 &&
-                               px - p->pd[2] + 2 * j + 16 <= W) {
-                        for (int i = 0; i < 8; i++)
-                            r[i] = load_even16(src + i * p->S + 2 * j);
-                    } else {
-                        for (int i = 0; i < 8; i++) {
-                            float v[8] = {0};
-                            for (int64_t q = 0; q < n; q++)
-                                v[q] = src[i * p->S + (j + q) * sw];
-                            r[i] = _mm256_loadu_ps(v);
-                        }
-                    }
-                    transpose8(r);
-                    if (n == 8)
-                        for (int q = 0; q < 8; q++)
-                            _mm256_storeu_ps(d + (j + q) * 8, r[q]);
-                    else
-                        for (int64_t q = 0; q < n; q++)
-                            _mm256_storeu_ps(d + (j + q) * 8, r[q]);
-                }
-                j = hi;
-                for (; j < Wq; j++)
-                    _mm256_storeu_ps(d + j * 8, _mm256_setzero_ps());
-            }
-        }
-}
 
 /* WIDE, phase 1: the split copy of channel t of image c->n. */
 static void task_split(void *arg, int64_t t, int tid)
@@ -789,7 +603,7 @@ static void run_gconv(const clv_engine__step *s, clv_engine__exec *x)
         if (p->nosplit) /* the split copy would be the input itself */
             c.xq = (float *)(uintptr_t)(c.X + c.n * p->C * p->S);
         else if (p->il8)
-            clv_engine__parallel(x, p->C / 8, task_split8, &c);
+            clv_engine__parallel(x, p->C / 8, clv_engine__conv_split8_task, &c);
         else
             clv_engine__parallel(x, p->C, task_split, &c);
         if (p->kind == CONV_TRANS)
@@ -1068,247 +882,6 @@ static int plan_gconv(clv_engine__planner *pl, clv_engine__step *s,
     return 0;
 }
 
-#ifdef CLV_ENGINE_X86
-/* The split copy of one plane x (H x W): phase plane (py, px) at q + (py *
- * sw + px) * PL, Hq x Wq, zero outside the input; then zeros up to XF. */
-static CLV_AVX2_FN void split_plane(const conv_plan *p, const float *x,
-                                    float *q)
-{
-    const int64_t sh = p->st[1], sw = p->st[2], H = p->in[1], W = p->in[2];
-    const int64_t Wq = p->Wq;
-    for (int64_t py = 0; py < sh; py++)
-        for (int64_t px = 0; px < sw; px++) {
-            float *pl = q + (py * sw + px) * p->PL;
-            int64_t lo, hi;
-            valid_range(Wq, sw, px - p->pd[2], W, &lo, &hi);
-            for (int64_t yq = 0; yq < p->Hq; yq++) {
-                float *d = pl + yq * Wq;
-                int64_t iy = yq * sh + py - p->pd[1], j;
-                const float *src = x + iy * W + px - p->pd[2];
-                if (iy < 0 || iy >= H) {
-                    for (j = 0; j < Wq; j++)
-                        d[j] = 0.0f;
-                    continue;
-                }
-                for (j = 0; j < lo; j++)
-                    d[j] = 0.0f;
-                if (sw == 1) {
-                    for (; j + 8 <= hi; j += 8)
-                        _mm256_storeu_ps(d + j, _mm256_loadu_ps(src + j));
-                } else if (sw == 2) {
-                    /* columns 2j + px - pad: even lanes of 16 values */
-                    for (; j + 8 <= hi; j += 8) {
-                        __m256 a = _mm256_loadu_ps(src + 2 * j);
-                        __m256 b = _mm256_loadu_ps(src + 2 * j + 8);
-                        __m256 e = _mm256_shuffle_ps(a, b, 0x88);
-                        _mm256_storeu_ps(
-                            d + j, _mm256_castpd_ps(_mm256_permute4x64_pd(
-                                       _mm256_castps_pd(e), 0xD8)));
-                    }
-                }
-                for (; j < hi; j++)
-                    d[j] = src[j * sw];
-                for (; j < Wq; j++)
-                    d[j] = 0.0f;
-            }
-        }
-    for (int64_t j = sh * sw * p->PL; j < p->XF; j++)
-        q[j] = 0.0f;
-}
-
-/* Depthwise with AVX2: the plane, zero-padded and split into its stride
- * phases as WIDE splits an input (one channel), in the thread's scratch;
- * then each output is one chain of fused multiply-adds over the taps in
- * order, from zero, eight outputs to a vector, and the epilogue before
- * the store. Narrow planes run over the wide positions oy * Wq + ox of
- * the whole plane at once into scratch, and the ox < OW ones are copied
- * out. */
-static CLV_AVX2_FN void task_dw_avx(void *arg, int64_t t, int tid)
-{
-    const conv_ctx *c = arg;
-    const conv_plan *p = c->p;
-    const int64_t ch = t % p->C;
-    const int64_t OH = p->o[1], OW = p->o[2];
-    const int64_t Wq = p->Wq, ntap = p->k[1] * p->k[2];
-    const float *w = c->W + ch * ntap;
-    float *y = c->Y + t * p->P;
-    float *q = clv_engine__scratch_t(c->x, tid);
-    float *wide = q + p->XF;
-    const bool epi = !clv_engine__epi_empty(&c->s->epi);
-    const bool vec_epi = epi && epi_vec_ok(&c->s->epi);
-    const bool narrow = OW < 24;
-    int64_t rows = narrow ? 1 : OH, len = narrow ? OH * Wq : OW;
-    epi_vecs ev;
-
-    epi_load(&c->s->epi, c->bias, ch, &ev);
-    split_plane(p, c->X + t * p->S, q);
-    for (int64_t oy = 0; oy < rows; oy++) {
-        const float *row = q + oy * Wq;
-        float *yr = narrow ? wide : y + oy * OW;
-        int64_t ox;
-        for (ox = 0; ox + 32 <= len; ox += 32) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t k = 0; k < ntap; k++) {
-                const float *r = row + p->off[k] + ox;
-                __m256 wv = _mm256_broadcast_ss(w + k);
-                a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r), a0);
-                a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r + 8), a1);
-                a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r + 16), a2);
-                a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(r + 24), a3);
-            }
-            if (vec_epi) {
-                a0 = epi_vec(&ev, a0);
-                a1 = epi_vec(&ev, a1);
-                a2 = epi_vec(&ev, a2);
-                a3 = epi_vec(&ev, a3);
-            }
-            _mm256_storeu_ps(yr + ox, a0);
-            _mm256_storeu_ps(yr + ox + 8, a1);
-            _mm256_storeu_ps(yr + ox + 16, a2);
-            _mm256_storeu_ps(yr + ox + 24, a3);
-        }
-        for (; ox < len; ox += 8) {
-            __m256 a0 = _mm256_setzero_ps();
-            for (int64_t k = 0; k < ntap; k++)
-                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k),
-                                     _mm256_loadu_ps(row + p->off[k] + ox),
-                                     a0);
-            if (vec_epi)
-                a0 = epi_vec(&ev, a0);
-            if (ox + 8 <= len || narrow) { /* the wide row has room */
-                _mm256_storeu_ps(yr + ox, a0);
-            } else {
-                float tmp[8];
-                _mm256_storeu_ps(tmp, a0);
-                for (int64_t i = 0; i < len - ox; i++)
-                    yr[ox + i] = tmp[i];
-            }
-        }
-    }
-    if (narrow)
-        for (int64_t oy = 0; oy < OH; oy++)
-            for (int64_t ox = 0; ox < OW; ox++)
-                y[oy * OW + ox] = wide[oy * Wq + ox];
-    if (epi && !vec_epi)
-        clv_engine__epi_apply(&c->s->epi, c->bias, ch, y, (size_t)p->P);
-}
-
-/* Depthwise with AVX2 on narrow planes: 8 channels at a time,
- * interleaved (value (y, x) of channel ch0 + i at z[(y * Wp + x) * 8 + i]
- * in a zero-padded copy), so that each output position of the 8 channels
- * is one vector: the same chain of fused multiply-adds over the taps in
- * order, from zero, as task_dw_avx; then the epilogue, and the 8 planes
- * back out through 8 x 8 transposes. */
-static CLV_AVX2_FN void task_dw8(void *arg, int64_t t, int tid)
-{
-    const conv_ctx *c = arg;
-    const conv_plan *p = c->p;
-    const int64_t ncg = (p->C + 7) / 8, n = t / ncg, ch0 = (t % ncg) * 8;
-    const int nc = p->C - ch0 < 8 ? (int)(p->C - ch0) : 8;
-    const int64_t H = p->in[1], W = p->in[2], OH = p->o[1], OW = p->o[2];
-    const int64_t Wp = p->Wp, sh = p->st[1], sw = p->st[2];
-    const int ntap = (int)(p->k[1] * p->k[2]);
-    const float *x = c->X + (n * p->C + ch0) * p->S;
-    float *y = c->Y + (n * p->C + ch0) * p->P;
-    float *z = clv_engine__scratch_t(c->x, tid);
-    float *o = z + p->Hp * Wp * 8;
-    const bool epi = !clv_engine__epi_empty(&c->s->epi);
-    const bool vec_epi = epi && epi_vec_ok(&c->s->epi);
-    __m256 wk[25];
-    epi_vecs ev;
-
-    epi_load8(&c->s->epi, c->bias, ch0, nc, &ev);
-    for (int k = 0; k < ntap; k++) {
-        float v[8];
-        for (int i = 0; i < 8; i++)
-            v[i] = i < nc ? c->W[(ch0 + i) * ntap + k] : 0.0f;
-        wk[k] = _mm256_loadu_ps(v);
-    }
-    memset(z, 0, (size_t)(p->Hp * Wp * 8) * sizeof *z);
-    for (int64_t iy = 0; iy < H; iy++) {
-        float *zr = z + ((iy + p->pd[1]) * Wp + p->pd[2]) * 8;
-        int64_t ix = 0;
-        for (; ix + 8 <= W; ix += 8) {
-            __m256 r[8];
-            if (nc == 8) /* constant indices: r stays in registers */
-                for (int i = 0; i < 8; i++)
-                    r[i] = _mm256_loadu_ps(x + i * p->S + iy * W + ix);
-            else
-                for (int i = 0; i < 8; i++)
-                    r[i] = i < nc ? _mm256_loadu_ps(x + i * p->S + iy * W +
-                                                    ix)
-                                  : _mm256_setzero_ps();
-            transpose8(r);
-            for (int i = 0; i < 8; i++)
-                _mm256_storeu_ps(zr + (ix + i) * 8, r[i]);
-        }
-        for (; ix < W; ix++)
-            for (int i = 0; i < nc; i++)
-                zr[ix * 8 + i] = x[i * p->S + iy * W + ix];
-    }
-    for (int64_t oy = 0; oy < OH; oy++) {
-        const float *zr = z + oy * sh * Wp * 8;
-        float *orow = o + oy * OW * 8;
-        int64_t ox = 0;
-        for (; ox + 4 <= OW; ox += 4) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            const float *b = zr + ox * sw * 8;
-            for (int k = 0; k < ntap; k++) {
-                const float *bk = b + p->off[k];
-                a0 = _mm256_fmadd_ps(wk[k], _mm256_loadu_ps(bk), a0);
-                a1 = _mm256_fmadd_ps(wk[k], _mm256_loadu_ps(bk + sw * 8),
-                                     a1);
-                a2 = _mm256_fmadd_ps(wk[k],
-                                     _mm256_loadu_ps(bk + 2 * sw * 8), a2);
-                a3 = _mm256_fmadd_ps(wk[k],
-                                     _mm256_loadu_ps(bk + 3 * sw * 8), a3);
-            }
-            if (vec_epi) {
-                a0 = epi_vec(&ev, a0);
-                a1 = epi_vec(&ev, a1);
-                a2 = epi_vec(&ev, a2);
-                a3 = epi_vec(&ev, a3);
-            }
-            _mm256_storeu_ps(orow + ox * 8, a0);
-            _mm256_storeu_ps(orow + ox * 8 + 8, a1);
-            _mm256_storeu_ps(orow + ox * 8 + 16, a2);
-            _mm256_storeu_ps(orow + ox * 8 + 24, a3);
-        }
-        for (; ox < OW; ox++) {
-            __m256 a0 = _mm256_setzero_ps();
-            const float *b = zr + ox * sw * 8;
-            for (int k = 0; k < ntap; k++)
-                a0 = _mm256_fmadd_ps(wk[k], _mm256_loadu_ps(b + p->off[k]),
-                                     a0);
-            if (vec_epi)
-                a0 = epi_vec(&ev, a0);
-            _mm256_storeu_ps(orow + ox * 8, a0);
-        }
-    }
-    {
-        int64_t q = 0;
-        for (; q + 8 <= p->P; q += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(o + (q + i) * 8);
-            transpose8(r);
-            if (nc == 8)
-                for (int i = 0; i < 8; i++)
-                    _mm256_storeu_ps(y + i * p->P + q, r[i]);
-            else
-                for (int i = 0; i < nc; i++)
-                    _mm256_storeu_ps(y + i * p->P + q, r[i]);
-        }
-        for (; q < p->P; q++)
-            for (int i = 0; i < nc; i++)
-                y[i * p->P + q] = o[q * 8 + i];
-    }
-    if (epi && !vec_epi)
-        for (int i = 0; i < nc; i++)
-            clv_engine__epi_apply(&c->s->epi, c->bias, ch0 + i, y + i * p->P,
-                                  (size_t)p->P);
-}
-#endif
 
 static int run_conv(const clv_engine__step *s, clv_engine__exec *x)
 {
@@ -1327,16 +900,16 @@ static int run_conv(const clv_engine__step *s, clv_engine__exec *x)
         p->kind == CONV_TRANS) {
         run_gconv(s, x);
     } else if (p->kind == CONV_DW) {
-#ifdef CLV_ENGINE_X86
+        /* p->off: planned for AVX2 (pl->simd) */
         if (p->off && p->dw8) {
-            clv_engine__parallel(x, p->N * ((p->C + 7) / 8), task_dw8, &c);
+            clv_engine__parallel(x, p->N * ((p->C + 7) / 8),
+                                 clv_engine__conv_dw8_task, &c);
             return 0;
         }
         if (p->off) {
-            clv_engine__parallel(x, p->N * p->C, task_dw_avx, &c);
+            clv_engine__parallel(x, p->N * p->C, clv_engine__conv_dw_task, &c);
             return 0;
         }
-#endif
         clv_engine__parallel(x, p->N * p->C, task_dw, &c);
     } else if (p->tiling == TILE_ROWS) {
         if (p->kind == CONV_GEMM)

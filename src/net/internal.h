@@ -59,14 +59,13 @@ static inline uint64_t clv_net__get64(const uint8_t *p)
 
 /* ---- SHA-256 -------------------------------------------------------------- */
 
+/* Streaming SHA-256 over libcrypto's EVP interface: init (0, or
+ * CLV_ENOMEM), any number of updates, final (which frees the context). */
 typedef struct clv_net__sha256 {
-    uint32_t h[8];
-    uint64_t total; /* bytes hashed */
-    uint8_t block[64];
-    size_t fill;
+    struct evp_md_ctx_st *ctx; /* EVP_MD_CTX */
 } clv_net__sha256;
 
-void clv_net__sha256_init(clv_net__sha256 *s);
+int clv_net__sha256_init(clv_net__sha256 *s);
 void clv_net__sha256_update(clv_net__sha256 *s, const void *data, size_t len);
 void clv_net__sha256_final(clv_net__sha256 *s, uint8_t out[32]);
 

@@ -1,19 +1,19 @@
 /*
  * AVX2 + FMA helpers shared by the engine's x86-64 kernels (gemm_avx2.c,
- * op_conv.c, op_pool.c): target attributes; the fused epilogue (bias,
+ * conv_avx2.c, pool_avx2.c): target attributes; the fused epilogue (bias,
  * BatchNormalization, activation) on 8 values at a time with exactly the
  * operations clv_engine__epi_apply() performs on each value; an 8 x 8
- * transpose; lane masks; even lanes of 16 values. Private to the engine;
- * everything here exists only under CLV_ENGINE_X86.
+ * transpose; lane masks; even lanes of 16 values. Private to the engine,
+ * for the files of src/engine/x86/ (built on x86-64 only).
  */
 #ifndef CLEAVE_ENGINE_SIMD_H
 #define CLEAVE_ENGINE_SIMD_H
 
 #include "engine/internal.h"
 
-#ifdef CLV_ENGINE_X86
 #include <immintrin.h>
 
+#define CLV_AVX2_FN __attribute__((target("avx2,fma")))
 #define TGT CLV_AVX2_FN
 #define TGT_INLINE                                                        \
     static inline __attribute__((always_inline, target("avx2,fma")))
@@ -142,5 +142,4 @@ TGT_INLINE void epi_load8(const clv_engine__epi *e, const float *bias,
     v->pb = _mm256_set1_ps(e->act.b);
 }
 
-#endif
 #endif

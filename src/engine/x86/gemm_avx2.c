@@ -24,76 +24,19 @@
 #include <string.h>
 
 #include "engine/internal.h"
-#include "engine/simd.h"
-
-#ifdef CLV_ENGINE_X86
-#define CLV_X86 1
-#endif
+#include "engine/x86/simd.h"
 
 #define MR CLV_GEMM_MR
 #define NR CLV_GEMM_NR
 
 bool clv_engine__simd_ok(void)
 {
-#ifdef CLV_X86
     const char *env = getenv("CLEAVE_ENGINE_GENERIC");
     if (env && env[0] && strcmp(env, "0") != 0)
         return false;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
 }
-
-size_t clv_engine__pack_a_floats(int64_t M, int64_t K)
-{
-    return (size_t)((M + MR - 1) / MR * MR) * (size_t)K;
-}
-
-void clv_engine__pack_a(const float *A, int64_t lda, int64_t M, int64_t K,
-                        int64_t kc, float *dst)
-{
-    int64_t Mp = (M + MR - 1) / MR * MR;
-    for (int64_t k0 = 0; k0 < K; k0 += kc) {
-        int64_t kb = K - k0 < kc ? K - k0 : kc;
-        float *blk = dst + k0 * Mp;
-        for (int64_t mp = 0; mp < Mp / MR; mp++) {
-            float *pan = blk + mp * kb * MR;
-            for (int64_t k = 0; k < kb; k++)
-                for (int r = 0; r < MR; r++) {
-                    int64_t m = mp * MR + r;
-                    pan[k * MR + r] = m < M ? A[m * lda + k0 + k] : 0.0f;
-                }
-        }
-    }
-}
-
-size_t clv_engine__pack_wt_floats(int64_t M, int64_t K)
-{
-    return (size_t)((M + NR - 1) / NR * NR) * (size_t)K;
-}
-
-void clv_engine__pack_wt(const float *W, int64_t ldw, int64_t M, int64_t K,
-                         int64_t kc, const int32_t *kperm, float *dst)
-{
-    int64_t Mp = (M + NR - 1) / NR * NR;
-    for (int64_t k0 = 0; k0 < K; k0 += kc) {
-        int64_t kb = K - k0 < kc ? K - k0 : kc;
-        float *blk = dst + k0 * Mp;
-        for (int64_t q = 0; q < Mp / NR; q++) {
-            float *pan = blk + q * kb * NR;
-            for (int64_t k = 0; k < kb; k++)
-                for (int i = 0; i < NR; i++) {
-                    int64_t m = q * NR + i;
-                    int64_t kk = kperm ? kperm[k0 + k] : k0 + k;
-                    pan[k * NR + i] = m < M ? W[m * ldw + kk] : 0.0f;
-                }
-        }
-    }
-}
-
-#ifdef CLV_X86
 
 /* ---- the epilogue, 8 values at a time ----------------------------------- */
 
@@ -478,37 +421,3 @@ TGT void clv_engine__transpose(const float *src, int64_t lds, int64_t rows,
             clv_engine__epi_apply(e, bias, ch0 + c, dst + c * ldd,
                                   (size_t)rows);
 }
-
-#else /* no x86-64: never called, clv_engine__simd_ok() is false */
-
-void clv_engine__epi_apply_simd(const clv_engine__epi *e, const float *bias,
-                                int64_t c, float *y, size_t n)
-{
-    clv_engine__epi_apply(e, bias, c, y, n);
-}
-
-void clv_engine__gemm_run(const clv_engine__gemm_job *j)
-{
-    (void)j;
-}
-
-void clv_engine__gemmt_run(const clv_engine__gemmt_job *j)
-{
-    (void)j;
-}
-
-void clv_engine__transpose(const float *src, int64_t lds, int64_t rows,
-                           int64_t cols, float *dst, int64_t ldd,
-                           const clv_engine__epi *e, const float *bias,
-                           int64_t ch0)
-{
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++)
-            dst[c * ldd + r] = src[r * lds + c];
-    if (e && !clv_engine__epi_empty(e))
-        for (int64_t c = 0; c < cols; c++)
-            clv_engine__epi_apply(e, bias, ch0 + c, dst + c * ldd,
-                                  (size_t)rows);
-}
-
-#endif
