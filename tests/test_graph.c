@@ -224,9 +224,9 @@ static int crossing_brute(const clv_graph *g, int i)
     return count;
 }
 
-/* A diamond: a feeds b and c, d = b + c. Only the cuts after a and after d
- * are valid single cuts. */
-static void test_diamond(void)
+/* A diamond, not finalized: x -> A -> a; a feeds B (b) and C (c); D: d =
+ * b + c; E: e = relu(d), the output. */
+static clv_graph *diamond(void)
 {
     clv_graph *g = clv_graph_create();
     int x = input(g, "x");
@@ -238,6 +238,13 @@ static void test_diamond(void)
     node2(g, "D", CLV_OP_ADD, b, c, d);
     node1(g, "E", CLV_OP_RELU, d, e);
     clv_graph_mark_output(g, e);
+    return g;
+}
+
+/* On the diamond only the cuts after A and after D are valid single cuts. */
+static void test_diamond(void)
+{
+    clv_graph *g = diamond();
     clv_error err;
     clv_error_clear(&err);
     int rc = clv_graph_finalize(g, &err);
@@ -411,16 +418,8 @@ static void check_part(const clv_graph *g, const char *edge_names,
 
 static void test_partitions(void)
 {
-    clv_graph *g = clv_graph_create();
-    int x = input(g, "x");
-    int a = tensor(g, "a"), b = tensor(g, "b"), c = tensor(g, "c"),
-        d = tensor(g, "d"), e = tensor(g, "e");
-    node1(g, "A", CLV_OP_RELU, x, a);
-    node1(g, "B", CLV_OP_RELU, a, b);
-    node1(g, "C", CLV_OP_SIGMOID, a, c);
-    node2(g, "D", CLV_OP_ADD, b, c, d);
-    node1(g, "E", CLV_OP_RELU, d, e);
-    clv_graph_mark_output(g, e);
+    clv_graph *g = diamond();
+    int x, a, b, c;
     CHECK(clv_graph_finalize(g, NULL) == 0);
     check_part(g, "AB", "ab", "e", "A+B");
     check_part(g, "AC", "ac", "e", "A+C");

@@ -19,6 +19,10 @@
 #   ROUNDS   rounds per model (default 2)
 #   THREADS  thread counts, each model run with each (default 1; ONNX
 #            Runtime's intra-op threads and cleave's options.threads)
+#   BASELINE a git revision: also builds libcleave at that revision (in a
+#            temporary worktree) and runs its benchmark right after this
+#            tree's for every model, so that a change is judged by both
+#            builds' ratios to ONNX Runtime in the same run
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-bench}
@@ -43,10 +47,24 @@ fi
 
 work=$(mktemp -d /tmp/cleave_inproc.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# shellcheck disable=SC2046
-cc -O2 -std=c11 -Wall -Wextra -pedantic -I"$root/include" "$root/bench/engine/inproc.c" \
-  "$build/libcleave.a" $(pkg-config --libs libprotobuf-c libcjson openblas) \
-  -lglpk -lpthread -lm -ldl -o "$work/inproc"
+# inproc.c itself comes from this tree; each build's library under it
+link_inproc() { # LIBCLEAVE.a OUT
+  # shellcheck disable=SC2046
+  cc -O2 -std=c11 -Wall -Wextra -pedantic -I"$root/include" "$root/bench/engine/inproc.c" \
+    "$1" $(pkg-config --libs libprotobuf-c libcjson openblas libcrypto) \
+    -lglpk -lpthread -lm -ldl -o "$2"
+}
+link_inproc "$build/libcleave.a" "$work/inproc"
+if [ -n "${BASELINE:-}" ]; then
+  echo "== baseline $BASELINE (Release) in $work/base" >&2
+  git -C "$root" worktree add --detach "$work/base" "$BASELINE" >/dev/null 2>&1
+  trap 'git -C "$root" worktree remove --force "$work/base" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  if ! { cmake -S "$work/base" -B "$work/base/build" -DCMAKE_BUILD_TYPE=Release &&
+         cmake --build "$work/base/build" -j"$jobs" --target cleave; } >"$work/base.log" 2>&1; then
+    cat "$work/base.log" >&2; exit 1
+  fi
+  link_inproc "$work/base/build/libcleave.a" "$work/inproc-base"
+fi
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 status=0
@@ -56,7 +74,12 @@ for m in ${MODELS:-resnet18 mobilenet-v2 alexnet vgg16 googlenet tiny-yolov2}; d
     case "$m" in vgg16) runs=4 ;; tiny-yolov2) runs=8 ;; *) runs=15 ;; esac
   fi
   for t in ${THREADS:-1}; do
+    [ -z "${BASELINE:-}" ] || echo "-- this tree" >&2
     "$work/inproc" "$ort_lib" --runs "$runs" --rounds "${ROUNDS:-2}" --threads "$t" "$m" || status=1
+    if [ -n "${BASELINE:-}" ]; then
+      echo "-- baseline $BASELINE" >&2
+      "$work/inproc-base" "$ort_lib" --runs "$runs" --rounds "${ROUNDS:-2}" --threads "$t" "$m" || status=1
+    fi
   done
 done
 exit $status

@@ -97,13 +97,17 @@ int clv_rt__open_conn(edge_ctx *x, bool probe, double *probe_bps,
     rc = clv_net_handshake_client(c, &co, &ses, err);
     if (rc)
         goto fail;
-    uint64_t *held = realloc(x->held, ses.max_plans * sizeof *held);
+    /* a server that claims to keep more plans than this is tracked for
+     * this many: the edge then re-sends a PLAN it may not need to, which
+     * the server acknowledges */
+    uint32_t track = ses.max_plans < 1024 ? ses.max_plans : 1024;
+    uint64_t *held = realloc(x->held, track * sizeof *held);
     if (!held) {
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
         goto fail;
     }
     x->held = held;
-    x->max_held = (int)ses.max_plans;
+    x->max_held = (int)track;
     x->n_held = 0;
     clv_net_conn_set_timeout(c, 15000);
     if (x->o.server_times && !x->t_cloud_srv &&
