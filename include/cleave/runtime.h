@@ -239,8 +239,8 @@ typedef struct clv_edge_options {
                                 set rate */
     double rtt_ms;           /* planned round trip; 0 (default): the first
                                 probe's measured rtt, when it probes */
-    double dads_fps;         /* the rate dads plans for; 0: see
-                                clv_runtime_plan */
+    double dads_fps;         /* the rate dads plans for; 0: 30 frames/s
+                                (clv_runtime_plan) */
     /* Per graph node times (ms) for planning, borrowed, required when a
      * server is given: the edge's under its slowdown, and the cloud's. */
     const double *t_edge_ms;
