@@ -57,7 +57,7 @@
 
 #include <cblas.h>
 
-#include "engine/conv.h"
+#include "engine/op_conv.h"
 
 
 /* Rows [r0, r1) of the column matrix for output columns [j0, j0 + w) of

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/pool.h"
+#include "engine/op_pool.h"
 
 
 /* The window along one dim: first input position, and the range [lo, hi)

@@ -7,8 +7,8 @@
  */
 #include <assert.h>
 
-#include "engine/conv.h"
-#include "engine/pool.h"
+#include "engine/op_conv.h"
+#include "engine/op_pool.h"
 
 bool clv_engine__simd_ok(void)
 {

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "engine/conv.h"
+#include "engine/op_conv.h"
 #include "engine/x86/simd.h"
 
 /* TRANS on 8 interleaved channels, phase 1: the split copy of channels

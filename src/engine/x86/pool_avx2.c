@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/pool.h"
+#include "engine/op_pool.h"
 #include "engine/x86/simd.h"
 
 /* max_nan() on 8 values */

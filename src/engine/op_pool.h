@@ -3,8 +3,8 @@
  * architecture-specific kernels (x86/pool_avx2.c; generic/none.c stands in
  * elsewhere). Private to the engine.
  */
-#ifndef CLEAVE_ENGINE_POOL_H
-#define CLEAVE_ENGINE_POOL_H
+#ifndef CLEAVE_ENGINE_OP_POOL_H
+#define CLEAVE_ENGINE_OP_POOL_H
 
 #include "engine/internal.h"
 

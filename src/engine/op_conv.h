@@ -3,8 +3,8 @@
  * architecture-specific kernels (x86/conv_avx2.c; generic/none.c stands in
  * elsewhere). Private to the engine.
  */
-#ifndef CLEAVE_ENGINE_CONV_H
-#define CLEAVE_ENGINE_CONV_H
+#ifndef CLEAVE_ENGINE_OP_CONV_H
+#define CLEAVE_ENGINE_OP_CONV_H
 
 #include "engine/internal.h"
 
