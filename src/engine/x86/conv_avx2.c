@@ -299,24 +299,7 @@ CLV_AVX2_FN void clv_engine__conv_dw8_task(void *arg, int64_t t, int tid)
             _mm256_storeu_ps(orow + ox * 8, a0);
         }
     }
-    {
-        int64_t q = 0;
-        for (; q + 8 <= p->P; q += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(o + (q + i) * 8);
-            transpose8(r);
-            if (nc == 8)
-                for (int i = 0; i < 8; i++)
-                    _mm256_storeu_ps(y + i * p->P + q, r[i]);
-            else
-                for (int i = 0; i < nc; i++)
-                    _mm256_storeu_ps(y + i * p->P + q, r[i]);
-        }
-        for (; q < p->P; q++)
-            for (int i = 0; i < nc; i++)
-                y[i * p->P + q] = o[q * 8 + i];
-    }
+    deinterleave8(o, p->P, nc, y);
     if (epi && !vec_epi)
         for (int i = 0; i < nc; i++)
             clv_engine__epi_apply(&c->s->epi, c->bias, ch0 + i, y + i * p->P,

@@ -228,24 +228,7 @@ CLV_AVX2_FN void clv_engine__pool8_task(void *arg, int64_t t, int tid)
     /* without NaN, max_nan(acc, v) is max_ps(v, acc): v > acc ? v : acc,
      * signed zeros included; with one, the NaN-propagating form */
     pool8_windows_any(p, z, h, o, _mm256_movemask_ps(nanm) != 0);
-    {
-        int64_t q = 0;
-        for (; q + 8 <= p->P; q += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(o + (q + i) * 8);
-            transpose8(r);
-            if (nc == 8) /* constant indices: r in registers */
-                for (int i = 0; i < 8; i++)
-                    _mm256_storeu_ps(y + i * p->P + q, r[i]);
-            else
-                for (int i = 0; i < nc; i++)
-                    _mm256_storeu_ps(y + i * p->P + q, r[i]);
-        }
-        for (; q < p->P; q++)
-            for (int i = 0; i < nc; i++)
-                y[i * p->P + q] = o[q * 8 + i];
-    }
+    deinterleave8(o, p->P, nc, y);
 }
 
 /* MaxPool 2-D with AVX2, horizontal stride 2, one plane per task.

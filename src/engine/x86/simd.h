@@ -105,6 +105,29 @@ TGT_INLINE void transpose8(__m256 *r)
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+/* Writes nc (<= 8) planes of P values, plane i at y + i * P, from their
+ * 8-interleaved copy o (value q of plane i at o[q * 8 + i]): 8 x 8 blocks
+ * through transpose8, then the tail one value at a time. */
+TGT_INLINE void deinterleave8(const float *o, int64_t P, int nc, float *y)
+{
+    int64_t q = 0;
+    for (; q + 8 <= P; q += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = _mm256_loadu_ps(o + (q + i) * 8);
+        transpose8(r);
+        if (nc == 8) /* constant indices: r in registers */
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(y + i * P + q, r[i]);
+        else
+            for (int i = 0; i < nc; i++)
+                _mm256_storeu_ps(y + i * P + q, r[i]);
+    }
+    for (; q < P; q++)
+        for (int i = 0; i < nc; i++)
+            y[i * P + q] = o[q * 8 + i];
+}
+
 /* A mask of the first n lanes (0 <= n <= 8) for maskload/maskstore. */
 TGT_INLINE __m256i lanes_mask(int64_t n)
 {
