@@ -349,6 +349,95 @@ int clv_planner_run(clv_planner *pl, const clv_plan_options *o,
 int clv_plan_solve(const clv_problem *p, const clv_plan_options *o,
                    clv_plan *out, clv_error *err);
 
+/* ---- many jobs at once: JPS ------------------------------------------- */
+
+/*
+ * n identical inference jobs (frames of one camera rig, say) arrive at
+ * once; each job j gets its own partition, with edge time f_j, transfer
+ * time g_j and cloud time c_j, and the edge runs them one after another
+ * while the link sends one after another: a flow shop, whose MAKESPAN
+ * (the last job's completion) the JPS paper (Duan & Wu, ICPP '21)
+ * minimises, taking the cloud's time as negligible (two stages).
+ */
+
+/* Johnson's rule (JPS Algorithm 1), optimal for two stages: the jobs with
+ * f < g first, by f ascending, then the others by g descending (ties by
+ * job number). Writes the order (job indices) to order[0..n). Returns 0
+ * or CLV_ENOMEM. */
+int clv_sched_johnson(int n, const double *f, const double *g, int *order);
+
+/* The exact makespan of n jobs run in `order` (NULL: 0, 1, ...) through
+ * the edge (f), the link (g) and, when c is not NULL, the cloud (c): each
+ * stage serves one job at a time, in that order; a job enters a stage when
+ * it has left the one before and the stage is free. */
+double clv_sched_makespan(int n, const double *f, const double *g,
+                          const double *c, const int *order);
+
+/* How clv_jps_plan chooses. */
+typedef enum clv_jps_method {
+    CLV_JPS_CHAIN = 0, /* Algorithm 2 on the cuts after each node in the
+                          problem's order (exact for chain DNNs; valid
+                          partitions for any DAG) */
+    CLV_JPS_FRONTIER,  /* Algorithm 2 on the distinct min-cuts of f +
+                          lambda g over all lambda (the lower convex hull
+                          of the partitions' (f, g)): for DAGs */
+    CLV_JPS_BRUTE      /* every multiset of the chain and frontier cuts
+                          for the n jobs, each Johnson-ordered: the least
+                          two-stage makespan over those cuts */
+} clv_jps_method;
+
+typedef struct clv_jps_options {
+    clv_jps_method method; /* default CLV_JPS_CHAIN */
+    clv_link link;         /* default: the "wifi" preset */
+    int jobs;              /* n, 1 to 1000000; default 10 */
+    long brute_max;        /* the most multisets brute force tries;
+                              default 1000000 */
+} clv_jps_options;
+
+void clv_jps_options_init(clv_jps_options *o);
+
+/* A schedule: the partitions it uses, which one each job runs, the order
+ * the edge runs the jobs in, and the makespans. Initialise with
+ * clv_schedule_init(), free with clv_schedule_release(). */
+typedef struct clv_schedule {
+    int n_cands;         /* candidate cuts after the virtual blocks (JPS
+                            §3.2: a cut with no less f and no less g than
+                            another is dropped) */
+    int n_parts;
+    clv_plan *parts;     /* each with its partition (on_edge, part) and
+                            f = edge_ms, g = transfer_ms, c = cloud_ms */
+    int n_jobs;
+    int *job_part;       /* job j runs parts[job_part[j]] */
+    int *order;          /* the jobs in the order they run (Johnson's) */
+    double makespan_ms;  /* two stages (edge, link): what JPS minimises */
+    double makespan3_ms; /* the same order through three stages */
+    /* Algorithm 2: l* (the leftmost candidate with f >= g; -1 for brute
+     * force), the paper's ratio floor((f(l*) - g(l*)) / (g(l*-1) -
+     * f(l*-1))) of jobs at l*-1 to jobs at l*, the count at l*-1 it gives
+     * (n r / (r + 1), rounded down) and its makespan, and the count at
+     * l*-1 that every split of n finds best, which the schedule uses. */
+    int lstar;
+    int ratio;
+    int count_ratio;
+    double makespan_ratio_ms;
+    int count_best;
+    long evaluations;    /* min-cuts (frontier), cuts (chain) or multisets
+                            (brute) evaluated */
+} clv_schedule;
+
+void clv_schedule_init(clv_schedule *s);
+void clv_schedule_release(clv_schedule *s);
+
+/*
+ * Plans `o->jobs` identical jobs of the finalized problem `p` over
+ * `o->link` (JPS Algorithms 1 and 2; see clv_jps_method). Fills `out`;
+ * returns 0, CLV_EINVAL (bad link or job count), CLV_ELIMIT (brute force
+ * over more than o->brute_max multisets: the message says how many jobs
+ * and cuts) or CLV_ENOMEM.
+ */
+int clv_jps_plan(const clv_problem *p, const clv_jps_options *o,
+                 clv_schedule *out, clv_error *err);
+
 /* ---- output ------------------------------------------------------------ */
 
 /* The plan as JSON text (malloc'd, the caller frees; NULL when out of

@@ -1,0 +1,581 @@
+/*
+ * Many jobs at once: the JPS paper (Duan & Wu, ICPP '21). Johnson's rule
+ * for two stages (Algorithm 1), the exact makespan of an order for two or
+ * three stages, and the joint partition of n identical jobs: the virtual
+ * blocks and binary search of Algorithm 2 on a chain of cuts or on the
+ * frontier of min-cuts, with the paper's ratio and the best count, and
+ * brute force over every multiset of cuts for small cases.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/internal.h"
+
+/* ---- scheduling ----------------------------------------------------------- */
+
+typedef struct johnson_key {
+    int job;
+    bool first; /* f < g: the communication-heavy set S1 */
+    double key; /* S1: f ascending; S2: g descending */
+} johnson_key;
+
+static int cmp_johnson(const void *a, const void *b)
+{
+    const johnson_key *x = a, *y = b;
+    if (x->first != y->first)
+        return x->first ? -1 : 1;
+    double kx = x->first ? x->key : -x->key;
+    double ky = y->first ? y->key : -y->key;
+    if (kx != ky)
+        return kx < ky ? -1 : 1;
+    return (x->job > y->job) - (x->job < y->job); /* stable */
+}
+
+int clv_sched_johnson(int n, const double *f, const double *g, int *order)
+{
+    johnson_key *k = malloc(((size_t)n + 1) * sizeof *k);
+    if (!k)
+        return CLV_ENOMEM;
+    for (int j = 0; j < n; j++) {
+        k[j].job = j;
+        k[j].first = f[j] < g[j];
+        k[j].key = k[j].first ? f[j] : g[j];
+    }
+    qsort(k, (size_t)n, sizeof *k, cmp_johnson);
+    for (int j = 0; j < n; j++)
+        order[j] = k[j].job;
+    free(k);
+    return 0;
+}
+
+double clv_sched_makespan(int n, const double *f, const double *g,
+                          const double *c, const int *order)
+{
+    double e = 0, l = 0, s = 0; /* when each stage is free */
+    for (int i = 0; i < n; i++) {
+        int j = order ? order[i] : i;
+        e += f[j];
+        l = (l > e ? l : e) + g[j];
+        if (c)
+            s = (s > l ? s : l) + c[j];
+    }
+    return c ? s : l;
+}
+
+/* ---- the schedule ----------------------------------------------------------- */
+
+void clv_schedule_init(clv_schedule *s)
+{
+    memset(s, 0, sizeof *s);
+    s->lstar = -1;
+}
+
+void clv_schedule_release(clv_schedule *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_parts; i++)
+        clv_plan_release(&s->parts[i]);
+    free(s->parts);
+    free(s->job_part);
+    free(s->order);
+    clv_schedule_init(s);
+}
+
+/* ---- candidate cuts ------------------------------------------------------- */
+
+typedef struct cand {
+    unsigned char *on_edge; /* problem nodes */
+    double f, g, c;
+} cand;
+
+typedef struct cands {
+    int n, cap, n_nodes;
+    cand *v;
+} cands;
+
+static void cands_free(cands *cs)
+{
+    for (int i = 0; i < cs->n; i++)
+        free(cs->v[i].on_edge);
+    free(cs->v);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* Adds the partition `on_edge` (copied) with its costs; a partition
+ * already there is not added twice. 0 or CLV_ENOMEM. */
+static int cands_add(cands *cs, const unsigned char *on_edge,
+                     const clv_plan *pl)
+{
+    for (int i = 0; i < cs->n; i++)
+        if (memcmp(cs->v[i].on_edge, on_edge, (size_t)cs->n_nodes) == 0)
+            return 0;
+    if (cs->n == cs->cap) {
+        int cap = cs->cap ? 2 * cs->cap : 16;
+        cand *v = realloc(cs->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return CLV_ENOMEM;
+        cs->v = v;
+        cs->cap = cap;
+    }
+    cand *c = &cs->v[cs->n];
+    c->on_edge = malloc((size_t)cs->n_nodes + 1);
+    if (!c->on_edge)
+        return CLV_ENOMEM;
+    memcpy(c->on_edge, on_edge, (size_t)cs->n_nodes);
+    c->f = pl->edge_ms;
+    c->g = pl->transfer_ms;
+    c->c = pl->cloud_ms;
+    cs->n++;
+    return 0;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->f != y->f)
+        return x->f < y->f ? -1 : 1;
+    return (x->g > y->g) - (x->g < y->g);
+}
+
+/* The virtual blocks (JPS §3.2): a cut that sends at least as much as one
+ * with no more edge time is never better, whatever the other jobs do
+ * (both of its stages are no shorter), so it joins the block before it.
+ * What stays has f increasing and g decreasing. */
+static void cands_frontier(cands *cs)
+{
+    qsort(cs->v, (size_t)cs->n, sizeof *cs->v, cmp_cand);
+    int k = 0;
+    for (int i = 0; i < cs->n; i++) {
+        if (k > 0 && cs->v[i].g >= cs->v[k - 1].g) {
+            free(cs->v[i].on_edge);
+            continue;
+        }
+        if (k > 0 && cs->v[i].f == cs->v[k - 1].f) {
+            /* same edge time, less to send: it replaces the previous */
+            free(cs->v[k - 1].on_edge);
+            cs->v[k - 1] = cs->v[i];
+            continue;
+        }
+        cs->v[k++] = cs->v[i];
+    }
+    cs->n = k;
+}
+
+/* Every cut of the chain: nodes 0..k of the problem's (topological) order
+ * on the edge, k = 0 (the raw frame crosses) to n - 1 (all on the edge). */
+static int chain_cands(const clv_problem *p, const clv_link *link, cands *cs,
+                       clv_error *err)
+{
+    int n = clv_problem_n_nodes(p), rc = 0;
+    unsigned char *e = calloc((size_t)n + 1, 1);
+    clv_plan pl;
+    clv_plan_init(&pl);
+    if (!e)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    for (int k = 0; k < n && !rc; k++) {
+        e[k] = 1;
+        rc = clv_plan_evaluate(p, link, e, &pl, err);
+        if (!rc && cands_add(cs, e, &pl))
+            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    clv_plan_release(&pl);
+    free(e);
+    return rc;
+}
+
+/* The distinct min-cuts of f + lambda * g over lambda > 0: the vertices
+ * of the lower convex hull of the (f, g) points of all partitions, found
+ * by a parametric search (each pair of neighbours on the hull gives the
+ * lambda at which both are optimal; a cut below their line there is a new
+ * vertex between them). The cloud's time does not count (the two stages
+ * of JPS), so the min-cuts are taken on a copy of the problem without it;
+ * lambda scales the link's bandwidth. */
+typedef struct frontier {
+    clv_planner *pl;
+    const clv_problem *p, *p0;
+    clv_link link;
+    cands *cs;
+    clv_plan trial, truth;
+    long cuts;
+} frontier;
+
+static int frontier_cut(frontier *fr, double lambda, double *f, double *g,
+                        clv_error *err)
+{
+    clv_plan_options o;
+    clv_plan_options_init(&o);
+    o.method = CLV_PLAN_DSL;
+    o.link = fr->link;
+    o.link.rtt_ms = 0;
+    o.link.bandwidth_mbps = fr->link.bandwidth_mbps / lambda;
+    int rc = clv_planner_run(fr->pl, &o, &fr->trial, err);
+    fr->cuts++;
+    if (rc)
+        return rc;
+    /* its costs on the real problem and link */
+    rc = clv_plan_evaluate(fr->p, &fr->link, fr->trial.on_edge, &fr->truth,
+                           err);
+    if (rc)
+        return rc;
+    /* f and g of the search: the real edge time, the transfer without the
+     * round trip (which every offloading cut pays alike) */
+    *f = fr->truth.edge_ms;
+    *g = fr->trial.transfer_ms / lambda;
+    if (cands_add(fr->cs, fr->trial.on_edge, &fr->truth))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int frontier_between(frontier *fr, double fa, double ga, double fb,
+                            double gb, int depth, clv_error *err)
+{
+    /* a: less edge time, more to send */
+    if (!(ga > gb) || !(fb > fa) || depth > 64)
+        return 0;
+    double lambda = (fb - fa) / (ga - gb), f, g;
+    int rc = frontier_cut(fr, lambda, &f, &g, err);
+    if (rc)
+        return rc;
+    double va = fa + lambda * ga, v = f + lambda * g;
+    if (!(v < va - 1e-9 * (fabs(va) + 1)))
+        return 0; /* a and b are neighbours on the hull */
+    if ((rc = frontier_between(fr, fa, ga, f, g, depth + 1, err)))
+        return rc;
+    return frontier_between(fr, f, g, fb, gb, depth + 1, err);
+}
+
+static int frontier_cands(const clv_problem *p, const clv_link *link,
+                          cands *cs, long *cuts, clv_error *err)
+{
+    frontier fr;
+    memset(&fr, 0, sizeof fr);
+    fr.p = p;
+    fr.link = *link;
+    fr.cs = cs;
+    clv_plan_init(&fr.trial);
+    clv_plan_init(&fr.truth);
+    clv_problem *p0 = clv_problem_create();
+    int rc = p0 ? 0 : clv_error_set(err, CLV_ENOMEM, "out of memory");
+    for (int i = 0; i < clv_problem_n_nodes(p) && !rc; i++) {
+        const clv_problem_node *nd = clv_problem_node_at(p, i);
+        rc = clv_problem_add_node(p0, nd->name, nd->t_edge_ms, 0,
+                                  nd->out_bytes, nd->n_inputs, nd->inputs,
+                                  NULL, err);
+    }
+    if (!rc)
+        rc = clv_problem_finalize(p0, err);
+    if (!rc)
+        rc = clv_planner_create(p0, &fr.pl, err);
+    double f_lo, g_lo, f_hi, g_hi;
+    /* the extremes: send the least (all edge, or the smallest cut), and
+     * compute the least on the edge */
+    if (!rc)
+        rc = frontier_cut(&fr, 1e9, &f_hi, &g_hi, err);
+    if (!rc)
+        rc = frontier_cut(&fr, 1e-9, &f_lo, &g_lo, err);
+    if (!rc)
+        rc = frontier_between(&fr, f_lo, g_lo, f_hi, g_hi, 0, err);
+    *cuts = fr.cuts;
+    clv_plan_release(&fr.trial);
+    clv_plan_release(&fr.truth);
+    clv_planner_free(fr.pl);
+    clv_problem_free(p0);
+    return rc;
+}
+
+/* ---- schedules of two cuts ------------------------------------------------ */
+
+/* Fills s with n jobs: n1 at candidate a, the rest at b (a == b: all at
+ * a), Johnson-ordered, with both makespans. */
+static int fill_two(const clv_problem *p, const clv_link *link,
+                    const cands *cs, int a, int b, int n, int n1,
+                    clv_schedule *s, clv_error *err)
+{
+    int np = a == b || n1 == 0 || n1 == n ? 1 : 2;
+    int rc = 0;
+    s->parts = calloc((size_t)np, sizeof *s->parts);
+    s->job_part = malloc((size_t)n * sizeof *s->job_part);
+    s->order = malloc((size_t)n * sizeof *s->order);
+    double *f = malloc((size_t)n * 3 * sizeof *f);
+    if (!s->parts || !s->job_part || !s->order || !f) {
+        free(f);
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    double *g = f + n, *c = g + n;
+    int idx[2] = {n1 == 0 ? b : a, b};
+    s->n_parts = np;
+    for (int i = 0; i < np && !rc; i++) {
+        clv_plan_init(&s->parts[i]);
+        rc = clv_plan_evaluate(p, link, cs->v[idx[i]].on_edge, &s->parts[i],
+                               err);
+    }
+    s->n_jobs = n;
+    for (int j = 0; j < n && !rc; j++) {
+        int k = np == 1 ? 0 : j < n1 ? 0 : 1;
+        s->job_part[j] = k;
+        f[j] = s->parts[k].edge_ms;
+        g[j] = s->parts[k].transfer_ms;
+        c[j] = s->parts[k].cloud_ms;
+    }
+    if (!rc && clv_sched_johnson(n, f, g, s->order))
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+    if (!rc) {
+        s->makespan_ms = clv_sched_makespan(n, f, g, NULL, s->order);
+        s->makespan3_ms = clv_sched_makespan(n, f, g, c, s->order);
+    }
+    free(f);
+    return rc;
+}
+
+/* The two-stage makespan of n1 jobs at a and n - n1 at b, Johnson-ordered
+ * (a has f < g, b has f >= g, so a's jobs go first: Proposition 4.1 for
+ * two kinds of jobs). */
+static double two_makespan(const cand *a, const cand *b, int n, int n1)
+{
+    if (n1 == 0)
+        a = b;
+    if (n1 == n)
+        b = a;
+    /* S1 (f < g) first, then S2; each kind's jobs together */
+    const cand *first = a->f < a->g ? a : b, *second = first == a ? b : a;
+    int nf = first == a ? n1 : n - n1, ns = n - nf;
+    double e = 0, l = 0;
+    for (int i = 0; i < nf; i++) {
+        e += first->f;
+        l = (l > e ? l : e) + first->g;
+    }
+    for (int i = 0; i < ns; i++) {
+        e += second->f;
+        l = (l > e ? l : e) + second->g;
+    }
+    return l;
+}
+
+/* Algorithm 2 on the candidates (f increasing, g decreasing): the binary
+ * search for l*, the leftmost cut with f >= g; the paper's ratio of jobs
+ * at l* - 1 to jobs at l*; and the best count by trying every split. */
+static int algorithm2(const clv_problem *p, const clv_link *link,
+                      const cands *cs, int n, clv_schedule *s,
+                      clv_error *err)
+{
+    int lo = 0, hi = cs->n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (cs->v[mid].f < cs->v[mid].g)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int ls = lo; /* the last candidate has the least g: all edge, g = 0 */
+    s->lstar = ls;
+    if (ls == 0 || cs->v[ls].f == cs->v[ls].g) {
+        /* nothing to pair with, or a perfect balance: every job at l* */
+        s->ratio = 0;
+        s->count_ratio = s->count_best = 0;
+        int rc = fill_two(p, link, cs, ls, ls, n, 0, s, err);
+        s->makespan_ratio_ms = s->makespan_ms;
+        return rc;
+    }
+    const cand *a = &cs->v[ls - 1], *b = &cs->v[ls];
+    double r = floor((b->f - b->g) / (a->g - a->f));
+    s->ratio = r > 1e9 ? 1000000000 : (int)r;
+    /* ratio r : 1 of jobs at l* - 1 and at l* */
+    int n1 = (int)floor((double)n * r / (r + 1));
+    s->count_ratio = n1;
+    s->makespan_ratio_ms = two_makespan(a, b, n, n1);
+    int best = n1;
+    double bm = s->makespan_ratio_ms;
+    for (int k = 0; k <= n; k++) {
+        double m = two_makespan(a, b, n, k);
+        if (m < bm) {
+            bm = m;
+            best = k;
+        }
+    }
+    s->count_best = best;
+    return fill_two(p, link, cs, ls - 1, ls, n, best, s, err);
+}
+
+/* ---- brute force ------------------------------------------------------------ */
+
+/* Every multiset of the candidates for n identical jobs, each
+ * Johnson-ordered: the least two-stage makespan. */
+typedef struct brute_jps {
+    const cands *cs;
+    int n;
+    int *count, *best;
+    double *f, *g;
+    int *order;
+    double best_m;
+    long evals;
+} brute_jps;
+
+static void brute_rec(brute_jps *b, int i, int left)
+{
+    if (i == b->cs->n - 1) {
+        b->count[i] = left;
+        int j = 0;
+        for (int k = 0; k < b->cs->n; k++)
+            for (int q = 0; q < b->count[k]; q++, j++) {
+                b->f[j] = b->cs->v[k].f;
+                b->g[j] = b->cs->v[k].g;
+            }
+        clv_sched_johnson(b->n, b->f, b->g, b->order);
+        double m = clv_sched_makespan(b->n, b->f, b->g, NULL, b->order);
+        b->evals++;
+        if (m < b->best_m) {
+            b->best_m = m;
+            memcpy(b->best, b->count, (size_t)b->cs->n * sizeof *b->best);
+        }
+        return;
+    }
+    for (int c = left; c >= 0; c--) {
+        b->count[i] = c;
+        brute_rec(b, i + 1, left - c);
+    }
+}
+
+/* C(n + k - 1, k - 1), or -1 beyond `max`. */
+static long multisets(int n, int k, long max)
+{
+    double v = 1;
+    for (int i = 1; i < k; i++) {
+        v = v * (double)(n + i) / (double)i;
+        if (v > (double)max)
+            return -1;
+    }
+    return (long)(v + 0.5);
+}
+
+static int brute_schedule(const clv_problem *p, const clv_link *link,
+                          const cands *cs, int n, long max, clv_schedule *s,
+                          clv_error *err)
+{
+    long combos = multisets(n, cs->n, max);
+    if (combos < 0)
+        return clv_error_set(err, CLV_ELIMIT,
+                             "jps brute force: %d jobs over %d cuts are more "
+                             "than %ld combinations; use fewer jobs or the "
+                             "jps planner",
+                             n, cs->n, max);
+    brute_jps b;
+    memset(&b, 0, sizeof b);
+    b.cs = cs;
+    b.n = n;
+    b.best_m = INFINITY;
+    b.count = calloc((size_t)cs->n, sizeof *b.count);
+    b.best = calloc((size_t)cs->n, sizeof *b.best);
+    b.f = malloc((size_t)n * 2 * sizeof *b.f);
+    b.order = malloc((size_t)n * sizeof *b.order);
+    int rc = 0;
+    if (!b.count || !b.best || !b.f || !b.order) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto out;
+    }
+    b.g = b.f + n;
+    brute_rec(&b, 0, n);
+    /* the schedule of the best multiset */
+    int used = 0;
+    for (int k = 0; k < cs->n; k++)
+        used += b.best[k] > 0;
+    s->parts = calloc((size_t)used, sizeof *s->parts);
+    s->job_part = malloc((size_t)n * sizeof *s->job_part);
+    s->order = malloc((size_t)n * sizeof *s->order);
+    if (!s->parts || !s->job_part || !s->order) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto out;
+    }
+    s->n_jobs = n;
+    int j = 0;
+    double *c = malloc((size_t)n * sizeof *c);
+    if (!c) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int k = 0; k < cs->n && !rc; k++) {
+        if (!b.best[k])
+            continue;
+        clv_plan_init(&s->parts[s->n_parts]);
+        rc = clv_plan_evaluate(p, link, cs->v[k].on_edge,
+                               &s->parts[s->n_parts], err);
+        for (int q = 0; q < b.best[k] && !rc; q++, j++) {
+            s->job_part[j] = s->n_parts;
+            b.f[j] = cs->v[k].f;
+            b.g[j] = cs->v[k].g;
+            c[j] = cs->v[k].c;
+        }
+        s->n_parts++;
+    }
+    if (!rc) {
+        clv_sched_johnson(n, b.f, b.g, s->order);
+        s->makespan_ms = clv_sched_makespan(n, b.f, b.g, NULL, s->order);
+        s->makespan3_ms = clv_sched_makespan(n, b.f, b.g, c, s->order);
+        s->evaluations = b.evals;
+    }
+    free(c);
+out:
+    free(b.count);
+    free(b.best);
+    free(b.f);
+    free(b.order);
+    return rc;
+}
+
+/* ---- the planner ------------------------------------------------------------ */
+
+void clv_jps_options_init(clv_jps_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = CLV_JPS_CHAIN;
+    clv_link_preset("wifi", &o->link);
+    o->jobs = 10;
+    o->brute_max = 1000000;
+}
+
+int clv_jps_plan(const clv_problem *p, const clv_jps_options *o,
+                 clv_schedule *out, clv_error *err)
+{
+    cands cs;
+    long cuts = 0;
+    int rc;
+    clv_schedule_release(out);
+    if (!p || !p->finalized)
+        return clv_error_set(err, CLV_EINVAL, "jps needs a finalized problem");
+    if ((rc = clv_plan__check_link(&o->link, err)))
+        return rc;
+    if (o->jobs < 1 || o->jobs > 1000000)
+        return clv_error_set(err, CLV_EINVAL,
+                             "jps: the number of jobs must be 1 to 1000000, "
+                             "not %d",
+                             o->jobs);
+    memset(&cs, 0, sizeof cs);
+    cs.n_nodes = clv_problem_n_nodes(p);
+    /* brute force tries both kinds of candidates */
+    if (o->method != CLV_JPS_CHAIN)
+        rc = frontier_cands(p, &o->link, &cs, &cuts, err);
+    if (!rc && o->method != CLV_JPS_FRONTIER)
+        rc = chain_cands(p, &o->link, &cs, err);
+    if (!rc) {
+        cands_frontier(&cs);
+        out->n_cands = cs.n;
+        if (o->method == CLV_JPS_BRUTE)
+            rc = brute_schedule(p, &o->link, &cs, o->jobs, o->brute_max,
+                                out, err);
+        else
+            rc = algorithm2(p, &o->link, &cs, o->jobs, out, err);
+    }
+    if (!rc && o->method == CLV_JPS_FRONTIER)
+        out->evaluations = cuts;
+    else if (!rc && o->method == CLV_JPS_CHAIN)
+        out->evaluations = clv_problem_n_nodes(p);
+    out->n_cands = cs.n;
+    cands_free(&cs);
+    if (rc) {
+        clv_schedule_release(out);
+        out->n_cands = 0;
+    }
+    return rc;
+}
