@@ -183,11 +183,63 @@ static void test_errors(void)
     free(out);
 }
 
+/* --planner jps: the schedule beside the baselines; its JSON; brute
+ * force refuses what it cannot finish; --jobs alone is a usage error. */
+static void test_jps(void)
+{
+    char *out;
+    const char *base = "plan zoo:googlenet --edge-gflops 2 --cloud-gflops "
+                       "100 --link 4g --planner jps --jobs 100";
+    char cmd[256];
+    CHECK(cleave(base, &out) == 0);
+    CHECKF(strstr(out, "LO all on the edge") && strstr(out, "CO all in the "
+           "cloud") && strstr(out, "PO every job at dsl's cut") &&
+           strstr(out, "JPS frontier") && strstr(out, "Johnson's rule"),
+           "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s --json", base);
+    CHECK(cleave(cmd, &out) == 0);
+    cJSON *j = cJSON_Parse(out);
+    CHECKF(j != NULL, "not JSON: %s", out);
+    if (j) {
+        const cJSON *bl = cJSON_GetObjectItemCaseSensitive(j, "baselines_ms");
+        const cJSON *cuts = cJSON_GetObjectItemCaseSensitive(j, "cuts");
+        double m = num(j, "makespan_ms");
+        CHECK(num(j, "jobs") == 100 && cJSON_GetArraySize(cuts) >= 1);
+        /* JPS never loses to its own baselines: every job at one cut is
+         * one of the schedules it weighs */
+        CHECKF(m > 0 && m <= num(bl, "PO") + 1e-6 && m <= num(bl, "LO") &&
+                   m <= num(bl, "CO") + 1e-6,
+               "makespan %g, PO %g, LO %g, CO %g", m, num(bl, "PO"),
+               num(bl, "LO"), num(bl, "CO"));
+        int jobs = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cuts) jobs += (int)num(c, "jobs");
+        CHECK(jobs == 100);
+        CHECK(cJSON_GetArraySize(
+                  cJSON_GetObjectItemCaseSensitive(j, "order")) == 100);
+        cJSON_Delete(j);
+    }
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s --jps brute", base);
+    CHECK(cleave(cmd, &out) == 1);
+    CHECKF(strstr(out, "100 jobs") && strstr(out, "combinations"), "%s", out);
+    free(out);
+    CHECK(cleave("plan zoo:lenet --edge-gflops 1 --cloud-gflops 10 --jobs 3",
+                 &out) == 2);
+    CHECKF(strstr(out, "--jobs and --jps go with --planner jps"), "%s", out);
+    free(out);
+    CHECK(cleave("plan zoo:lenet --edge-gflops 1 --cloud-gflops 10 --planner "
+                 "jps --jps fast", &out) == 2);
+    free(out);
+}
+
 int main(void)
 {
     CHECK(system("mkdir -p " DIR) == 0);
     test_problem_file();
     test_model();
     test_errors();
+    test_jps();
     return check_report("test_plan_cli");
 }

@@ -50,6 +50,15 @@ static const char plan_usage[] =
     "  --objective NAME     brute: latency (default), stage or budget\n"
     "  --sweep              every planner on every link preset, side by "
     "side\n"
+    "  --planner jps        N identical jobs at once (the JPS paper): each\n"
+    "                       job its own cut, Johnson's order; the makespan\n"
+    "                       beside all-edge (LO), all-cloud (CO) and every\n"
+    "                       job at dsl's cut in order (PO)\n"
+    "  --jobs N             jps: the number of jobs (default 10)\n"
+    "  --jps WAY            jps: frontier (default: the min-cuts of every\n"
+    "                       bandwidth, for DAGs), chain (the cuts after each\n"
+    "                       layer in order, the paper's), brute (every mix\n"
+    "                       of those cuts; small cases only)\n"
     "\n"
     "Output:\n"
     "  --json               the plan as JSON (docs/plan.md)\n"
@@ -62,6 +71,9 @@ typedef struct plan_args {
     double edge_gflops, cloud_gflops;
     double bandwidth, rtt;
     bool have_bw, have_rtt, count_result, json, sweep;
+    bool jps;                /* --planner jps */
+    uint64_t jobs;           /* --jobs N */
+    const char *jps_method;  /* --jps chain|frontier|brute */
     clv_plan_options o;
     uint64_t seed;
 } plan_args;
@@ -72,9 +84,11 @@ static int parse_args(int argc, char **argv, plan_args *a)
     const char *link = NULL, *bandwidth = NULL, *planner = NULL;
     const char *objective = NULL;
     bool have_budget = false, have_gflops[2] = {false, false};
+    bool have_jobs = false;
     memset(a, 0, sizeof *a);
     clv_plan_options_init(&a->o);
     a->seed = 1;
+    a->jobs = 10;
     const cli_opt opts[] = {
         {"json", 0, CLI_FLAG, &a->json, NULL},
         {"sweep", 0, CLI_FLAG, &a->sweep, NULL},
@@ -94,6 +108,8 @@ static int parse_args(int argc, char **argv, plan_args *a)
         {"cloud-budget", 0, CLI_DBL, &a->o.cloud_budget_ms, &have_budget},
         {"planner", 0, CLI_STR, &planner, NULL},
         {"objective", 0, CLI_STR, &objective, NULL},
+        {"jobs", 0, CLI_U64, &a->jobs, &have_jobs},
+        {"jps", 0, CLI_STR, &a->jps_method, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int rc = cli_parse("plan", plan_usage, opts, argc, argv, "MODEL",
                        &a->model, 1, NULL);
@@ -150,10 +166,27 @@ static int parse_args(int argc, char **argv, plan_args *a)
         a->bandwidth = bps / 1e6;
         a->have_bw = true;
     }
-    if (planner && clv_plan_method_from_name(planner, &a->o.method)) {
+    a->jps = planner && !strcmp(planner, "jps");
+    if (planner && !a->jps &&
+        clv_plan_method_from_name(planner, &a->o.method)) {
         fprintf(stderr, "cleave plan: --planner: unknown planner '%s' (edge, "
                         "cloud, neurosurgeon, brute, dsl, dsh, dads, "
-                        "dsccs)\n", planner);
+                        "dsccs, jps)\n", planner);
+        return CLI_USAGE;
+    }
+    if (!a->jps && (have_jobs || a->jps_method)) {
+        fprintf(stderr, "cleave plan: --jobs and --jps go with --planner "
+                        "jps\n");
+        return CLI_USAGE;
+    }
+    if (a->jps && (a->jobs < 1 || a->jobs > 1000000)) {
+        fprintf(stderr, "cleave plan: --jobs: 1 to 1000000\n");
+        return CLI_USAGE;
+    }
+    if (a->jps_method && strcmp(a->jps_method, "chain") &&
+        strcmp(a->jps_method, "frontier") && strcmp(a->jps_method, "brute")) {
+        fprintf(stderr, "cleave plan: --jps: '%s' is not chain, frontier or "
+                        "brute\n", a->jps_method);
         return CLI_USAGE;
     }
     if (have_budget)
@@ -434,6 +467,172 @@ static int sweep(const clv_problem *p, const plan_args *a)
     return rc;
 }
 
+/* The makespan of n jobs all at partition `on_edge` (problem flags), in
+ * order. */
+static double same_cut_makespan(const clv_problem *p, const clv_link *link,
+                                const unsigned char *on_edge, int n,
+                                bool three)
+{
+    clv_plan pl;
+    clv_plan_init(&pl);
+    double m = NAN;
+    if (!clv_plan_evaluate(p, link, on_edge, &pl, NULL)) {
+        /* n identical jobs: edge n f, then the last g (and c) */
+        double f = pl.edge_ms, g = pl.transfer_ms, c = pl.cloud_ms;
+        double e = 0, l = 0, s = 0;
+        for (int i = 0; i < n; i++) {
+            e += f;
+            l = (l > e ? l : e) + g;
+            s = (s > l ? s : l) + c;
+        }
+        m = three ? s : l;
+    }
+    clv_plan_release(&pl);
+    return m;
+}
+
+/* cleave plan --planner jps: the schedule and the paper's baselines. */
+static int plan_jps(const clv_problem *p, const clv_link *link,
+                    const char *label, const plan_args *a)
+{
+    clv_jps_options o;
+    clv_schedule s;
+    clv_plan dsl;
+    clv_error err;
+    int n = (int)a->jobs, rc = CLI_FAIL, np = clv_problem_n_nodes(p);
+    clv_error_clear(&err);
+    clv_jps_options_init(&o);
+    clv_schedule_init(&s);
+    clv_plan_init(&dsl);
+    o.link = *link;
+    o.jobs = n;
+    o.method = !a->jps_method || !strcmp(a->jps_method, "frontier")
+                   ? CLV_JPS_FRONTIER
+               : !strcmp(a->jps_method, "chain") ? CLV_JPS_CHAIN
+                                                 : CLV_JPS_BRUTE;
+    const char *way = o.method == CLV_JPS_FRONTIER ? "frontier"
+                      : o.method == CLV_JPS_CHAIN  ? "chain"
+                                                   : "brute";
+    unsigned char *flags = malloc((size_t)np + 1);
+    clv_plan_options po;
+    clv_plan_options_init(&po);
+    po.method = CLV_PLAN_DSL;
+    po.link = *link;
+    int r = flags ? clv_jps_plan(p, &o, &s, &err) : CLV_ENOMEM;
+    if (!r)
+        r = clv_plan_solve(p, &po, &dsl, &err);
+    if (r) {
+        fprintf(stderr, "cleave plan: jps: %s\n", clv_error_text(&err, r));
+        goto out;
+    }
+    /* the baselines: all on the edge, all in the cloud, dsl's cut */
+    double base[3], base3[3];
+    for (int b = 0; b < 3; b++) {
+        if (b < 2)
+            for (int i = 0; i < np; i++)
+                flags[i] = b == 0 || i == 0;
+        else
+            memcpy(flags, dsl.on_edge, (size_t)np);
+        base[b] = same_cut_makespan(p, link, flags, n, false);
+        base3[b] = same_cut_makespan(p, link, flags, n, true);
+    }
+    static const char *const bname[3] = {"LO", "CO", "PO"};
+    if (a->json) {
+        cJSON *root = cJSON_CreateObject(), *cuts = cJSON_CreateArray();
+        cJSON *order = cJSON_CreateArray(), *bl = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "format", "cleave-schedule");
+        cJSON_AddNumberToObject(root, "version", 1);
+        cJSON_AddStringToObject(root, "planner", "jps");
+        cJSON_AddStringToObject(root, "method", way);
+        cJSON_AddNumberToObject(root, "jobs", n);
+        cJSON_AddNumberToObject(root, "bandwidth_mbps", link->bandwidth_mbps);
+        cJSON_AddNumberToObject(root, "candidates", s.n_cands);
+        for (int k = 0; k < s.n_parts; k++) {
+            const clv_plan *pl = &s.parts[k];
+            cJSON *c = cJSON_CreateObject(), *names = cJSON_CreateArray();
+            int cnt = 0;
+            for (int j = 0; j < s.n_jobs; j++)
+                cnt += s.job_part[j] == k;
+            for (int q = 0; q < pl->n_cut; q++)
+                cJSON_AddItemToArray(names, cJSON_CreateString(
+                    clv_problem_node_at(p, pl->cut[q])->name));
+            cJSON_AddNumberToObject(c, "jobs", cnt);
+            cJSON_AddItemToObject(c, "cut", names);
+            cJSON_AddNumberToObject(c, "cut_bytes", (double)pl->cut_bytes);
+            cJSON_AddNumberToObject(c, "edge_ms", pl->edge_ms);
+            cJSON_AddNumberToObject(c, "transfer_ms", pl->transfer_ms);
+            cJSON_AddNumberToObject(c, "cloud_ms", pl->cloud_ms);
+            cJSON_AddItemToArray(cuts, c);
+        }
+        for (int i = 0; i < s.n_jobs; i++)
+            cJSON_AddItemToArray(order,
+                                 cJSON_CreateNumber(s.job_part[s.order[i]]));
+        cJSON_AddItemToObject(root, "cuts", cuts);
+        cJSON_AddItemToObject(root, "order", order);
+        cJSON_AddNumberToObject(root, "makespan_ms", s.makespan_ms);
+        cJSON_AddNumberToObject(root, "makespan3_ms", s.makespan3_ms);
+        if (s.lstar >= 0) {
+            cJSON *al = cJSON_CreateObject();
+            cJSON_AddNumberToObject(al, "ratio", s.ratio);
+            cJSON_AddNumberToObject(al, "count_ratio", s.count_ratio);
+            cJSON_AddNumberToObject(al, "makespan_ratio_ms",
+                                    s.makespan_ratio_ms);
+            cJSON_AddNumberToObject(al, "count_best", s.count_best);
+            cJSON_AddItemToObject(root, "algorithm2", al);
+        }
+        for (int b = 0; b < 3; b++)
+            cJSON_AddNumberToObject(bl, bname[b], base[b]);
+        cJSON_AddItemToObject(root, "baselines_ms", bl);
+        rc = cli_print_json(root);
+        goto out;
+    }
+    printf("jps (%s) for %d jobs, %s%.4g Mbit/s: %d candidate cuts, %d "
+           "used\n",
+           way, n, label, link->bandwidth_mbps, s.n_cands, s.n_parts);
+    for (int k = 0; k < s.n_parts; k++) {
+        const clv_plan *pl = &s.parts[k];
+        char cut[160];
+        int cnt = 0;
+        for (int j = 0; j < s.n_jobs; j++)
+            cnt += s.job_part[j] == k;
+        cut_names(p, pl, cut, sizeof cut);
+        printf("  cut %c  %6d jobs  edge %9.3f  transfer %9.3f  cloud "
+               "%8.3f ms  after %s\n",
+               'A' + k, cnt, pl->edge_ms, pl->transfer_ms, pl->cloud_ms, cut);
+    }
+    printf("  order  ");
+    for (int i = 0, run = 0; i < s.n_jobs; i++) {
+        int k = s.job_part[s.order[i]];
+        run++;
+        if (i + 1 == s.n_jobs || s.job_part[s.order[i + 1]] != k) {
+            printf("%s%d x %c", i + 1 - run ? ", then " : "", run, 'A' + k);
+            run = 0;
+        }
+    }
+    printf(" (Johnson's rule)\n");
+    if (s.lstar >= 0 && s.n_parts == 2)
+        printf("  Algorithm 2: the paper's ratio %d:1 puts %d jobs at the "
+               "first cut (makespan %.1f ms); every split tried: %d\n",
+               s.ratio, s.count_ratio, s.makespan_ratio_ms, s.count_best);
+    printf("makespan of %d jobs (edge, link; with the cloud as a third "
+           "stage):\n", n);
+    static const char *const bdesc[3] = {"all on the edge",
+                                         "all in the cloud",
+                                         "every job at dsl's cut"};
+    for (int b = 0; b < 3; b++)
+        printf("  %s %-24s %12.1f ms (%12.1f)\n", bname[b], bdesc[b], base[b],
+               base3[b]);
+    printf("  JPS %-23s %12.1f ms (%12.1f)  %.2fx of PO, %.2fx of LO\n", way,
+           s.makespan_ms, s.makespan3_ms, s.makespan_ms / base[2],
+           s.makespan_ms / base[0]);
+    rc = CLI_OK;
+out:
+    free(flags);
+    clv_plan_release(&dsl);
+    clv_schedule_release(&s);
+    return rc;
+}
+
 int cli_plan(int argc, char **argv)
 {
     plan_args a;
@@ -483,6 +682,12 @@ int cli_plan(int argc, char **argv)
         a.rtt = link.rtt_ms;
         a.count_result = link.count_result;
         rc = sweep(p, &a);
+        clv_problem_free(p);
+        clv_graph_free(g);
+        return rc;
+    }
+    if (a.jps) {
+        rc = plan_jps(p, &link, label, &a);
         clv_problem_free(p);
         clv_graph_free(g);
         return rc;

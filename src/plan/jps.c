@@ -458,8 +458,8 @@ static int brute_schedule(const clv_problem *p, const clv_link *link,
     if (combos < 0)
         return clv_error_set(err, CLV_ELIMIT,
                              "jps brute force: %d jobs over %d cuts are more "
-                             "than %ld combinations; use fewer jobs or the "
-                             "jps planner",
+                             "than %ld combinations; use fewer jobs, or the "
+                             "frontier or chain method",
                              n, cs->n, max);
     brute_jps b;
     memset(&b, 0, sizeof b);
