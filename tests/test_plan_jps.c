@@ -12,10 +12,36 @@
 #include "cleave/plan.h"
 #include "util/util.h"
 
+/* The least makespan over every order of n <= 8 jobs (c NULL: two
+ * stages). */
+static double best_order3(int n, const double *f, const double *g,
+                          const double *c)
+{
+    int perm[8] = {0}, cnt[8] = {0};
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
+    double best = clv_sched_makespan(n, f, g, c, perm);
+    for (int i = 1; i < n;) {
+        if (cnt[i] < i) {
+            int k = i % 2 ? cnt[i] : 0, t = perm[k];
+            perm[k] = perm[i];
+            perm[i] = t;
+            double m = clv_sched_makespan(n, f, g, c, perm);
+            if (m < best)
+                best = m;
+            cnt[i]++;
+            i = 1;
+        } else {
+            cnt[i++] = 0;
+        }
+    }
+    return best;
+}
+
 /* The least two-stage makespan over every order of n <= 8 jobs. */
 static double best_order(int n, const double *f, const double *g)
 {
-    int perm[8], c[8] = {0};
+    int perm[8] = {0}, c[8] = {0};
     for (int i = 0; i < n; i++)
         perm[i] = i;
     double best = clv_sched_makespan(n, f, g, NULL, perm);
@@ -301,7 +327,7 @@ static void test_random_ratio(void)
     clv_rng r;
     clv_rng_seed(&r, 1000);
     double worst[2] = {1, 1}, sum[2] = {0, 0}, sum_ratio = 0;
-    int count = 0, below = 0;
+    int count = 0, below = 0, below3 = 0;
     for (int it = 0; it < 1000; it++) {
         bool dag = it % 2;
         int k = 3 + (int)(clv_rng_next(&r) % 9);
@@ -326,6 +352,20 @@ static void test_random_ratio(void)
             clv_schedule_init(&s[m]);
             jps_link(&o, (clv_jps_method)m, n);
             CHECK(clv_jps_plan(p, &o, &s[m], NULL) == 0);
+            /* its three-stage order: the best of every order */
+            double f[8], g[8], c[8];
+            for (int j = 0; j < s[m].n_jobs; j++) {
+                const clv_plan *pl = &s[m].parts[s[m].job_part[j]];
+                f[j] = pl->edge_ms;
+                g[j] = pl->transfer_ms;
+                c[j] = pl->cloud_ms;
+            }
+            below3 += !s[m].exact3 ||
+                      fabs(s[m].makespan3_best_ms -
+                           best_order3(s[m].n_jobs, f, g, c)) > 1e-9 ||
+                      fabs(clv_sched_makespan(s[m].n_jobs, f, g, c,
+                                              s[m].order3) -
+                           s[m].makespan3_best_ms) > 1e-9;
         }
         if (s[2].makespan_ms > 0) {
             for (int m = 0; m < 2; m++) {
@@ -344,6 +384,8 @@ static void test_random_ratio(void)
     }
     CHECKF(below == 0, "%d schedules beat brute force over their own cuts",
            below);
+    CHECKF(below3 == 0, "%d schedules' three-stage orders are not the best",
+           below3);
     printf("1000 random chains and DAGs, makespan / brute force: chain "
            "(best count) mean %.4f worst %.4f; chain (paper's ratio) mean "
            "%.4f; frontier mean %.4f worst %.4f\n",
@@ -403,9 +445,74 @@ static void test_googlenet(void)
     free(tc);
 }
 
+/* Three stages: branch and bound equals every order; NEH and Johnson's
+ * order are never better, their gaps reported; Johnson's rule on (f + g,
+ * g + c) is optimal when the link is dominated (min f >= max g). */
+static void test_three_stages(void)
+{
+    clv_rng r;
+    clv_rng_seed(&r, 3);
+    int bad = 0, dominated_bad = 0, n_dom = 0;
+    double gap_neh = 0, gap_j = 0, worst_neh = 1;
+    for (int it = 0; it < 1500; it++) {
+        int n = 1 + (int)(clv_rng_next(&r) % 8);
+        double f[8], g[8], c[8], fg[8], gc[8];
+        int o[8], oj[8], on[8];
+        bool dom = it % 3 == 0;
+        for (int j = 0; j < n; j++) {
+            f[j] = (double)(clv_rng_next(&r) % 20) + (dom ? 10 : 0);
+            g[j] = (double)(clv_rng_next(&r) % (dom ? 10 : 20));
+            c[j] = (double)(clv_rng_next(&r) % 20);
+            fg[j] = f[j] + g[j];
+            gc[j] = g[j] + c[j];
+        }
+        double exact = 0, want = best_order3(n, f, g, c);
+        CHECK(clv_sched_exact3(n, f, g, c, 0, o, &exact) == 0);
+        bad += fabs(exact - want) > 1e-9 ||
+               fabs(clv_sched_makespan(n, f, g, c, o) - exact) > 1e-9;
+        CHECK(clv_sched_neh(n, f, g, c, on) == 0);
+        clv_sched_johnson(n, f, g, oj);
+        double mn = clv_sched_makespan(n, f, g, c, on);
+        double mj = clv_sched_makespan(n, f, g, c, oj);
+        bad += mn < exact - 1e-9 || mj < exact - 1e-9;
+        if (exact > 0) {
+            gap_neh += mn / exact;
+            gap_j += mj / exact;
+            if (mn / exact > worst_neh)
+                worst_neh = mn / exact;
+        }
+        if (dom) {
+            /* Johnson's three-machine case */
+            clv_sched_johnson(n, fg, gc, oj);
+            dominated_bad +=
+                fabs(clv_sched_makespan(n, f, g, c, oj) - exact) > 1e-9;
+            n_dom++;
+        }
+    }
+    CHECKF(bad == 0, "branch and bound or the heuristics wrong in %d", bad);
+    CHECKF(dominated_bad == 0, "Johnson on (f+g, g+c) not optimal in %d of "
+           "%d dominated cases", dominated_bad, n_dom);
+    printf("three stages, 1500 cases of 1-8 jobs: NEH / exact mean %.4f "
+           "(worst %.4f), two-stage Johnson order / exact mean %.4f\n",
+           gap_neh / 1500, worst_neh, gap_j / 1500);
+    /* a node budget: the search stops (CLV_ELIMIT) or proves its start
+     * optimal by the bound; either way an order with its makespan */
+    double f[40], g[40], c[40], m = 0;
+    int o[40];
+    for (int j = 0; j < 40; j++) {
+        f[j] = (double)(clv_rng_next(&r) % 20);
+        g[j] = (double)(clv_rng_next(&r) % 20);
+        c[j] = (double)(clv_rng_next(&r) % 20);
+    }
+    int rc = clv_sched_exact3(40, f, g, c, 1000, o, &m);
+    CHECK((rc == CLV_ELIMIT || rc == 0) && m > 0 &&
+          fabs(clv_sched_makespan(40, f, g, c, o) - m) < 1e-9);
+}
+
 int main(void)
 {
     test_johnson();
+    test_three_stages();
     test_worked_example();
     test_proposition_41();
     test_theorem_53();

@@ -373,6 +373,19 @@ int clv_sched_johnson(int n, const double *f, const double *g, int *order);
 double clv_sched_makespan(int n, const double *f, const double *g,
                           const double *c, const int *order);
 
+/* Three stages (the cloud's time is not negligible): Johnson's rule is no
+ * longer optimal. clv_sched_neh() is the NEH heuristic (jobs by total
+ * time, longest first, each inserted where the partial makespan is
+ * least); 0 or CLV_ENOMEM. clv_sched_exact3() is branch and bound from
+ * the better of Johnson's and NEH's orders, with a lower bound per stage;
+ * it writes the best order and its makespan; after `max_nodes` search
+ * nodes (<= 0: 10^7) it stops with CLV_ELIMIT, leaving the best order
+ * found so far. */
+int clv_sched_neh(int n, const double *f, const double *g, const double *c,
+                  int *order);
+int clv_sched_exact3(int n, const double *f, const double *g, const double *c,
+                     long max_nodes, int *order, double *makespan);
+
 /* How clv_jps_plan chooses. */
 typedef enum clv_jps_method {
     CLV_JPS_CHAIN = 0, /* Algorithm 2 on the cuts after each node in the
@@ -411,6 +424,12 @@ typedef struct clv_schedule {
     int *order;          /* the jobs in the order they run (Johnson's) */
     double makespan_ms;  /* two stages (edge, link): what JPS minimises */
     double makespan3_ms; /* the same order through three stages */
+    /* The three-stage order: branch and bound for up to 12 jobs (within
+     * 10^6 nodes: then exact3 is true), else NEH; never worse than
+     * Johnson's order, whose three-stage makespan is makespan3_ms. */
+    int *order3;
+    double makespan3_best_ms;
+    bool exact3;
     /* Algorithm 2: l* (the leftmost candidate with f >= g; -1 for brute
      * force), the paper's ratio floor((f(l*) - g(l*)) / (g(l*-1) -
      * f(l*-1))) of jobs at l*-1 to jobs at l*, the count at l*-1 it gives

@@ -571,6 +571,9 @@ static int plan_jps(const clv_problem *p, const clv_link *link,
         cJSON_AddItemToObject(root, "order", order);
         cJSON_AddNumberToObject(root, "makespan_ms", s.makespan_ms);
         cJSON_AddNumberToObject(root, "makespan3_ms", s.makespan3_ms);
+        cJSON_AddNumberToObject(root, "makespan3_best_ms",
+                                s.makespan3_best_ms);
+        cJSON_AddBoolToObject(root, "exact3", s.exact3);
         if (s.lstar >= 0) {
             cJSON *al = cJSON_CreateObject();
             cJSON_AddNumberToObject(al, "ratio", s.ratio);
@@ -625,6 +628,9 @@ static int plan_jps(const clv_problem *p, const clv_link *link,
     printf("  JPS %-23s %12.1f ms (%12.1f)  %.2fx of PO, %.2fx of LO\n", way,
            s.makespan_ms, s.makespan3_ms, s.makespan_ms / base[2],
            s.makespan_ms / base[0]);
+    printf("  three stages, the same cuts in the %s order: %.1f ms (Johnson's "
+           "order: %.1f)\n",
+           s.exact3 ? "best" : "NEH", s.makespan3_best_ms, s.makespan3_ms);
     rc = CLI_OK;
 out:
     free(flags);

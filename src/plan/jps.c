@@ -81,6 +81,7 @@ void clv_schedule_release(clv_schedule *s)
     free(s->parts);
     free(s->job_part);
     free(s->order);
+    free(s->order3);
     clv_schedule_init(s);
 }
 
@@ -526,6 +527,42 @@ out:
 
 /* ---- the planner ------------------------------------------------------------ */
 
+/* The schedule's three-stage order (see clv_schedule.order3). */
+static int three_stages(clv_schedule *s, clv_error *err)
+{
+    int n = s->n_jobs, rc = 0;
+    double *f = malloc(((size_t)n * 3 + 1) * sizeof *f);
+    s->order3 = malloc(((size_t)n + 1) * sizeof *s->order3);
+    if (!f || !s->order3) {
+        free(f);
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    double *g = f + n, *c = g + n, m = INFINITY;
+    for (int j = 0; j < n; j++) {
+        const clv_plan *pl = &s->parts[s->job_part[j]];
+        f[j] = pl->edge_ms;
+        g[j] = pl->transfer_ms;
+        c[j] = pl->cloud_ms;
+    }
+    if (n <= 12) {
+        rc = clv_sched_exact3(n, f, g, c, 1000000, s->order3, &m);
+        s->exact3 = rc == 0;
+        if (rc == CLV_ELIMIT)
+            rc = 0;
+    } else {
+        rc = clv_sched_neh(n, f, g, c, s->order3);
+        if (!rc)
+            m = clv_sched_makespan(n, f, g, c, s->order3);
+    }
+    if (!rc && !(m < s->makespan3_ms)) {
+        memcpy(s->order3, s->order, (size_t)n * sizeof *s->order3);
+        m = s->makespan3_ms;
+    }
+    s->makespan3_best_ms = m;
+    free(f);
+    return rc ? clv_error_set(err, CLV_ENOMEM, "out of memory") : 0;
+}
+
 void clv_jps_options_init(clv_jps_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -567,6 +604,8 @@ int clv_jps_plan(const clv_problem *p, const clv_jps_options *o,
         else
             rc = algorithm2(p, &o->link, &cs, o->jobs, out, err);
     }
+    if (!rc)
+        rc = three_stages(out, err);
     if (!rc && o->method == CLV_JPS_FRONTIER)
         out->evaluations = cuts;
     else if (!rc && o->method == CLV_JPS_CHAIN)
@@ -577,5 +616,157 @@ int clv_jps_plan(const clv_problem *p, const clv_jps_options *o,
         clv_schedule_release(out);
         out->n_cands = 0;
     }
+    return rc;
+}
+
+/* ---- three stages ------------------------------------------------------------ */
+
+int clv_sched_neh(int n, const double *f, const double *g, const double *c,
+                  int *order)
+{
+    /* Nawaz, Enscore and Ham: jobs by total time, longest first; each is
+     * inserted where the partial order's makespan is least (ties: the
+     * earliest place) */
+    johnson_key *k = malloc(((size_t)n + 1) * sizeof *k);
+    int *cur = malloc(((size_t)n + 1) * sizeof *cur);
+    int *trial = malloc(((size_t)n + 1) * sizeof *trial);
+    if (!k || !cur || !trial) {
+        free(k);
+        free(cur);
+        free(trial);
+        return CLV_ENOMEM;
+    }
+    for (int j = 0; j < n; j++) {
+        k[j].job = j;
+        k[j].first = false;
+        k[j].key = f[j] + g[j] + (c ? c[j] : 0);
+    }
+    qsort(k, (size_t)n, sizeof *k, cmp_johnson); /* key descending */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        double bm = INFINITY;
+        for (int at = 0; at <= m; at++) {
+            memcpy(trial, cur, (size_t)at * sizeof *trial);
+            trial[at] = k[i].job;
+            memcpy(trial + at + 1, cur + at, (size_t)(m - at) * sizeof *trial);
+            double ms = clv_sched_makespan(m + 1, f, g, c, trial);
+            if (ms < bm) {
+                bm = ms;
+                best = at;
+            }
+        }
+        memmove(cur + best + 1, cur + best, (size_t)(m - best) * sizeof *cur);
+        cur[best] = k[i].job;
+        m++;
+    }
+    memcpy(order, cur, (size_t)n * sizeof *order);
+    free(k);
+    free(cur);
+    free(trial);
+    return 0;
+}
+
+/* Depth-first over the orders with a lower bound: the best so far is
+ * kept; a prefix whose bound reaches it is cut. The bound: each stage's
+ * free time after the prefix plus the work left on it and, after that
+ * stage, the least remaining time of a job on the stages after it. */
+typedef struct bb3 {
+    int n;
+    const double *f, *g, *c;
+    int *cur, *best;
+    unsigned char *used;
+    double best_m;
+    long nodes, max_nodes;
+} bb3;
+
+static void bb3_rec(bb3 *b, int depth, double e, double l, double s,
+                    double rf, double rg, double rc)
+{
+    if (++b->nodes > b->max_nodes)
+        return;
+    if (depth == b->n) {
+        if (s < b->best_m) {
+            b->best_m = s;
+            memcpy(b->best, b->cur, (size_t)b->n * sizeof *b->best);
+        }
+        return;
+    }
+    double min_gc = INFINITY, min_c = INFINITY;
+    for (int j = 0; j < b->n; j++)
+        if (!b->used[j]) {
+            if (b->g[j] + b->c[j] < min_gc)
+                min_gc = b->g[j] + b->c[j];
+            if (b->c[j] < min_c)
+                min_c = b->c[j];
+        }
+    double lb1 = e + rf + min_gc, lb2 = (l > e ? l : e) + rg + min_c,
+           lb3 = s + rc;
+    double lb = lb1 > lb2 ? lb1 : lb2;
+    if (lb3 > lb)
+        lb = lb3;
+    if (lb >= b->best_m - 1e-12)
+        return;
+    for (int j = 0; j < b->n; j++) {
+        if (b->used[j])
+            continue;
+        b->used[j] = 1;
+        b->cur[depth] = j;
+        double e2 = e + b->f[j];
+        double l2 = (l > e2 ? l : e2) + b->g[j];
+        double s2 = (s > l2 ? s : l2) + b->c[j];
+        bb3_rec(b, depth + 1, e2, l2, s2, rf - b->f[j], rg - b->g[j],
+                rc - b->c[j]);
+        b->used[j] = 0;
+    }
+}
+
+int clv_sched_exact3(int n, const double *f, const double *g, const double *c,
+                     long max_nodes, int *order, double *makespan)
+{
+    bb3 b;
+    memset(&b, 0, sizeof b);
+    b.n = n;
+    b.f = f;
+    b.g = g;
+    b.c = c;
+    b.max_nodes = max_nodes > 0 ? max_nodes : 10000000;
+    b.cur = malloc(((size_t)n + 1) * sizeof *b.cur);
+    b.best = malloc(((size_t)n + 1) * sizeof *b.best);
+    b.used = calloc((size_t)n + 1, 1);
+    if (!b.cur || !b.best || !b.used) {
+        free(b.cur);
+        free(b.best);
+        free(b.used);
+        return CLV_ENOMEM;
+    }
+    /* start from the better of Johnson's and NEH's orders */
+    int rc = clv_sched_neh(n, f, g, c, b.best);
+    if (!rc) {
+        b.best_m = clv_sched_makespan(n, f, g, c, b.best);
+        rc = clv_sched_johnson(n, f, g, b.cur);
+        double mj = clv_sched_makespan(n, f, g, c, b.cur);
+        if (!rc && mj < b.best_m) {
+            b.best_m = mj;
+            memcpy(b.best, b.cur, (size_t)n * sizeof *b.best);
+        }
+    }
+    if (!rc) {
+        double rf = 0, rg = 0, rcl = 0;
+        for (int j = 0; j < n; j++) {
+            rf += f[j];
+            rg += g[j];
+            rcl += c[j];
+        }
+        bb3_rec(&b, 0, 0, 0, 0, rf, rg, rcl);
+        if (b.nodes > b.max_nodes)
+            rc = CLV_ELIMIT;
+        memcpy(order, b.best, (size_t)n * sizeof *order);
+        if (makespan)
+            *makespan = b.best_m;
+    }
+    free(b.cur);
+    free(b.best);
+    free(b.used);
     return rc;
 }
