@@ -87,6 +87,11 @@ static void test_option_parser(void)
          "cleave edge: --max-plans: 1 to 1024\n"},
         {"edge --model zoo:lenet --server", "cleave edge: --server needs a "
                                             "value"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --planner jps",
+         "cleave edge: --planner jps plans for one rate: give --link or "
+         "--bandwidth\n"},
+        {"edge --model zoo:lenet --server 127.0.0.1:1 --jobs 4",
+         "cleave edge: --jobs and --bursts go with --planner jps\n"},
         {"run zoo:lenet --repeat 1e3", "cleave run: --repeat: '1e3' is not a "
                                        "non-negative integer\n"},
         {"zoo lenet -o", "cleave zoo: -o needs a value"},

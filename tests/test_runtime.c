@@ -457,6 +457,45 @@ static void test_alternate(const clv_graph *g)
         clv_edge_report_release(&r);
         clv_server_free(s);
     }
+    /* bursts: three bursts of six frames released together, two cuts in
+     * turn; every frame right, each burst's makespan measured */
+    char addr[64];
+    clv_server *s = start_server(g, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (s) {
+        clv_edge_options o;
+        clv_edge_report r;
+        clv_error err = {0};
+        input_ctx ic = {g, 12};
+        checked_options(&o, addr, NULL, NULL, &ic);
+        o.frames = 18;
+        o.burst = o.window = 6;
+        o.partitions = parts;
+        o.n_partitions = 2;
+        clv_edge_report_init(&r);
+        CHECKF(clv_edge_run(g, &o, &r, &err) == 0, "%s", err.msg);
+        CHECK(r.n_ok == 18 && check_outputs(g, &r, &ic) == 0);
+        CHECK(r.n_bursts == 3 && r.engines_made == 2 && r.n_switches == 0);
+        for (int b = 0; b < r.n_bursts; b++) {
+            /* from the burst's first start to its last completion */
+            uint64_t first = r.frames[6 * b].t_start, last = 0;
+            for (int k = 6 * b; k < 6 * b + 6; k++)
+                if (r.frames[k].t_done > last)
+                    last = r.frames[k].t_done;
+            CHECK(fabs(r.burst_ms[b] - (double)(last - first) / 1e6) < 1e-9);
+            /* burst b+1 starts after burst b has ended */
+            if (b > 0)
+                CHECK(r.frames[6 * b].t_start >= r.frames[6 * b - 1].t_done);
+        }
+        char *j = clv_edge_report_json(&r);
+        CHECK(j && strstr(j, "\"bursts_ms\""));
+        free(j);
+        clv_edge_report_release(&r);
+        o.window = 0;
+        CHECK(clv_edge_run(g, &o, &r, &err) == CLV_EINVAL);
+        clv_edge_report_release(&r);
+        clv_server_free(s);
+    }
     for (int i = 0; i < 3; i++)
         clv_partition_release(&parts[i]);
 }

@@ -287,6 +287,14 @@ typedef struct clv_edge_options {
      * plan with `planner`. */
     const clv_partition *partitions;
     int n_partitions;
+    int window;              /* frames in the system at once (computed and
+                                not done); default 4 */
+    int burst;               /* > 0: frames come in bursts of this many,
+                                released together (JPS's jobs): burst b+1
+                                starts when burst b has finished, and each
+                                burst's makespan is reported; set window to
+                                the burst so that the edge never waits for
+                                the link inside one; default 0 */
     clv_log_fn log;          /* may be NULL */
     void *log_ctx;
 } clv_edge_options;
@@ -348,6 +356,10 @@ typedef struct clv_edge_report {
     int n_ok, n_failed, n_fallback, reconnects;
     int engines_made;       /* edge engines built (one per partition the
                                cache did not hold; not the whole model's) */
+    int n_bursts;           /* with options.burst: bursts, and the makespan
+                               of each (ms, first start to last completion;
+                               NaN for a burst with a failed frame) */
+    double *burst_ms;
     /* The first plan and its prediction. */
     clv_plan plan;
     double plan_bps;        /* the bandwidth it was made for */

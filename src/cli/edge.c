@@ -38,7 +38,12 @@ static const char edge_usage[] =
     "                      exactly the input's size; a directory's files are\n"
     "                      used in name order, cycling (default: seeded\n"
     "                      random values in [0, 1))\n"
-    "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud\n"
+    "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud,\n"
+    "                      jps (N frames at once, each with its own cut, in\n"
+    "                      the schedule's order: docs/jps.md)\n"
+    "  --jobs N            jps: frames released together (default 10)\n"
+    "  --bursts K          jps: bursts of N frames, one after another\n"
+    "                      (default 1); each burst's makespan is reported\n"
     "  --link PRESET       pace the uplink: cat1, 3g, 4g, wifi\n"
     "  --bandwidth RATE    pace the uplink: 7.5 (Mbit/s), 500kbit, ...\n"
     "  --link-schedule S   rates over time, e.g. \"0:wifi,10:3g,20:4g\"\n"
@@ -173,8 +178,11 @@ int cli_edge(int argc, char **argv)
     double quota = 0, rtt = 0;
     bool json = false, quiet = false, adapt = true;
     int ret = CLI_FAIL;
-    uint64_t max_plans = 4;
+    uint64_t max_plans = 4, jobs = 10, bursts = 1;
+    bool have_jobs = false, have_bursts = false;
     const cli_opt opts[] = {
+        {"jobs", 0, CLI_U64, &jobs, &have_jobs},
+        {"bursts", 0, CLI_U64, &bursts, &have_bursts},
         {"model", 0, CLI_STR, &model, NULL},
         {"server", 0, CLI_STR, &server, NULL},
         {"input", 0, CLI_STR, &input, NULL},
@@ -212,11 +220,28 @@ int cli_edge(int argc, char **argv)
                         "(see cleave edge --help)\n");
         return CLI_USAGE;
     }
-    clv_plan_method method;
-    if (clv_plan_method_from_name(planner, &method) ||
-        method == CLV_PLAN_BRUTE || method == CLV_PLAN_DSCCS) {
+    clv_plan_method method = CLV_PLAN_DSL;
+    bool jps = !strcmp(planner, "jps");
+    if (!jps && (clv_plan_method_from_name(planner, &method) ||
+                 method == CLV_PLAN_BRUTE || method == CLV_PLAN_DSCCS)) {
         fprintf(stderr, "cleave edge: --planner: '%s' is not one of dads, dsl, "
-                        "dsh, neurosurgeon, edge, cloud\n", planner);
+                        "dsh, neurosurgeon, edge, cloud, jps\n", planner);
+        return CLI_USAGE;
+    }
+    if (!jps && (have_jobs || have_bursts)) {
+        fprintf(stderr, "cleave edge: --jobs and --bursts go with --planner "
+                        "jps\n");
+        return CLI_USAGE;
+    }
+    if (jps && (jobs < 1 || jobs > 10000 || bursts < 1 ||
+                jobs * bursts > 10000000)) {
+        fprintf(stderr, "cleave edge: --jobs: 1 to 10000, --bursts: at "
+                        "least 1\n");
+        return CLI_USAGE;
+    }
+    if (jps && !link && !bandwidth) {
+        fprintf(stderr, "cleave edge: --planner jps plans for one rate: give "
+                        "--link or --bandwidth\n");
         return CLI_USAGE;
     }
     /* one line per mistake, naming the option */
@@ -272,6 +297,9 @@ int cli_edge(int argc, char **argv)
     double *te = NULL, *tc = NULL;
     clv_edge_report rep;
     clv_cpu_limit *lim = NULL;
+    clv_schedule jsch;
+    clv_partition *jparts = NULL;
+    clv_schedule_init(&jsch);
     clv_edge_report_init(&rep);
     int rc = 0;
     if (token && (rc = clv_net_secret_load(token, &secret, &err)))
@@ -366,6 +394,47 @@ int cli_edge(int argc, char **argv)
         o.input = edge_read_input;
         o.input_ctx = &inputs;
     }
+    if (jps) {
+        /* n jobs at once: JPS's schedule (the frontier of min-cuts, the
+         * cloud's times as planned here), each burst's frames in its
+         * three-stage order with their own cuts */
+        clv_problem *p = NULL;
+        clv_jps_options jo;
+        clv_jps_options_init(&jo);
+        jo.method = CLV_JPS_FRONTIER;
+        jo.link.bandwidth_mbps = link_bps / 1e6;
+        jo.link.rtt_ms = rtt;
+        jo.jobs = (int)jobs;
+        rc = clv_problem_from_graph(g, te, tc, &p, &err);
+        if (!rc)
+            rc = clv_jps_plan(p, &jo, &jsch, &err);
+        clv_problem_free(p);
+        if (!rc && !(jparts = malloc(jobs * sizeof *jparts)))
+            rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+        if (rc)
+            goto fail;
+        for (uint64_t i = 0; i < jobs; i++)
+            jparts[i] = jsch.parts[jsch.job_part[jsch.order3[i]]].part;
+        o.partitions = jparts;
+        o.n_partitions = (int)jobs;
+        o.frames = (int)(jobs * bursts);
+        o.burst = o.window = (int)jobs;
+        o.adapt = false;
+        o.server_times = false;
+        if (!quiet)
+            for (int k = 0; k < jsch.n_parts; k++) {
+                char cut[96];
+                int cnt = 0;
+                for (int j = 0; j < jsch.n_jobs; j++)
+                    cnt += jsch.job_part[j] == k;
+                clv_partition_cut_text(g, &jsch.parts[k].part, cut,
+                                       sizeof cut);
+                fprintf(stderr, "cleave edge: jps: %d of %d jobs cut at %s "
+                                "(edge %.1f, link %.1f, cloud %.1f ms)\n",
+                        cnt, (int)jobs, cut, jsch.parts[k].edge_ms,
+                        jsch.parts[k].transfer_ms, jsch.parts[k].cloud_ms);
+            }
+    }
     rc = clv_edge_run(g, &o, &rep, &err);
     if (rc)
         goto fail;
@@ -382,6 +451,12 @@ int cli_edge(int argc, char **argv)
     } else {
         print_summary(&rep);
     }
+    if (jps && !json)
+        for (int b = 0; b < rep.n_bursts; b++)
+            printf("burst %-5d makespan %.1f ms measured, %.1f ms predicted "
+                   "(x%.3f)\n",
+                   b, rep.burst_ms[b], jsch.makespan3_best_ms,
+                   rep.burst_ms[b] / jsch.makespan3_best_ms);
     for (int i = 0; i < rep.n_frames; i++)
         if (rep.frames[i].status)
             fprintf(stderr, "cleave edge: frame %d failed: %s\n", i,
@@ -398,6 +473,8 @@ out:
             fprintf(stderr, "cleave edge: %s\n", lerr.msg);
     }
     clv_edge_report_release(&rep);
+    clv_schedule_release(&jsch);
+    free(jparts);
     for (int i = 0; i < inputs.n; i++)
         free(inputs.paths[i]);
     free(inputs.paths);

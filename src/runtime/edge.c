@@ -28,6 +28,7 @@ void clv_edge_options_init(clv_edge_options *o)
     o->connect_timeout_ms = 3000;
     o->seed = 1;
     o->max_plans = 4;
+    o->window = EDGE_WINDOW;
 }
 
 void clv_edge_report_init(clv_edge_report *r)
@@ -46,6 +47,7 @@ void clv_edge_report_release(clv_edge_report *r)
     free(r->outputs);
     free(r->frames);
     free(r->switches);
+    free(r->burst_ms);
     clv_plan_release(&r->plan);
     clv_edge_report_init(r);
 }
@@ -213,7 +215,8 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
     if (o->frames < 0 || o->fps < 0 || o->threads < 0 ||
         o->threads > CLV_ENGINE_MAX_THREADS || o->adapt_threshold < 0 ||
         o->slowdown < 0 || o->slowdown > 1 || o->link_bps < 0 ||
-        o->max_plans < 1 || o->n_partitions < 0 ||
+        o->max_plans < 1 || o->n_partitions < 0 || o->window < 1 ||
+        o->burst < 0 ||
         (o->n_partitions > 0) != (o->partitions != NULL))
         return clv_error_set(err, CLV_EINVAL, "edge options out of range");
     for (int i = 0; i < o->n_partitions; i++)
@@ -321,10 +324,13 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
 
     /* the edge stage */
     for (int k = 0; k < o->frames; k++) {
-        if (k > 0 && k <= o->sequential)
+        /* one frame at a time, or a burst that starts when the one
+         * before has finished, or the window */
+        if ((k > 0 && k <= o->sequential) ||
+            (o->burst > 0 && k > 0 && k % o->burst == 0))
             clv_rt__wait_in_system(&x, 1);
         else
-            clv_rt__wait_in_system(&x, EDGE_WINDOW);
+            clv_rt__wait_in_system(&x, o->window);
         if (o->fps > 0) {
             uint64_t due = (uint64_t)((double)k * 1e9 / o->fps);
             uint64_t now = clv_rt__rel_ns(&x);
@@ -395,6 +401,8 @@ done:
     clv_rt__drain_fallback(&x);
     if (out->frames) {
         clv_rt__summarise(out, o->sequential);
+        if (o->burst > 0 && clv_rt__burst_makespans(out, o->burst))
+            rc = rc ? rc : clv_error_set(err, CLV_ENOMEM, "out of memory");
         out->wall_s = (double)clv_rt__rel_ns(&x) / 1e9;
     }
     out->bw_bps = x.bw ? clv_net_bw_estimate(x.bw) : 0;

@@ -23,8 +23,9 @@
 
 #include "runtime/internal.h"
 
-/* Frames in the system at once (computed, not yet done): one on the edge,
- * one on the wire, one in the cloud, and one queued at each hand-over. */
+/* Frames in the system at once by default (computed, not yet done): one
+ * on the edge, one on the wire, one in the cloud, and one queued at each
+ * hand-over (clv_edge_options.window). */
 #define EDGE_WINDOW 4
 /* A frame whose RESULT takes longer than this means the server is lost. */
 #define RESULT_TIMEOUT_NS (20ull * 1000000000ull)
@@ -160,5 +161,8 @@ void *clv_rt__rx_main(void *arg);
 /* report.c: the summary of the report's frames (latency over the first
  * `sequential` frames when there are any, throughput over the rest). */
 void clv_rt__summarise(clv_edge_report *r, int sequential);
+/* report.c: each burst's makespan (first start to last completion of its
+ * frames, all of which must have ended well). 0 or CLV_ENOMEM. */
+int clv_rt__burst_makespans(clv_edge_report *r, int burst);
 
 #endif

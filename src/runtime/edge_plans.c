@@ -214,6 +214,13 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
     p->used = ++x->tick;
     trim(x);
     pthread_mutex_unlock(&x->mu);
+    if (initial && !p->pred.n_nodes) {
+        ELOG(x, "plan %llu (given): %d edge / %d cloud nodes, cut %s, %.1f "
+                "KiB",
+             (unsigned long long)p->version, p->part.n_edge, p->part.n_cloud,
+             p->cut, (double)p->part.send_bytes / 1024.0);
+        return 0;
+    }
     if (initial) {
         ELOG(x, "plan %llu (%s, %.3g Mbit/s): %d edge / %d cloud nodes, cut "
                 "%s, %.1f KiB; predicted T_e %.1f T_t %.1f T_c %.1f ms, "
@@ -225,9 +232,9 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
              p->pred.latency_ms, p->pred.fps);
         return 0;
     }
-    record_switch(x, old, p, bps);
     if (x->o.partitions)
-        return 0; /* a given schedule of cuts: not news */
+        return 0; /* a given schedule of cuts: not a switch, not news */
+    record_switch(x, old, p, bps);
     ELOG(x, "t=%.2f s: bandwidth %.3g Mbit/s: switch plan %llu -> %llu%s, "
             "cut %s -> %s (%d -> %d edge nodes), predicted latency "
             "%.1f ms, %.2f fps",

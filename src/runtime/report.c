@@ -150,6 +150,14 @@ char *clv_edge_report_json(const clv_edge_report *r)
         cJSON_AddStringToObject(e, "new_cut", s->new_cut);
         cJSON_AddItemToArray(sw, e);
     }
+    cJSON_AddNumberToObject(o, "engines_made", r->engines_made);
+    if (r->n_bursts) {
+        cJSON *b = cJSON_AddArrayToObject(o, "bursts_ms");
+        for (int i = 0; b && i < r->n_bursts; i++)
+            cJSON_AddItemToArray(b, isfinite(r->burst_ms[i])
+                                        ? cJSON_CreateNumber(r->burst_ms[i])
+                                        : cJSON_CreateNull());
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     return text;
@@ -209,4 +217,29 @@ void clv_rt__summarise(clv_edge_report *r, int sequential)
     else if (piped > 0 && last > first)
         r->fps = piped / ((double)(last - first) / 1e9);
     free(lat);
+}
+
+int clv_rt__burst_makespans(clv_edge_report *r, int burst)
+{
+    int nb = (r->n_frames + burst - 1) / burst;
+    double *m = malloc(((size_t)nb + 1) * sizeof *m);
+    if (!m)
+        return CLV_ENOMEM;
+    for (int b = 0; b < nb; b++) {
+        uint64_t first = UINT64_MAX, last = 0;
+        bool ok = true;
+        for (int i = b * burst; i < (b + 1) * burst && i < r->n_frames; i++) {
+            const clv_edge_frame *f = &r->frames[i];
+            ok = ok && f->status == 0;
+            if (f->t_start < first)
+                first = f->t_start;
+            if (f->t_done > last)
+                last = f->t_done;
+        }
+        m[b] = ok && last >= first ? (double)(last - first) / 1e6 : NAN;
+    }
+    free(r->burst_ms);
+    r->burst_ms = m;
+    r->n_bursts = nb;
+    return 0;
 }
