@@ -327,6 +327,7 @@ static void test_random_ratio(void)
     clv_rng r;
     clv_rng_seed(&r, 1000);
     double worst[2] = {1, 1}, sum[2] = {0, 0}, sum_ratio = 0;
+    double sum_paths = 0, sum_paths_jobs = 0;
     int count = 0, below = 0, below3 = 0;
     for (int it = 0; it < 1000; it++) {
         bool dag = it % 2;
@@ -347,7 +348,10 @@ static void test_random_ratio(void)
         CHECK(clv_problem_finalize(p, NULL) == 0);
         int n = 2 + (int)(clv_rng_next(&r) % 7);
         clv_jps_options o;
-        clv_schedule s[3];
+        clv_schedule s[3], sp;
+        clv_schedule_init(&sp);
+        jps_link(&o, CLV_JPS_PATHS, n);
+        CHECK(clv_jps_plan(p, &o, &sp, NULL) == 0);
         for (int m = 0; m < 3; m++) {
             clv_schedule_init(&s[m]);
             jps_link(&o, (clv_jps_method)m, n);
@@ -376,10 +380,13 @@ static void test_random_ratio(void)
                     worst[m] = q;
             }
             sum_ratio += s[0].makespan_ratio_ms / s[2].makespan_ms;
+            sum_paths += sp.makespan_paths_ms / s[2].makespan_ms;
+            sum_paths_jobs += sp.makespan_ms / s[2].makespan_ms;
             count++;
         }
         for (int m = 0; m < 3; m++)
             clv_schedule_release(&s[m]);
+        clv_schedule_release(&sp);
         clv_problem_free(p);
     }
     CHECKF(below == 0, "%d schedules beat brute force over their own cuts",
@@ -388,9 +395,10 @@ static void test_random_ratio(void)
            below3);
     printf("1000 random chains and DAGs, makespan / brute force: chain "
            "(best count) mean %.4f worst %.4f; chain (paper's ratio) mean "
-           "%.4f; frontier mean %.4f worst %.4f\n",
+           "%.4f; frontier mean %.4f worst %.4f; paths (Algorithm 3) mean "
+           "%.4f as the paper schedules them, %.4f job by job\n",
            sum[0] / count, worst[0], sum_ratio / count, sum[1] / count,
-           worst[1]);
+           worst[1], sum_paths / count, sum_paths_jobs / count);
 }
 
 /* On a real DAG: googlenet's frontier cuts, 100 jobs; brute force refuses
@@ -431,6 +439,11 @@ static void test_googlenet(void)
                ms);
         clv_schedule_release(&s);
     }
+    /* inception modules multiply the paths: 4^9 and more */
+    jps_link(&o, CLV_JPS_PATHS, 100);
+    CHECK(p && clv_jps_plan(p, &o, &s, &err) == CLV_ELIMIT);
+    CHECKF(strstr(err.msg, "more than 4096") && strstr(err.msg, "frontier"),
+           "%s", err.msg);
     jps_link(&o, CLV_JPS_BRUTE, 100);
     clv_link_preset("4g", &o.link);
     CHECK(p && clv_jps_plan(p, &o, &s, &err) == CLV_ELIMIT);
@@ -509,9 +522,46 @@ static void test_three_stages(void)
           fabs(clv_sched_makespan(40, f, g, c, o) - m) < 1e-9);
 }
 
+/* Algorithm 3 by hand on a diamond: frame -> A -> (B, C) -> D with edge
+ * times A 1, B 2, C 3, D 1 and transfers (8 Mbit/s) frame 10, A 8, B 1,
+ * C 1 ms. Path frame-A-B-D cuts after B (f 3, g 1: max 3 against 8 after
+ * A), path frame-A-C-D after C (4, 1): the job runs A, B, C on the edge
+ * (f 6, g 2: 8 ms for one job, 14 for two). The paper's schedule of path
+ * pieces overlaps a job's own pieces and computes A once: 7 and 13. */
+static void test_algorithm3(void)
+{
+    clv_problem *p = clv_problem_create();
+    int in0[1] = {0}, in1[1] = {1}, in23[2] = {2, 3};
+    clv_problem_add_node(p, "frame", 0, 0, 10000, 0, NULL, NULL, NULL);
+    clv_problem_add_node(p, "A", 1, 0.1, 8000, 1, in0, NULL, NULL);
+    clv_problem_add_node(p, "B", 2, 0.1, 1000, 1, in1, NULL, NULL);
+    clv_problem_add_node(p, "C", 3, 0.1, 1000, 1, in1, NULL, NULL);
+    clv_problem_add_node(p, "D", 1, 0.1, 10, 2, in23, NULL, NULL);
+    CHECK(clv_problem_finalize(p, NULL) == 0);
+    clv_jps_options o;
+    clv_schedule s;
+    clv_schedule_init(&s);
+    double want_jobs[2] = {8, 14}, want_paths[2] = {7, 13};
+    for (int n = 1; n <= 2; n++) {
+        jps_link(&o, CLV_JPS_PATHS, n);
+        CHECK(clv_jps_plan(p, &o, &s, NULL) == 0);
+        CHECKF(s.n_paths == 2 && s.n_parts == 1 &&
+                   s.parts[0].on_edge[1] && s.parts[0].on_edge[2] &&
+                   s.parts[0].on_edge[3] && !s.parts[0].on_edge[4],
+               "%d paths", s.n_paths);
+        CHECKF(s.makespan_ms == want_jobs[n - 1] &&
+                   s.makespan_paths_ms == want_paths[n - 1],
+               "%d jobs: job by job %g, path pieces %g", n, s.makespan_ms,
+               s.makespan_paths_ms);
+        clv_schedule_release(&s);
+    }
+    clv_problem_free(p);
+}
+
 int main(void)
 {
     test_johnson();
+    test_algorithm3();
     test_three_stages();
     test_worked_example();
     test_proposition_41();

@@ -394,9 +394,14 @@ typedef enum clv_jps_method {
     CLV_JPS_FRONTIER,  /* Algorithm 2 on the distinct min-cuts of f +
                           lambda g over all lambda (the lower convex hull
                           of the partitions' (f, g)): for DAGs */
-    CLV_JPS_BRUTE      /* every multiset of the chain and frontier cuts
+    CLV_JPS_BRUTE,     /* every multiset of the chain and frontier cuts
                           for the n jobs, each Johnson-ordered: the least
                           two-stage makespan over those cuts */
+    CLV_JPS_PATHS      /* Algorithm 3: every source-to-output path gets
+                          its own cut (Algorithm 2 on the path, the
+                          balanced one of l*-1 and l*); a job runs the
+                          union of those prefixes, closed under
+                          predecessors; at most 4096 paths */
 } clv_jps_method;
 
 typedef struct clv_jps_options {
@@ -440,6 +445,12 @@ typedef struct clv_schedule {
     int count_ratio;
     double makespan_ratio_ms;
     int count_best;
+    /* Algorithm 3: the paths, and the makespan of the paper's schedule of
+     * path pieces (Johnson's rule over every job's paths; a node shared
+     * by paths computed once, a tensor sent once per job); makespan_ms is
+     * the same partition run job by job, as the runtime does. */
+    int n_paths;
+    double makespan_paths_ms;
     long evaluations;    /* min-cuts (frontier), cuts (chain) or multisets
                             (brute) evaluated */
 } clv_schedule;

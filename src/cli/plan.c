@@ -57,8 +57,10 @@ static const char plan_usage[] =
     "  --jobs N             jps: the number of jobs (default 10)\n"
     "  --jps WAY            jps: frontier (default: the min-cuts of every\n"
     "                       bandwidth, for DAGs), chain (the cuts after each\n"
-    "                       layer in order, the paper's), brute (every mix\n"
-    "                       of those cuts; small cases only)\n"
+    "                       layer in order, the paper's Algorithm 2), paths\n"
+    "                       (its Algorithm 3: a cut per source-to-output\n"
+    "                       path), brute (every mix of the chain and\n"
+    "                       frontier cuts; small cases only)\n"
     "\n"
     "Output:\n"
     "  --json               the plan as JSON (docs/plan.md)\n"
@@ -184,9 +186,10 @@ static int parse_args(int argc, char **argv, plan_args *a)
         return CLI_USAGE;
     }
     if (a->jps_method && strcmp(a->jps_method, "chain") &&
-        strcmp(a->jps_method, "frontier") && strcmp(a->jps_method, "brute")) {
-        fprintf(stderr, "cleave plan: --jps: '%s' is not chain, frontier or "
-                        "brute\n", a->jps_method);
+        strcmp(a->jps_method, "frontier") && strcmp(a->jps_method, "brute") &&
+        strcmp(a->jps_method, "paths")) {
+        fprintf(stderr, "cleave plan: --jps: '%s' is not frontier, chain, "
+                        "paths or brute\n", a->jps_method);
         return CLI_USAGE;
     }
     if (have_budget)
@@ -509,9 +512,11 @@ static int plan_jps(const clv_problem *p, const clv_link *link,
     o.method = !a->jps_method || !strcmp(a->jps_method, "frontier")
                    ? CLV_JPS_FRONTIER
                : !strcmp(a->jps_method, "chain") ? CLV_JPS_CHAIN
+               : !strcmp(a->jps_method, "paths") ? CLV_JPS_PATHS
                                                  : CLV_JPS_BRUTE;
     const char *way = o.method == CLV_JPS_FRONTIER ? "frontier"
                       : o.method == CLV_JPS_CHAIN  ? "chain"
+                      : o.method == CLV_JPS_PATHS  ? "paths"
                                                    : "brute";
     unsigned char *flags = malloc((size_t)np + 1);
     clv_plan_options po;
@@ -574,6 +579,11 @@ static int plan_jps(const clv_problem *p, const clv_link *link,
         cJSON_AddNumberToObject(root, "makespan3_best_ms",
                                 s.makespan3_best_ms);
         cJSON_AddBoolToObject(root, "exact3", s.exact3);
+        if (o.method == CLV_JPS_PATHS) {
+            cJSON_AddNumberToObject(root, "paths", s.n_paths);
+            cJSON_AddNumberToObject(root, "makespan_paths_ms",
+                                    s.makespan_paths_ms);
+        }
         if (s.lstar >= 0) {
             cJSON *al = cJSON_CreateObject();
             cJSON_AddNumberToObject(al, "ratio", s.ratio);
@@ -613,6 +623,10 @@ static int plan_jps(const clv_problem *p, const clv_link *link,
         }
     }
     printf(" (Johnson's rule)\n");
+    if (o.method == CLV_JPS_PATHS)
+        printf("  Algorithm 3: %d paths, each with its own cut; the paper's "
+               "schedule of path pieces takes %.1f ms\n",
+               s.n_paths, s.makespan_paths_ms);
     if (s.lstar >= 0 && s.n_parts == 2)
         printf("  Algorithm 2: the paper's ratio %d:1 puts %d jobs at the "
                "first cut (makespan %.1f ms); every split tried: %d\n",

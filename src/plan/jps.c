@@ -525,6 +525,248 @@ out:
     return rc;
 }
 
+/* ---- Algorithm 3: the DAG as independent paths ------------------------------ */
+
+#define JPS_MAX_PATHS 4096
+
+/* Paths from the source to each node, saturated at `cap` + 1. */
+static long count_paths(const clv_problem *p, long cap)
+{
+    int n = p->n_nodes;
+    long *np = calloc((size_t)n + 1, sizeof *np), total = 0;
+    if (!np)
+        return -1;
+    np[0] = 1;
+    for (int i = 0; i < n; i++) {
+        const clv_problem_node *nd = &p->nodes[i];
+        for (int k = 0; k < nd->n_inputs; k++) {
+            np[i] += np[nd->inputs[k]];
+            if (np[i] > cap)
+                np[i] = cap + 1;
+        }
+        if (nd->n_consumers == 0) {
+            total += np[i];
+            if (total > cap)
+                total = cap + 1;
+        }
+    }
+    free(np);
+    return total;
+}
+
+typedef struct paths {
+    int n;          /* paths */
+    int *start;     /* path i: nodes node[start[i] .. start[i+1]) */
+    int *node;
+    int *cut;       /* path i's cut: nodes start[i] .. cut[i] on the edge */
+    double *f, *g;  /* path-local f and g at that cut */
+} paths;
+
+static void paths_free(paths *ps)
+{
+    free(ps->start);
+    free(ps->node);
+    free(ps->cut);
+    free(ps->f);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* Depth-first: every path from node v to a sink, the prefix in `stack`. */
+static void paths_rec(const clv_problem *p, paths *ps, int *stack, int depth,
+                      int v, int *at)
+{
+    stack[depth] = v;
+    const clv_problem_node *nd = &p->nodes[v];
+    if (nd->n_consumers == 0) {
+        ps->start[ps->n] = *at;
+        memcpy(ps->node + *at, stack, (size_t)(depth + 1) * sizeof *stack);
+        *at += depth + 1;
+        ps->n++;
+        ps->start[ps->n] = *at;
+        return;
+    }
+    for (int k = 0; k < nd->n_consumers; k++)
+        paths_rec(p, ps, stack, depth + 1, nd->consumers[k], at);
+}
+
+/* Algorithm 2 on one path: its cut points i = 0 .. m (nodes 0..i on the
+ * edge), f the path's own edge time, g the cut node's transfer (0 for the
+ * sink); the virtual blocks; l*; and of l* - 1 and l* the one with the
+ * smaller max(f, g) (ties: l*), the single cut a path gets. */
+static int path_cut(const clv_problem *p, const clv_link *link,
+                    const int *node, int m, double *fo, double *go)
+{
+    double f = 0, best_g = INFINITY;
+    int nk = 0, ks[4096];
+    double kf[4096], kg[4096];
+    for (int i = 0; i <= m; i++) {
+        const clv_problem_node *nd = &p->nodes[node[i]];
+        f += nd->t_edge_ms;
+        double g = i == m ? clv_plan__result_ms(p, link, node[i])
+                          : clv_link_transfer_ms(link, nd->out_bytes);
+        if (g < best_g && nk < 4096) {
+            if (nk > 0 && kf[nk - 1] == f)
+                nk--; /* same edge time, less to send */
+            kf[nk] = f;
+            kg[nk] = g;
+            ks[nk++] = i;
+            best_g = g;
+        }
+    }
+    int lo = 0, hi = nk - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (kf[mid] < kg[mid])
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int pick = lo;
+    if (lo > 0) {
+        double a = kf[lo - 1] > kg[lo - 1] ? kf[lo - 1] : kg[lo - 1];
+        double b = kf[lo] > kg[lo] ? kf[lo] : kg[lo];
+        if (a < b)
+            pick = lo - 1;
+    }
+    *fo = kf[pick];
+    *go = kg[pick];
+    return ks[pick];
+}
+
+/* Johnson's rule over the path pieces of every job; duplicated nodes are
+ * computed once and a tensor crosses once per job (the paper's modified
+ * Algorithm 1). Returns the two-stage makespan. */
+typedef struct piece {
+    int job, path;
+} piece;
+
+static int paths_makespan(const clv_problem *p, const clv_link *link,
+                          const paths *ps, int n_jobs, double *out)
+{
+    long np = (long)ps->n * n_jobs;
+    int nn = p->n_nodes;
+    double *f = malloc(((size_t)np + 1) * 2 * sizeof *f);
+    int *order = malloc(((size_t)np + 1) * sizeof *order);
+    unsigned char *done = calloc((size_t)nn * (size_t)n_jobs + 1, 1);
+    unsigned char *sent = calloc((size_t)nn * (size_t)n_jobs + 1, 1);
+    unsigned char *need = malloc((size_t)nn + 1);
+    int rc = 0;
+    if (!f || !order || !done || !sent || !need) {
+        rc = CLV_ENOMEM;
+        goto out;
+    }
+    double *g = f + np;
+    for (long q = 0; q < np; q++) {
+        f[q] = ps->f[q % ps->n];
+        g[q] = ps->g[q % ps->n];
+    }
+    if ((rc = clv_sched_johnson((int)np, f, g, order)))
+        goto out;
+    double e = 0, l = 0;
+    for (long i = 0; i < np; i++) {
+        int q = order[i], job = q / ps->n, path = q % ps->n;
+        unsigned char *dj = done + (size_t)job * (size_t)nn;
+        /* the prefix and its ancestors not yet computed for this job */
+        memset(need, 0, (size_t)nn);
+        for (int k = ps->start[path]; k <= ps->cut[path]; k++)
+            need[ps->node[k]] = 1;
+        double fe = 0;
+        for (int v = nn - 1; v >= 0; v--) {
+            if (!need[v])
+                continue;
+            const clv_problem_node *nd = &p->nodes[v];
+            for (int k = 0; k < nd->n_inputs; k++)
+                need[nd->inputs[k]] = 1;
+            if (!dj[v]) {
+                dj[v] = 1;
+                fe += nd->t_edge_ms;
+            }
+        }
+        int cutv = ps->node[ps->cut[path]];
+        double ge = 0;
+        if (!sent[(size_t)job * (size_t)nn + (size_t)cutv] &&
+            ps->cut[path] < ps->start[path + 1] - 1) {
+            sent[(size_t)job * (size_t)nn + (size_t)cutv] = 1;
+            ge = clv_link_transfer_ms(link, p->nodes[cutv].out_bytes);
+        }
+        e += fe;
+        l = (l > e ? l : e) + ge;
+    }
+    *out = l;
+out:
+    free(f);
+    free(order);
+    free(done);
+    free(sent);
+    free(need);
+    return rc;
+}
+
+static int algorithm3(const clv_problem *p, const clv_link *link, int n,
+                      clv_schedule *s, clv_error *err)
+{
+    long total = count_paths(p, JPS_MAX_PATHS);
+    if (total < 0)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    if (total > JPS_MAX_PATHS)
+        return clv_error_set(err, CLV_ELIMIT,
+                             "jps paths (Algorithm 3): '%s' has more than %d "
+                             "source-to-output paths; the frontier method "
+                             "handles any DAG",
+                             clv_problem_name(p), JPS_MAX_PATHS);
+    int nn = p->n_nodes, rc = 0;
+    paths ps;
+    memset(&ps, 0, sizeof ps);
+    ps.start = malloc(((size_t)total + 2) * sizeof *ps.start);
+    ps.node = malloc(((size_t)total * (size_t)nn + 1) * sizeof *ps.node);
+    ps.cut = malloc(((size_t)total + 1) * sizeof *ps.cut);
+    ps.f = malloc(((size_t)total + 1) * 2 * sizeof *ps.f);
+    int *stack = malloc(((size_t)nn + 1) * sizeof *stack);
+    unsigned char *e = calloc((size_t)nn + 1, 1);
+    if (!ps.start || !ps.node || !ps.cut || !ps.f || !stack || !e) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto out;
+    }
+    ps.g = ps.f + total;
+    int at = 0;
+    paths_rec(p, &ps, stack, 0, 0, &at);
+    for (int i = 0; i < ps.n; i++) {
+        int m = ps.start[i + 1] - ps.start[i] - 1;
+        int c = path_cut(p, link, ps.node + ps.start[i], m, &ps.f[i],
+                         &ps.g[i]);
+        ps.cut[i] = ps.start[i] + c;
+        for (int k = ps.start[i]; k <= ps.cut[i]; k++)
+            e[ps.node[k]] = 1;
+    }
+    /* one partition for every job: the union of the prefixes, closed
+     * under predecessors */
+    for (int v = nn - 1; v >= 0; v--)
+        if (e[v])
+            for (int k = 0; k < p->nodes[v].n_inputs; k++)
+                e[p->nodes[v].inputs[k]] = 1;
+    cands one;
+    memset(&one, 0, sizeof one);
+    one.n_nodes = nn;
+    clv_plan pl;
+    clv_plan_init(&pl);
+    rc = clv_plan_evaluate(p, link, e, &pl, err);
+    if (!rc && cands_add(&one, e, &pl))
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+    clv_plan_release(&pl);
+    if (!rc)
+        rc = fill_two(p, link, &one, 0, 0, n, 0, s, err);
+    cands_free(&one);
+    if (!rc && paths_makespan(p, link, &ps, n, &s->makespan_paths_ms))
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+    s->n_paths = ps.n;
+    s->n_cands = 1;
+out:
+    paths_free(&ps);
+    free(stack);
+    free(e);
+    return rc;
+}
+
 /* ---- the planner ------------------------------------------------------------ */
 
 /* The schedule's three-stage order (see clv_schedule.order3). */
@@ -588,6 +830,14 @@ int clv_jps_plan(const clv_problem *p, const clv_jps_options *o,
                              "jps: the number of jobs must be 1 to 1000000, "
                              "not %d",
                              o->jobs);
+    if (o->method == CLV_JPS_PATHS) {
+        rc = algorithm3(p, &o->link, o->jobs, out, err);
+        if (!rc)
+            rc = three_stages(out, err);
+        if (rc)
+            clv_schedule_release(out);
+        return rc;
+    }
     memset(&cs, 0, sizeof cs);
     cs.n_nodes = clv_problem_n_nodes(p);
     /* brute force tries both kinds of candidates */
