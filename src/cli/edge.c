@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,10 @@ static const char edge_usage[] =
     "                      used in name order, cycling (default: seeded\n"
     "                      random values in [0, 1))\n"
     "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud,\n"
-    "                      jps (N frames at once, each with its own cut, in\n"
-    "                      the schedule's order: docs/jps.md)\n"
-    "  --jobs N            jps: frames released together (default 10)\n"
-    "  --bursts K          jps: bursts of N frames, one after another\n"
-    "                      (default 1); each burst's makespan is reported\n"
+    "                      jps (docs/jps.md): --jobs N (10) frames at once,\n"
+    "                      each with its own cut, --bursts K (1) of them;\n"
+    "                      each burst's makespan is reported; --compare\n"
+    "                      also runs all-edge (LO) and dsl's cut (PO)\n"
     "  --link PRESET       pace the uplink: cat1, 3g, 4g, wifi\n"
     "  --bandwidth RATE    pace the uplink: 7.5 (Mbit/s), 500kbit, ...\n"
     "  --link-schedule S   rates over time, e.g. \"0:wifi,10:3g,20:4g\"\n"
@@ -167,6 +167,109 @@ static void print_summary(const clv_edge_report *r)
     }
 }
 
+/* The median makespan of the bursts (the first left out as warm-up when
+ * there are at least three). */
+static double burst_median(const clv_edge_report *r)
+{
+    double v[64];
+    int n = 0;
+    for (int b = r->n_bursts >= 3 ? 1 : 0; b < r->n_bursts && n < 64; b++)
+        v[n++] = r->burst_ms[b];
+    return clv_util_median(v, n);
+}
+
+/* --planner jps --compare: LO, PO and JPS on the same bursts. */
+static int jps_compare(const clv_graph *g, const clv_edge_options *base,
+                       const double *te, const double *tc, double bps,
+                       double rtt, const clv_schedule *js, bool json,
+                       clv_error *err)
+{
+    int n = js->n_jobs, rc = 0, nn = clv_graph_n_nodes(g);
+    clv_partition lo, *arr = malloc(((size_t)n + 1) * sizeof *arr);
+    clv_plan po;
+    clv_edge_report rep;
+    unsigned char *all = malloc((size_t)nn + 1);
+    double *f = malloc(((size_t)n + 1) * 3 * sizeof *f);
+    double pred[3], meas[3];
+    const char *name[3] = {"LO", "PO", "JPS"};
+    char cut[3][96];
+    clv_partition_init(&lo);
+    clv_plan_init(&po);
+    clv_edge_report_init(&rep);
+    if (!arr || !all || !f) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto out;
+    }
+    memset(all, 1, (size_t)nn);
+    if ((rc = clv_partition_make(g, all, &lo, err)) ||
+        (rc = clv_runtime_plan(g, te, tc, CLV_PLAN_DSL, bps, rtt, 0, &po,
+                               err)))
+        goto out;
+    double *gg = f + n, *c = gg + n;
+    for (int s = 0; s < 3 && !rc; s++) {
+        const clv_plan *pl = s == 1 ? &po : NULL;
+        for (int i = 0; i < n; i++) {
+            if (s == 2) {
+                const clv_plan *q = &js->parts[js->job_part[js->order3[i]]];
+                arr[i] = q->part;
+                f[i] = q->edge_ms;
+                gg[i] = q->transfer_ms;
+                c[i] = q->cloud_ms;
+            } else {
+                arr[i] = s == 0 ? lo : pl->part;
+                double fe = 0;
+                for (int v = 0; v < nn; v++)
+                    fe += te[v];
+                f[i] = s == 0 ? fe : pl->edge_ms;
+                gg[i] = s == 0 ? 0 : pl->transfer_ms;
+                c[i] = s == 0 ? 0 : pl->cloud_ms;
+            }
+        }
+        pred[s] = s == 2 ? js->makespan3_best_ms
+                         : clv_sched_makespan(n, f, gg, c, NULL);
+        clv_partition_cut_text(g, &arr[0], cut[s], sizeof cut[s]);
+        if (s == 2 && js->n_parts > 1)
+            snprintf(cut[s], sizeof cut[s], "%d cuts", js->n_parts);
+        clv_edge_options o = *base;
+        o.partitions = arr;
+        o.n_partitions = n;
+        clv_edge_report_release(&rep);
+        rc = clv_edge_run(g, &o, &rep, err);
+        if (!rc && rep.n_failed)
+            rc = clv_error_set(err, CLV_EIO, "%s: %d frames failed", name[s],
+                               rep.n_failed);
+        meas[s] = rc ? NAN : burst_median(&rep);
+    }
+    if (rc)
+        goto out;
+    if (json) {
+        printf("{\"jobs\": %d, \"bandwidth_mbit\": %.6g, \"schemes\": [", n,
+               bps / 1e6);
+        for (int s = 0; s < 3; s++)
+            printf("%s{\"name\": \"%s\", \"predicted_ms\": %.3f, "
+                   "\"measured_ms\": %.3f}",
+                   s ? ", " : "", name[s], pred[s], meas[s]);
+        printf("]}\n");
+        goto out;
+    }
+    printf("%d jobs a burst at %.3g Mbit/s, makespan (median of bursts):\n",
+           n, bps / 1e6);
+    printf("  %-4s %-30s %12s %12s %8s %14s\n", "", "cut", "predicted",
+           "measured", "x", "vs LO measured");
+    for (int s = 0; s < 3; s++)
+        printf("  %-4s %-30s %9.1f ms %9.1f ms %8.3f %13.1f%%\n", name[s],
+               cut[s], pred[s], meas[s], meas[s] / pred[s],
+               100 * (1 - meas[s] / meas[0]));
+out:
+    clv_edge_report_release(&rep);
+    clv_partition_release(&lo);
+    clv_plan_release(&po);
+    free(arr);
+    free(all);
+    free(f);
+    return rc;
+}
+
 int cli_edge(int argc, char **argv)
 {
     const char *model = NULL, *server = NULL, *input = NULL, *link = NULL;
@@ -179,8 +282,9 @@ int cli_edge(int argc, char **argv)
     bool json = false, quiet = false, adapt = true;
     int ret = CLI_FAIL;
     uint64_t max_plans = 4, jobs = 10, bursts = 1;
-    bool have_jobs = false, have_bursts = false;
+    bool have_jobs = false, have_bursts = false, compare = false;
     const cli_opt opts[] = {
+        {"compare", 0, CLI_FLAG, &compare, NULL},
         {"jobs", 0, CLI_U64, &jobs, &have_jobs},
         {"bursts", 0, CLI_U64, &bursts, &have_bursts},
         {"model", 0, CLI_STR, &model, NULL},
@@ -228,9 +332,9 @@ int cli_edge(int argc, char **argv)
                         "dsh, neurosurgeon, edge, cloud, jps\n", planner);
         return CLI_USAGE;
     }
-    if (!jps && (have_jobs || have_bursts)) {
-        fprintf(stderr, "cleave edge: --jobs and --bursts go with --planner "
-                        "jps\n");
+    if (!jps && (have_jobs || have_bursts || compare)) {
+        fprintf(stderr, "cleave edge: --jobs, --bursts and --compare go with "
+                        "--planner jps\n");
         return CLI_USAGE;
     }
     if (jps && (jobs < 1 || jobs > 10000 || bursts < 1 ||
@@ -434,6 +538,13 @@ int cli_edge(int argc, char **argv)
                         cnt, (int)jobs, cut, jsch.parts[k].edge_ms,
                         jsch.parts[k].transfer_ms, jsch.parts[k].cloud_ms);
             }
+    }
+    if (jps && compare) {
+        rc = jps_compare(g, &o, te, tc, link_bps, rtt, &jsch, json, &err);
+        if (rc)
+            goto fail;
+        ret = CLI_OK;
+        goto out;
     }
     rc = clv_edge_run(g, &o, &rep, &err);
     if (rc)
