@@ -62,14 +62,10 @@ static void test_problem_file(void)
     }
     cJSON_Delete(j);
     free(out);
-    FILE *f = fopen(DIR "/fig9.dot", "rb");
-    char dot[4096] = {0};
-    CHECK(f != NULL);
-    if (f) {
-        CHECK(fread(dot, 1, sizeof dot - 1, f) > 0);
-        fclose(f);
-    }
-    CHECK(strstr(dot, "digraph") && strstr(dot, "\"v1\" -> \"v3\" [color=red"));
+    char *dot = read_text(DIR "/fig9.dot");
+    CHECK(dot && strstr(dot, "digraph") &&
+          strstr(dot, "\"v1\" -> \"v3\" [color=red"));
+    free(dot);
 
     /* the human table */
     CHECK(cleave("plan --problem " DIR "/fig9.json --bandwidth 1", &out) == 0);
@@ -221,6 +217,18 @@ static void test_jps(void)
         cJSON_Delete(j);
     }
     free(out);
+    /* two cuts drawn in one picture: the nodes on the edge in the first
+     * cut only, and the second cut's tensors dashed */
+    CHECK(cleave("plan zoo:alexnet --edge-gflops 2 --cloud-gflops 100 --link "
+                 "3g --planner jps --jobs 100 --jps chain --dot " DIR
+                 "/jps.dot", &out) == 0);
+    free(out);
+    char *dot = read_text(DIR "/jps.dot");
+    CHECKF(dot && strstr(dot, "edge in cut A only") &&
+               strstr(dot, "fillcolor=\"#a1d99b\"];") &&
+               strstr(dot, "style=dashed"),
+           "%s", dot ? dot : "(no file)");
+    free(dot);
     snprintf(cmd, sizeof cmd, "%s --jps brute", base);
     CHECK(cleave(cmd, &out) == 1);
     CHECKF(strstr(out, "100 jobs") && strstr(out, "combinations"), "%s", out);

@@ -483,6 +483,12 @@ char *clv_plan_to_json(const clv_problem *p, const clv_link *link,
  * with their size. */
 char *clv_plan_to_dot(const clv_problem *p, const clv_plan *plan);
 
+/* A schedule's cuts as one Graphviz digraph (malloc'd; NULL when out of
+ * memory or the schedule is empty): with two cuts A and B, nodes on the
+ * edge in both blue, in A only green, in B only violet, in neither
+ * orange; A's cut tensors red, B's dashed violet. */
+char *clv_schedule_to_dot(const clv_problem *p, const clv_schedule *s);
+
 #ifdef __cplusplus
 }
 #endif

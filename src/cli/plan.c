@@ -645,6 +645,12 @@ static int plan_jps(const clv_problem *p, const clv_link *link,
     printf("  three stages, the same cuts in the %s order: %.1f ms (Johnson's "
            "order: %.1f)\n",
            s.exact3 ? "best" : "NEH", s.makespan3_best_ms, s.makespan3_ms);
+    if (a->dot) {
+        char *t = clv_schedule_to_dot(p, &s);
+        rc = t ? write_text(a->dot, t) : CLI_FAIL;
+        free(t);
+        goto out;
+    }
     rc = CLI_OK;
 out:
     free(flags);

@@ -393,56 +393,105 @@ static void sb_size(sbuf *b, uint64_t bytes)
         sb_printf(b, "%llu B", (unsigned long long)bytes);
 }
 
-char *clv_plan_to_dot(const clv_problem *p, const clv_plan *plan)
+/* The DOT of one plan, or of a schedule's two cuts (A and B): a node is
+ * blue on the edge in every cut, orange on the cloud in every cut, green
+ * on the edge in A only, violet in B only; A's cut tensors are red, B's
+ * dashed violet. */
+static char *to_dot(const clv_problem *p, const clv_plan *const *pl, int np)
 {
+    static const char *const fill[4] = {"#fdae6b", "#a1d99b", "#bcbddc",
+                                        "#9ecae1"};
+    static const char *const cutstyle[2] = {
+        "color=red, penwidth=2.5, fontcolor=red",
+        "color=\"#6a51a3\", style=dashed, penwidth=2.5, "
+        "fontcolor=\"#6a51a3\""};
     sbuf b = {NULL, 0, 0, false};
     sb_printf(&b, "digraph plan {\n  rankdir=TB;\n  label=");
     sb_quoted(&b, clv_problem_name(p));
     sb_printf(&b, ";\n  node [shape=box, style=filled, fontname=Helvetica];"
-                  "\n  // %s: edge %.3f ms, transfer %.3f ms, cloud %.3f ms"
-                  "\n",
-              clv_plan_method_name(plan->method), plan->edge_ms,
-              plan->transfer_ms, plan->cloud_ms);
-    for (int i = 0; i < plan->n_nodes; i++) {
+                  "\n");
+    for (int k = 0; k < np; k++)
+        sb_printf(&b, "  // %s%s: edge %.3f ms, transfer %.3f ms, cloud "
+                      "%.3f ms\n",
+                  np > 1 ? (k ? "cut B, " : "cut A, ") : "",
+                  clv_plan_method_name(pl[k]->method), pl[k]->edge_ms,
+                  pl[k]->transfer_ms, pl[k]->cloud_ms);
+    for (int i = 0; i < p->n_nodes; i++) {
         const clv_problem_node *nd = &p->nodes[i];
+        int e0 = pl[0]->on_edge[i] != 0, e1 = pl[np - 1]->on_edge[i] != 0;
         sb_printf(&b, "  ");
         sb_quoted(&b, nd->name);
         sb_printf(&b, " [fillcolor=\"%s\", tooltip=\"edge %.3f ms, cloud "
                       "%.3f ms\"];\n",
-                  plan->on_edge[i] ? "#9ecae1" : "#fdae6b", nd->t_edge_ms,
-                  nd->t_cloud_ms);
+                  fill[e0 + 2 * e1],
+                  nd->t_edge_ms, nd->t_cloud_ms);
     }
-    for (int i = 0; i < plan->n_nodes; i++) {
+    for (int i = 0; i < p->n_nodes; i++) {
         const clv_problem_node *nd = &p->nodes[i];
-        for (int k = 0; k < nd->n_consumers; k++) {
-            int c = nd->consumers[k];
-            bool cut = plan->on_edge[i] && !plan->on_edge[c];
+        for (int c = 0; c < nd->n_consumers; c++) {
+            int v = nd->consumers[c];
+            bool any = false;
+            for (int k = 0; k < np; k++) {
+                if (!(pl[k]->on_edge[i] && !pl[k]->on_edge[v]))
+                    continue;
+                any = true;
+                sb_printf(&b, "  ");
+                sb_quoted(&b, nd->name);
+                sb_printf(&b, " -> ");
+                sb_quoted(&b, p->nodes[v].name);
+                sb_printf(&b, " [%s, label=\"", cutstyle[k]);
+                sb_size(&b, nd->out_bytes);
+                sb_printf(&b, "\"];\n");
+            }
+            if (any)
+                continue;
             sb_printf(&b, "  ");
             sb_quoted(&b, nd->name);
             sb_printf(&b, " -> ");
-            sb_quoted(&b, p->nodes[c].name);
-            if (cut) {
-                sb_printf(&b, " [color=red, penwidth=2.5, fontcolor=red, "
-                              "label=\"");
-                sb_size(&b, nd->out_bytes);
-                sb_printf(&b, "\"]");
-            } else {
-                sb_printf(&b, " [color=gray40]");
-            }
-            sb_printf(&b, ";\n");
+            sb_quoted(&b, p->nodes[v].name);
+            sb_printf(&b, " [color=gray40];\n");
         }
     }
-    sb_printf(&b, "  subgraph cluster_legend {\n    label=\"legend\";\n"
-                  "    \"legend:edge\" [label=\"edge layer\", "
-                  "fillcolor=\"#9ecae1\"];\n"
-                  "    \"legend:cloud\" [label=\"cloud layer\", "
-                  "fillcolor=\"#fdae6b\"];\n"
-                  "    \"legend:edge\" -> \"legend:cloud\" [color=red, "
-                  "penwidth=2.5, label=\"cut tensor\", fontcolor=red];\n"
-                  "  }\n}\n");
+    sb_printf(&b, "  subgraph cluster_legend {\n    label=\"legend\";\n");
+    if (np == 1)
+        sb_printf(&b, "    \"legend:edge\" [label=\"edge layer\", "
+                      "fillcolor=\"#9ecae1\"];\n"
+                      "    \"legend:cloud\" [label=\"cloud layer\", "
+                      "fillcolor=\"#fdae6b\"];\n"
+                      "    \"legend:edge\" -> \"legend:cloud\" [color=red, "
+                      "penwidth=2.5, label=\"cut tensor\", fontcolor=red];\n");
+    else
+        sb_printf(&b, "    \"legend:edge\" [label=\"edge in both cuts\", "
+                      "fillcolor=\"#9ecae1\"];\n"
+                      "    \"legend:a\" [label=\"edge in cut A only\", "
+                      "fillcolor=\"#a1d99b\"];\n"
+                      "    \"legend:b\" [label=\"edge in cut B only\", "
+                      "fillcolor=\"#bcbddc\"];\n"
+                      "    \"legend:cloud\" [label=\"cloud in both cuts\", "
+                      "fillcolor=\"#fdae6b\"];\n"
+                      "    \"legend:edge\" -> \"legend:a\" [%s, label=\"cut "
+                      "A\"];\n"
+                      "    \"legend:a\" -> \"legend:b\" [%s, label=\"cut "
+                      "B\"];\n",
+                  cutstyle[0], cutstyle[1]);
+    sb_printf(&b, "  }\n}\n");
     if (b.failed) {
         free(b.s);
         return NULL;
     }
     return b.s;
+}
+
+char *clv_plan_to_dot(const clv_problem *p, const clv_plan *plan)
+{
+    const clv_plan *one[1] = {plan};
+    return to_dot(p, one, 1);
+}
+
+char *clv_schedule_to_dot(const clv_problem *p, const clv_schedule *s)
+{
+    const clv_plan *two[2] = {&s->parts[0], &s->parts[s->n_parts - 1]};
+    if (s->n_parts < 1)
+        return NULL;
+    return to_dot(p, two, s->n_parts > 1 ? 2 : 1);
 }
