@@ -19,14 +19,21 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.net
 cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
     "$ROOT/bench/plan/bench_plan.c" "$BUILD/libcleave.a" \
-    $(pkg-config --libs libcjson libprotobuf-c openblas) -lglpk -lpthread -lm \
+    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto) -lglpk -lpthread -lm \
     -o "$OUT/bench_plan"
 # bench_dsh: dsh alone, median and a fingerprint of the plan (to compare
 # two builds: same plans, which is faster); not run here
 cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
     "$ROOT/bench/plan/bench_dsh.c" "$BUILD/libcleave.a" \
-    $(pkg-config --libs libcjson libprotobuf-c openblas) -lglpk -lpthread -lm \
+    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto) -lglpk -lpthread -lm \
     -o "$OUT/bench_dsh"
+# bench_jps: JPS for 100 jobs (frontier and chain); run below
+cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
+    "$ROOT/bench/plan/bench_jps.c" "$BUILD/libcleave.a" \
+    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto) -lglpk -lpthread -lm \
+    -o "$OUT/bench_jps"
+"$OUT/bench_jps" 51 100
+echo
 "$OUT/bench_plan" "$OUT" "$@"
 echo
 python3 "$ROOT/bench/plan/nx_peer.py" "$OUT"

@@ -15,7 +15,7 @@ BUILD=$(cd "$1" && pwd) RATES=$2 DELAYS=$3
 shift 3
 [ -f "$BUILD/libcleave.a" ] || { echo "probe.sh: no $BUILD/libcleave.a" >&2; exit 2; }
 cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$TOP/include" "$HERE/probe.c" \
-  "$BUILD/libcleave.a" -lcjson -lprotobuf-c -lm -lpthread \
+  "$BUILD/libcleave.a" -lcjson -lprotobuf-c -lcrypto -lm -lpthread \
   -o "$BUILD/clv-netns-probe"
 for r in $RATES; do
   for d in $DELAYS; do

@@ -876,44 +876,70 @@ int clv_sched_neh(int n, const double *f, const double *g, const double *c,
 {
     /* Nawaz, Enscore and Ham: jobs by total time, longest first; each is
      * inserted where the partial order's makespan is least (ties: the
-     * earliest place) */
+     * earliest place), every place weighed at once with Taillard's heads
+     * and tails, O(n^2) in all */
     johnson_key *k = malloc(((size_t)n + 1) * sizeof *k);
     int *cur = malloc(((size_t)n + 1) * sizeof *cur);
-    int *trial = malloc(((size_t)n + 1) * sizeof *trial);
-    if (!k || !cur || !trial) {
+    double *e = malloc(((size_t)n + 2) * 3 * 3 * sizeof *e);
+    if (!k || !cur || !e) {
         free(k);
         free(cur);
-        free(trial);
+        free(e);
         return CLV_ENOMEM;
     }
+    double *q = e + (size_t)(n + 2) * 3, *fi = q + (size_t)(n + 2) * 3;
     for (int j = 0; j < n; j++) {
         k[j].job = j;
         k[j].first = false;
         k[j].key = f[j] + g[j] + (c ? c[j] : 0);
     }
     qsort(k, (size_t)n, sizeof *k, cmp_johnson); /* key descending */
+#define PT(job, st) ((st) == 0 ? f[job] : (st) == 1 ? g[job] : c ? c[job] : 0)
     int m = 0;
-    for (int i = 0; i < n; i++) {
+    for (int t = 0; t < n; t++) {
+        int x = k[t].job;
+        /* heads e[i]: job i's completion on each stage; tails q[i]: from
+         * its start on each stage to the end */
+        for (int i = 0; i < m; i++)
+            for (int st = 0; st < 3; st++) {
+                double up = i ? e[(i - 1) * 3 + st] : 0;
+                double left = st ? e[i * 3 + st - 1] : 0;
+                e[i * 3 + st] = (up > left ? up : left) + PT(cur[i], st);
+            }
+        for (int st = 0; st < 3; st++)
+            q[m * 3 + st] = 0;
+        for (int i = m - 1; i >= 0; i--)
+            for (int st = 2; st >= 0; st--) {
+                double down = q[(i + 1) * 3 + st];
+                double right = st < 2 ? q[i * 3 + st + 1] : 0;
+                q[i * 3 + st] = (down > right ? down : right) + PT(cur[i], st);
+            }
         int best = 0;
         double bm = INFINITY;
         for (int at = 0; at <= m; at++) {
-            memcpy(trial, cur, (size_t)at * sizeof *trial);
-            trial[at] = k[i].job;
-            memcpy(trial + at + 1, cur + at, (size_t)(m - at) * sizeof *trial);
-            double ms = clv_sched_makespan(m + 1, f, g, c, trial);
+            double ms = 0;
+            for (int st = 0; st < 3; st++) {
+                double up = at ? e[(at - 1) * 3 + st] : 0;
+                double left = st ? fi[st - 1] : 0;
+                fi[st] = (up > left ? up : left) + PT(x, st);
+                double v = fi[st] + q[at * 3 + st];
+                if (v > ms)
+                    ms = v;
+            }
             if (ms < bm) {
                 bm = ms;
                 best = at;
             }
         }
         memmove(cur + best + 1, cur + best, (size_t)(m - best) * sizeof *cur);
-        cur[best] = k[i].job;
+        cur[best] = x;
         m++;
     }
+#undef PT
     memcpy(order, cur, (size_t)n * sizeof *order);
     free(k);
     free(cur);
-    free(trial);
+    free(e);
     return 0;
 }
 
