@@ -41,26 +41,7 @@ static double best_order3(int n, const double *f, const double *g,
 /* The least two-stage makespan over every order of n <= 8 jobs. */
 static double best_order(int n, const double *f, const double *g)
 {
-    int perm[8] = {0}, c[8] = {0};
-    for (int i = 0; i < n; i++)
-        perm[i] = i;
-    double best = clv_sched_makespan(n, f, g, NULL, perm);
-    /* Heap's algorithm */
-    for (int i = 1; i < n;) {
-        if (c[i] < i) {
-            int k = i % 2 ? c[i] : 0, t = perm[k];
-            perm[k] = perm[i];
-            perm[i] = t;
-            double m = clv_sched_makespan(n, f, g, NULL, perm);
-            if (m < best)
-                best = m;
-            c[i]++;
-            i = 1;
-        } else {
-            c[i++] = 0;
-        }
-    }
-    return best;
+    return best_order3(n, f, g, NULL);
 }
 
 static void test_johnson(void)
