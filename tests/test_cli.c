@@ -91,7 +91,8 @@ static void test_option_parser(void)
          "cleave edge: --planner jps plans for one rate: give --link or "
          "--bandwidth\n"},
         {"edge --model zoo:lenet --server 127.0.0.1:1 --jobs 4",
-         "cleave edge: --jobs and --bursts go with --planner jps\n"},
+         "cleave edge: --jobs, --bursts and --compare go with --planner "
+         "jps\n"},
         {"run zoo:lenet --repeat 1e3", "cleave run: --repeat: '1e3' is not a "
                                        "non-negative integer\n"},
         {"zoo lenet -o", "cleave zoo: -o needs a value"},
