@@ -174,12 +174,17 @@ static int chain_cands(const clv_problem *p, const clv_link *link, cands *cs,
     unsigned char *e = calloc((size_t)n + 1, 1);
     clv_plan pl;
     clv_plan_init(&pl);
-    if (!e)
+    if (!e || clv_plan__reserve(&pl, n)) {
+        free(e);
+        clv_plan_release(&pl);
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    /* a prefix of a topological order is a valid partition: the costs
+     * alone (the partitions of the schedule's own cuts come later) */
     for (int k = 0; k < n && !rc; k++) {
         e[k] = 1;
-        rc = clv_plan_evaluate(p, link, e, &pl, err);
-        if (!rc && cands_add(cs, e, &pl))
+        clv_plan__eval_fast(p, link, e, &pl);
+        if (cands_add(cs, e, &pl))
             rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
     }
     clv_plan_release(&pl);
@@ -216,11 +221,11 @@ static int frontier_cut(frontier *fr, double lambda, double *f, double *g,
     fr->cuts++;
     if (rc)
         return rc;
-    /* its costs on the real problem and link */
-    rc = clv_plan_evaluate(fr->p, &fr->link, fr->trial.on_edge, &fr->truth,
-                           err);
-    if (rc)
-        return rc;
+    /* its costs on the real problem and link (a min-cut is a valid
+     * partition) */
+    if (clv_plan__reserve(&fr->truth, fr->p->n_nodes))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    clv_plan__eval_fast(fr->p, &fr->link, fr->trial.on_edge, &fr->truth);
     /* f and g of the search: the real edge time, the transfer without the
      * round trip (which every offloading cut pays alike) */
     *f = fr->truth.edge_ms;
