@@ -64,7 +64,14 @@ static void check_total(const clv_profile *p, const char *what)
                p->min_total_ms <= p->total_ms,
            "%s: total %.3f ms, fastest %.3f ms", what, p->total_ms,
            p->min_total_ms);
-    TIMING_CHECKF(sum >= 0.5 * p->min_total_ms && sum <= 1.2 * p->total_ms + 0.02,
+    /* Node means (a CPU-quota profile) add up to the mean whole run, not
+     * the median: under the quota a run that a period boundary stalls
+     * long makes the runs heavy-tailed, and the mean stood 1.2-1.3x above
+     * the median in fresh-clone runs of the whole suite (27.6 against
+     * 22.7 ms with 11 runs). Medians stay within 1.2x. */
+    double above = p->node_mean ? 1.5 : 1.2;
+    TIMING_CHECKF(sum >= 0.5 * p->min_total_ms &&
+                      sum <= above * p->total_ms + 0.02,
            "%s: sum of nodes %.3f ms, whole runs: median %.3f ms, fastest "
            "%.3f ms",
            what, sum, p->total_ms, p->min_total_ms);
@@ -804,7 +811,10 @@ static void test_cgroup(void)
         double share = (cpu_seconds() - c0) / (clv_profile_now() - w0);
         c0 = cpu_seconds();
         w0 = clv_profile_now();
-        clv_profile lim_p = measure(g, "limited", 5, 0, 0.25);
+        /* 11 runs: steadier node means (they add up to the mean whole
+         * run, which a run stalled long by the quota pulls away from the
+         * median; see check_total) */
+        clv_profile lim_p = measure(g, "limited", 11, 0, 0.25);
         double share_lim = (cpu_seconds() - c0) / (clv_profile_now() - w0);
         rc = clv_cpu_limit_leave(l, &err);
         CHECKF(rc == 0, "leave: %s", err.msg);
