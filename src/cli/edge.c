@@ -205,7 +205,9 @@ static int jps_compare(const clv_graph *g, const clv_edge_options *base,
         (rc = clv_runtime_plan(g, te, tc, CLV_PLAN_DSL, bps, rtt, 0, &po,
                                err)))
         goto out;
-    double *gg = f + n, *c = gg + n;
+    double *gg = f + n, *c = gg + n, all_edge_ms = 0;
+    for (int v = 0; v < nn; v++)
+        all_edge_ms += te[v];
     for (int s = 0; s < 3 && !rc; s++) {
         const clv_plan *pl = s == 1 ? &po : NULL;
         for (int i = 0; i < n; i++) {
@@ -217,10 +219,7 @@ static int jps_compare(const clv_graph *g, const clv_edge_options *base,
                 c[i] = q->cloud_ms;
             } else {
                 arr[i] = s == 0 ? lo : pl->part;
-                double fe = 0;
-                for (int v = 0; v < nn; v++)
-                    fe += te[v];
-                f[i] = s == 0 ? fe : pl->edge_ms;
+                f[i] = s == 0 ? all_edge_ms : pl->edge_ms;
                 gg[i] = s == 0 ? 0 : pl->transfer_ms;
                 c[i] = s == 0 ? 0 : pl->cloud_ms;
             }

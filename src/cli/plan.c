@@ -478,18 +478,17 @@ static double same_cut_makespan(const clv_problem *p, const clv_link *link,
 {
     clv_plan pl;
     clv_plan_init(&pl);
-    double m = NAN;
-    if (!clv_plan_evaluate(p, link, on_edge, &pl, NULL)) {
-        /* n identical jobs: edge n f, then the last g (and c) */
-        double f = pl.edge_ms, g = pl.transfer_ms, c = pl.cloud_ms;
-        double e = 0, l = 0, s = 0;
+    double m = NAN, *f = malloc(((size_t)n + 1) * 3 * sizeof *f);
+    if (f && !clv_plan_evaluate(p, link, on_edge, &pl, NULL)) {
+        double *g = f + n, *c = g + n;
         for (int i = 0; i < n; i++) {
-            e += f;
-            l = (l > e ? l : e) + g;
-            s = (s > l ? s : l) + c;
+            f[i] = pl.edge_ms;
+            g[i] = pl.transfer_ms;
+            c[i] = pl.cloud_ms;
         }
-        m = three ? s : l;
+        m = clv_sched_makespan(n, f, g, three ? c : NULL, NULL);
     }
+    free(f);
     clv_plan_release(&pl);
     return m;
 }

@@ -89,7 +89,7 @@ void clv_schedule_release(clv_schedule *s)
 
 typedef struct cand {
     unsigned char *on_edge; /* problem nodes */
-    double f, g, c;
+    double f, g; /* edge and transfer time (ms) */
 } cand;
 
 typedef struct cands {
@@ -128,7 +128,6 @@ static int cands_add(cands *cs, const unsigned char *on_edge,
     memcpy(c->on_edge, on_edge, (size_t)cs->n_nodes);
     c->f = pl->edge_ms;
     c->g = pl->transfer_ms;
-    c->c = pl->cloud_ms;
     cs->n++;
     return 0;
 }
@@ -294,37 +293,39 @@ static int frontier_cands(const clv_problem *p, const clv_link *link,
 
 /* ---- schedules of two cuts ------------------------------------------------ */
 
-/* Fills s with n jobs: n1 at candidate a, the rest at b (a == b: all at
- * a), Johnson-ordered, with both makespans. */
-static int fill_two(const clv_problem *p, const clv_link *link,
-                    const cands *cs, int a, int b, int n, int n1,
-                    clv_schedule *s, clv_error *err)
+/* Fills s with count[k] jobs at candidate k (n in all), each candidate
+ * used becoming one of s->parts in candidate order, the jobs in that
+ * order too; then Johnson's order and both makespans. */
+static int fill_counts(const clv_problem *p, const clv_link *link,
+                       const cands *cs, const int *count, int n,
+                       clv_schedule *s, clv_error *err)
 {
-    int np = a == b || n1 == 0 || n1 == n ? 1 : 2;
-    int rc = 0;
-    s->parts = calloc((size_t)np, sizeof *s->parts);
-    s->job_part = malloc((size_t)n * sizeof *s->job_part);
-    s->order = malloc((size_t)n * sizeof *s->order);
-    double *f = malloc((size_t)n * 3 * sizeof *f);
+    int used = 0, rc = 0;
+    for (int k = 0; k < cs->n; k++)
+        used += count[k] > 0;
+    s->parts = calloc((size_t)used + 1, sizeof *s->parts);
+    s->job_part = malloc(((size_t)n + 1) * sizeof *s->job_part);
+    s->order = malloc(((size_t)n + 1) * sizeof *s->order);
+    double *f = malloc(((size_t)n + 1) * 3 * sizeof *f);
     if (!s->parts || !s->job_part || !s->order || !f) {
         free(f);
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
     }
     double *g = f + n, *c = g + n;
-    int idx[2] = {n1 == 0 ? b : a, b};
-    s->n_parts = np;
-    for (int i = 0; i < np && !rc; i++) {
-        clv_plan_init(&s->parts[i]);
-        rc = clv_plan_evaluate(p, link, cs->v[idx[i]].on_edge, &s->parts[i],
-                               err);
-    }
     s->n_jobs = n;
-    for (int j = 0; j < n && !rc; j++) {
-        int k = np == 1 ? 0 : j < n1 ? 0 : 1;
-        s->job_part[j] = k;
-        f[j] = s->parts[k].edge_ms;
-        g[j] = s->parts[k].transfer_ms;
-        c[j] = s->parts[k].cloud_ms;
+    for (int k = 0, j = 0; k < cs->n && !rc; k++) {
+        if (!count[k])
+            continue;
+        clv_plan *pl = &s->parts[s->n_parts];
+        clv_plan_init(pl);
+        rc = clv_plan_evaluate(p, link, cs->v[k].on_edge, pl, err);
+        for (int q = 0; q < count[k] && !rc; q++, j++) {
+            s->job_part[j] = s->n_parts;
+            f[j] = pl->edge_ms;
+            g[j] = pl->transfer_ms;
+            c[j] = pl->cloud_ms;
+        }
+        s->n_parts++;
     }
     if (!rc && clv_sched_johnson(n, f, g, s->order))
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
@@ -336,28 +337,33 @@ static int fill_two(const clv_problem *p, const clv_link *link,
     return rc;
 }
 
-/* The two-stage makespan of n1 jobs at a and n - n1 at b, Johnson-ordered
- * (a has f < g, b has f >= g, so a's jobs go first: Proposition 4.1 for
- * two kinds of jobs). */
-static double two_makespan(const cand *a, const cand *b, int n, int n1)
+/* fill_counts with n1 jobs at candidate a and the rest at b (a <= b). */
+static int fill_two(const clv_problem *p, const clv_link *link,
+                    const cands *cs, int a, int b, int n, int n1,
+                    clv_schedule *s, clv_error *err)
 {
-    if (n1 == 0)
-        a = b;
-    if (n1 == n)
-        b = a;
-    /* S1 (f < g) first, then S2; each kind's jobs together */
-    const cand *first = a->f < a->g ? a : b, *second = first == a ? b : a;
-    int nf = first == a ? n1 : n - n1, ns = n - nf;
-    double e = 0, l = 0;
-    for (int i = 0; i < nf; i++) {
-        e += first->f;
-        l = (l > e ? l : e) + first->g;
+    int *count = calloc((size_t)cs->n + 1, sizeof *count);
+    if (!count)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    count[a] += n1;
+    count[b] += n - n1;
+    int rc = fill_counts(p, link, cs, count, n, s, err);
+    free(count);
+    return rc;
+}
+
+/* The two-stage makespan of n1 jobs at a and n - n1 at b in Johnson's
+ * order, which puts a's jobs (f < g, the set S1) before b's (f >= g);
+ * f and g are scratch for n jobs. */
+static double two_makespan(const cand *a, const cand *b, int n, int n1,
+                           double *f, double *g)
+{
+    for (int j = 0; j < n; j++) {
+        const cand *c = j < n1 ? a : b;
+        f[j] = c->f;
+        g[j] = c->g;
     }
-    for (int i = 0; i < ns; i++) {
-        e += second->f;
-        l = (l > e ? l : e) + second->g;
-    }
-    return l;
+    return clv_sched_makespan(n, f, g, NULL, NULL);
 }
 
 /* Algorithm 2 on the candidates (f increasing, g decreasing): the binary
@@ -391,16 +397,20 @@ static int algorithm2(const clv_problem *p, const clv_link *link,
     /* ratio r : 1 of jobs at l* - 1 and at l* */
     int n1 = (int)floor((double)n * r / (r + 1));
     s->count_ratio = n1;
-    s->makespan_ratio_ms = two_makespan(a, b, n, n1);
+    double *f = malloc(((size_t)n + 1) * 2 * sizeof *f);
+    if (!f)
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    s->makespan_ratio_ms = two_makespan(a, b, n, n1, f, f + n);
     int best = n1;
     double bm = s->makespan_ratio_ms;
     for (int k = 0; k <= n; k++) {
-        double m = two_makespan(a, b, n, k);
+        double m = two_makespan(a, b, n, k, f, f + n);
         if (m < bm) {
             bm = m;
             best = k;
         }
     }
+    free(f);
     s->count_best = best;
     return fill_two(p, link, cs, ls - 1, ls, n, best, s, err);
 }
@@ -484,44 +494,8 @@ static int brute_schedule(const clv_problem *p, const clv_link *link,
     b.g = b.f + n;
     brute_rec(&b, 0, n);
     /* the schedule of the best multiset */
-    int used = 0;
-    for (int k = 0; k < cs->n; k++)
-        used += b.best[k] > 0;
-    s->parts = calloc((size_t)used, sizeof *s->parts);
-    s->job_part = malloc((size_t)n * sizeof *s->job_part);
-    s->order = malloc((size_t)n * sizeof *s->order);
-    if (!s->parts || !s->job_part || !s->order) {
-        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
-        goto out;
-    }
-    s->n_jobs = n;
-    int j = 0;
-    double *c = malloc((size_t)n * sizeof *c);
-    if (!c) {
-        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (int k = 0; k < cs->n && !rc; k++) {
-        if (!b.best[k])
-            continue;
-        clv_plan_init(&s->parts[s->n_parts]);
-        rc = clv_plan_evaluate(p, link, cs->v[k].on_edge,
-                               &s->parts[s->n_parts], err);
-        for (int q = 0; q < b.best[k] && !rc; q++, j++) {
-            s->job_part[j] = s->n_parts;
-            b.f[j] = cs->v[k].f;
-            b.g[j] = cs->v[k].g;
-            c[j] = cs->v[k].c;
-        }
-        s->n_parts++;
-    }
-    if (!rc) {
-        clv_sched_johnson(n, b.f, b.g, s->order);
-        s->makespan_ms = clv_sched_makespan(n, b.f, b.g, NULL, s->order);
-        s->makespan3_ms = clv_sched_makespan(n, b.f, b.g, c, s->order);
-        s->evaluations = b.evals;
-    }
-    free(c);
+    rc = fill_counts(p, link, cs, b.best, n, s, err);
+    s->evaluations = b.evals;
 out:
     free(b.count);
     free(b.best);
