@@ -33,7 +33,6 @@ typedef struct srv_conn {
     pthread_t th;
     pthread_mutex_t send_mu;
     srv_plan *plans;     /* most recently used first; under srv->mu */
-    int n_plans;
     int inflight;        /* under srv->mu */
     int refs;            /* under srv->mu: the receiver's + one per job */
     int rx_done, joined, handshaken;
@@ -170,7 +169,6 @@ static void plans_gc(clv_server *s, srv_conn *c)
         if (idle && kept >= s->o.max_plans) {
             *pp = p->next;
             plan_free(p);
-            c->n_plans--;
             continue;
         }
         kept++;
@@ -316,7 +314,6 @@ static void handle_plan(clv_server *s, srv_conn *c, const clv_net_plan *np)
         pthread_mutex_lock(&s->mu);
         p->next = c->plans;
         c->plans = p;
-        c->n_plans++;
         plans_gc(s, c);
         s->st.plans++;
         s->st.engines_made++;
