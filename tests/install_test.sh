@@ -28,8 +28,11 @@ $cc $flags "$src/docs/example/split.c" $(pkg-config --cflags --libs cleave) \
 out=$("$prefix/split")
 echo "$out"
 grep -q "bit for bit" <<<"$out"
-ldd "$prefix/split" | grep -q "libcleave.so.0 => $libdir" ||
-  { echo "split does not use the installed libcleave.so" >&2; exit 1; }
+# ldd's whole output first: `ldd | grep -q` under pipefail fails whenever
+# grep exits on its match before ldd has written its last line (SIGPIPE).
+deps=$(ldd "$prefix/split")
+grep -qF "libcleave.so.0 => $libdir/" <<<"$deps" ||
+  { echo "split does not use the installed libcleave.so:" >&2; echo "$deps" >&2; exit 1; }
 # static
 $cc $flags "$src/docs/example/split.c" $(pkg-config --cflags cleave) \
   "$libdir/libcleave.a" $(pkg-config --static --libs cleave | sed 's/-lcleave//') \
