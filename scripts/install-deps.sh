@@ -10,7 +10,8 @@ PACKAGES=(
   build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libcjson-dev libopenblas-dev libzstd-dev libglpk-dev libssl-dev
-  libigraph-dev python3-networkx libstb-dev
+  libigraph-dev python3-networkx libstb-dev zlib1g-dev liblz4-dev
+  dataset-fashion-mnist
   clang libclang-rt-14-dev
   python3 python3-onnx python3-numpy
   darknet libonnx-testdata
@@ -20,6 +21,7 @@ AARCH64_PACKAGES=(
   gcc-aarch64-linux-gnu qemu-user-static file
   libc6-dev:arm64 libopenblas-dev:arm64 libprotobuf-c-dev:arm64
   libcjson-dev:arm64 libglpk-dev:arm64 libssl-dev:arm64
+  libzstd-dev:arm64 libstb-dev:arm64 zlib1g-dev:arm64
 )
 
 aarch64=0

@@ -73,6 +73,42 @@ int clv_load_darknet_mem(const char *cfg, size_t cfg_len,
  * exists beside it). Other extensions: CLV_EUNSUPPORTED. */
 int clv_load_model(const char *path, clv_graph **out, clv_error *err);
 
+/* ---- labelled data sets ------------------------------------------------ */
+
+/* Images and their labels, as the IDX files of MNIST and Fashion-MNIST
+ * hold them (unsigned bytes; gzip-compressed or plain). */
+typedef struct clv_dataset {
+    int64_t count;     /* images */
+    int64_t channels;  /* 1 for IDX (grey) */
+    int64_t rows, cols;
+    uint8_t *pixels;   /* count x channels x rows x cols, owned */
+    uint8_t *labels;   /* count labels, owned; NULL when none were read */
+    char *name;        /* the images file, owned */
+} clv_dataset;
+
+#define CLV_DATASET_FASHION_MNIST "/usr/share/datasets/fashion-mnist"
+
+/* Reads a labelled data set. `path` is an IDX images file (idx3, unsigned
+ * bytes, .gz or not), or a directory holding MNIST-style files, of which
+ * the test split (t10k-images-idx3-ubyte[.gz] and its labels) is read, or
+ * the word "fashion-mnist" for Debian's dataset-fashion-mnist. `labels` is
+ * the labels file (idx1), or NULL to take the images file's name with
+ * "images-idx3" turned into "labels-idx1" when that file exists (a data set
+ * without labels is allowed: labels is then NULL). The counts must agree.
+ * Returns 0 with *out to free with
+ * clv_dataset_free(), or CLV_EIO (unreadable, naming the file),
+ * CLV_EFORMAT (not IDX unsigned bytes, truncated, counts that disagree),
+ * CLV_ELIMIT (past 2^32 bytes of pixels) or CLV_ENOMEM. */
+int clv_dataset_load(const char *path, const char *labels, clv_dataset **out,
+                     clv_error *err);
+
+/* Frees the data set. NULL is allowed. */
+void clv_dataset_free(clv_dataset *d);
+
+/* Image i (0 <= i < count) as float32 pixel / 255, channels x rows x cols
+ * values into out: the trained models' input convention (docs/codec.md). */
+void clv_dataset_image(const clv_dataset *d, int64_t i, float *out);
+
 /* ---- the model zoo ----------------------------------------------------- */
 
 /* The zoo writes, with seeded random weights, the networks of the papers:

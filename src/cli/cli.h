@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cleave/engine.h"
 #include "cleave/graph.h"
 
 /* Exit statuses of every subcommand. */
@@ -92,6 +93,10 @@ int cli_zoo(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_run(int argc, char **argv);
+/* cleave run --dataset: top-1 accuracy over a labelled data set (IDX). */
+int cli_run_dataset(const char *model, const clv_graph *g, clv_engine *e,
+                    const char *path, const char *labels, uint64_t limit,
+                    bool json);
 int cli_profile(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_edge(int argc, char **argv);

@@ -20,6 +20,8 @@
 static const char run_usage[] =
     "usage: cleave run MODEL [--input FILE]... [--output FILE] [--threads N]\n"
     "                  [--repeat K] [--seed N] [--json]\n"
+    "       cleave run MODEL --dataset PATH [--labels FILE] [--limit N]\n"
+    "                  [--threads N] [--json]\n"
     "\n"
     "Runs MODEL on the CPU with cleave's engine and prints each output's\n"
     "shape and range (top-5 classes for a classifier: an output with one\n"
@@ -40,6 +42,16 @@ static const char run_usage[] =
     "  --seed N      seed of random inputs and of zoo:/.cfg weights\n"
     "                (default 1)\n"
     "  --json        the summary as JSON\n"
+    "\n"
+    "With --dataset, runs a classifier on every image of a labelled data set\n"
+    "and prints its top-1 accuracy instead:\n"
+    "  --dataset PATH  an IDX images file (MNIST's format, .gz or not), a\n"
+    "                directory with t10k-images-idx3-ubyte[.gz] (the test\n"
+    "                split), or fashion-mnist (Debian's dataset-fashion-mnist).\n"
+    "                Images go in as pixel / 255.\n"
+    "  --labels FILE the labels (IDX); default: beside the images\n"
+    "  --limit N     only the first N images\n"
+    "  e.g. cleave run models/fashion-mnist/fmnist-resnet.onnx --dataset fashion-mnist\n"
     "\n"
     "Exit status: 0 success, 1 the model or an input could not be used,\n"
     "2 bad command line.\n";
@@ -302,7 +314,8 @@ static int print_json(const char *model, const clv_graph *g,
 
 int cli_run(int argc, char **argv)
 {
-    const char *model = NULL, *output = NULL;
+    const char *model = NULL, *output = NULL, *dataset = NULL, *labels = NULL;
+    uint64_t limit = 0;
     const char *inputs[RUN_MAX_INPUTS];
     const char *sources[RUN_MAX_INPUTS];
     int n_inputs = 0, rc = CLI_FAIL;
@@ -325,6 +338,9 @@ int cli_run(int argc, char **argv)
         {"threads", 0, CLI_U64, &threads, NULL},
         {"repeat", 0, CLI_U64, &repeat, NULL},
         {"seed", 0, CLI_U64, &seed, NULL},
+        {"dataset", 0, CLI_STR, &dataset, NULL},
+        {"labels", 0, CLI_STR, &labels, NULL},
+        {"limit", 0, CLI_U64, &limit, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int prc = cli_parse("run", run_usage, opts, argc, argv, "MODEL", &model, 1,
                         NULL);
@@ -364,6 +380,21 @@ int cli_run(int argc, char **argv)
                     clv_error_text(&err, erc));
             goto done;
         }
+    }
+    if (dataset) {
+        if (n_inputs || output) {
+            fprintf(stderr, "cleave run: --dataset takes its inputs from the "
+                            "data set (no --input or --output)\n");
+            rc = CLI_USAGE;
+        } else {
+            rc = cli_run_dataset(model, g, e, dataset, labels, limit, json);
+        }
+        goto done;
+    }
+    if (labels || limit) {
+        fprintf(stderr, "cleave run: --labels and --limit go with --dataset\n");
+        rc = CLI_USAGE;
+        goto done;
     }
     if (n_inputs > clv_engine_n_inputs(e)) {
         fprintf(stderr, "cleave run: %d --input files for a model with %d "
