@@ -1154,9 +1154,14 @@ static void test_graph_checks(void)
     bad = t;
     bad.id = 1u << 31;
     CHECK(clv_net_tensor_check(g, &bad, &err) == CLV_EFORMAT);
+    /* an encoded float tensor passes with any length (its decoder checks
+     * the bytes); a wrong dtype still does not */
     bad = t;
     bad.codec = 2;
-    CHECK(clv_net_tensor_check(g, &bad, &err) == CLV_EUNSUPPORTED);
+    bad.nbytes = 17;
+    CHECK(clv_net_tensor_check(g, &bad, &err) == (t.dtype == CLV_DT_FLOAT ? 0 : CLV_EFORMAT));
+    bad.dtype = CLV_DT_UINT8;
+    CHECK(clv_net_tensor_check(g, &bad, &err) == CLV_EFORMAT);
     int cst = -1;
     for (int i = 0; i < clv_graph_n_tensors(g) && cst < 0; i++)
         if (clv_graph_tensor(g, i)->flags & CLV_TENSOR_CONST)

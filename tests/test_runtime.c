@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cleave/codec.h"
 #include "cleave/engine.h"
 #include "cleave/load.h"
 #include "cleave/runtime.h"
@@ -500,6 +501,143 @@ static void test_alternate(const clv_graph *g)
         clv_partition_release(&parts[i]);
 }
 
+
+/* Frame k's input as a camera's: pixels / 255. */
+static int pixel_input(void *ctx, uint64_t frame, void *const *bufs,
+                       clv_error *err)
+{
+    input_ctx *c = ctx;
+    (void)err;
+    const clv_tensor *t = clv_graph_tensor(c->g, clv_graph_input(c->g, 0));
+    clv_rng r;
+    clv_rng_seed(&r, c->seed * 31 + frame);
+    float *v = bufs[0];
+    for (int64_t i = 0; i < clv_tensor_numel(t); i++)
+        v[i] = (float)(clv_rng_next(&r) % 256) / 255.0f;
+    return 0;
+}
+
+/*
+ * Codecs on the wire: frames alternate between a cut in the middle, whose
+ * cut tensors cross as 6-bit Huffman-coded values, and cloud-only, whose
+ * frame crosses as 8-bit pixels. Every result equals the cloud part run
+ * on the decoded tensors (computed here with the codec module), bit for
+ * bit, and the bytes shrink.
+ */
+static void test_codecs(const clv_graph *g)
+{
+    enum { FRAMES = 12 };
+    int n = clv_graph_n_nodes(g);
+    clv_partition parts[2];
+    clv_partition_init(&parts[0]);
+    clv_partition_init(&parts[1]);
+    CHECK(prefix_partition(g, n / 2, &parts[0]));
+    CHECK(prefix_partition(g, 0, &parts[1]));
+    char addr[64];
+    clv_server *s = start_server(g, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    clv_edge_options o;
+    clv_edge_report r;
+    clv_error err = {0};
+    input_ctx ic = {g, 5};
+    checked_options(&o, addr, NULL, NULL, &ic);
+    o.input = pixel_input;
+    o.frames = FRAMES;
+    o.partitions = parts;
+    o.n_partitions = 2;
+    CHECK(clv_codec_parse("q6+huffman", &o.codec, NULL) == 0);
+    CHECK(clv_codec_parse("u8", &o.frame_codec, NULL) == 0);
+    clv_edge_report_init(&r);
+    int rc = clv_edge_run(g, &o, &r, &err);
+    CHECKF(rc == 0 && r.n_ok == FRAMES, "%s (%d ok)", err.msg, r.n_ok);
+    /* what each frame's result must be */
+    clv_engine *eng[2][2] = {{NULL}};
+    for (int p = 0; p < 2; p++) {
+        if (parts[p].n_edge)
+            CHECK(clv_engine_create(g, parts[p].edge_nodes, parts[p].n_edge, NULL,
+                                    &eng[p][0], NULL) == 0);
+        CHECK(clv_engine_create(g, parts[p].cloud_nodes, parts[p].n_cloud, NULL,
+                                &eng[p][1], NULL) == 0);
+    }
+    clv_codec_ctx *cx = clv_codec_ctx_new();
+    const clv_tensor *ti = clv_graph_tensor(g, clv_graph_input(g, 0));
+    const clv_tensor *to = clv_graph_tensor(g, clv_graph_output(g, 0));
+    float *in = malloc(clv_tensor_bytes(ti)), *out = malloc(clv_tensor_bytes(to));
+    int bad = 0;
+    uint64_t raw_cut = clv_tensor_bytes(clv_graph_tensor(g, parts[0].send[0]));
+    for (int k = 0; k < r.n_frames && cx && in && out; k++) {
+        int p = k % 2;
+        void *ib[1] = {in};
+        pixel_input(&ic, (uint64_t)k, ib, NULL);
+        /* the tensors the cloud part reads, after the wire */
+        void *cut[8] = {NULL};
+        clv_engine *ce = eng[p][1];
+        int nci = clv_engine_n_inputs(ce);
+        for (int i = 0; i < nci && i < 8; i++) {
+            const clv_tensor *t = clv_graph_tensor(g, clv_engine_input(ce, i));
+            cut[i] = malloc(clv_tensor_bytes(t));
+            const float *src = in;
+            float *eo = NULL;
+            if (eng[p][0]) {
+                int pos = clv_engine_find_output(eng[p][0], clv_engine_input(ce, i));
+                int no = clv_engine_n_outputs(eng[p][0]);
+                void **outs = calloc((size_t)no, sizeof *outs);
+                for (int j = 0; j < no; j++)
+                    outs[j] = malloc(clv_tensor_bytes(
+                        clv_graph_tensor(g, clv_engine_output(eng[p][0], j))));
+                const void *ins[1] = {in};
+                CHECK(clv_engine_run(eng[p][0], ins, outs, NULL) == 0);
+                eo = outs[pos];
+                for (int j = 0; j < no; j++)
+                    if (j != pos)
+                        free(outs[j]);
+                free(outs);
+                src = eo;
+            }
+            clv_codec spec = p == 0 ? o.codec : o.frame_codec;
+            const uint8_t *bytes;
+            size_t nb;
+            CHECK(clv_codec_encode(cx, &spec, src, t->ndim, t->dims, &bytes, &nb,
+                                   NULL) == 0);
+            CHECK(clv_codec_decode(cx, bytes, nb, t->ndim, t->dims, cut[i], NULL,
+                                   NULL) == 0);
+            free(eo);
+        }
+        void *outs[1] = {out};
+        CHECK(clv_engine_run(ce, (const void *const *)cut, outs, NULL) == 0);
+        const void *got = r.outputs[(size_t)k * (size_t)r.n_outputs];
+        bad += !got || memcmp(got, out, clv_tensor_bytes(to)) != 0;
+        for (int i = 0; i < 8; i++)
+            free(cut[i]);
+        /* 6 bits of at most 20 per value, and u8 a quarter of float32 */
+        if (p == 0)
+            CHECKF(r.frames[k].bytes < raw_cut / 4, "frame %d: %llu bytes, raw %llu",
+                   k, (unsigned long long)r.frames[k].bytes,
+                   (unsigned long long)raw_cut);
+        else
+            CHECKF(r.frames[k].bytes < clv_tensor_bytes(ti) / 4 + 256,
+                   "frame %d: %llu bytes for a %llu-byte frame", k,
+                   (unsigned long long)r.frames[k].bytes,
+                   (unsigned long long)clv_tensor_bytes(ti));
+    }
+    CHECKF(bad == 0, "%d of %d frames differ from the decoded tensors' run", bad,
+           r.n_frames);
+    free(in);
+    free(out);
+    clv_codec_ctx_free(cx);
+    for (int p = 0; p < 2; p++) {
+        clv_engine_free(eng[p][0]);
+        clv_engine_free(eng[p][1]);
+        clv_partition_release(&parts[p]);
+    }
+    clv_edge_report_release(&r);
+    clv_server_stop(s);
+    clv_server_join(s);
+    clv_server_free(s);
+}
+
 int main(void)
 {
     clv_graph *g = NULL;
@@ -525,8 +663,10 @@ int main(void)
     if (s)
         test_many(lg, s, addr);
     clv_server_free(s);
-    if (lg)
+    if (lg) {
         test_alternate(lg);
+        test_codecs(lg);
+    }
     clv_graph_free(lg);
     clv_graph_free(g);
     return check_report("runtime");

@@ -100,6 +100,12 @@ int clv_codec_check(const clv_codec *c, clv_error *err);
  * in advance: this answers for the kind only), else 0. */
 int clv_codec_is_lossless(const clv_codec *c);
 
+/* When the encoded size of a tensor of shape dims does not depend on its
+ * values (raw, u8, quantization with the packed stage), writes it to
+ * *bytes and returns 1; otherwise (Huffman, zstd, PNG, JPEG) returns 0. */
+int clv_codec_fixed_bytes(const clv_codec *c, int ndim, const int64_t *dims,
+                          uint64_t *bytes);
+
 typedef struct clv_codec_ctx clv_codec_ctx;
 
 /* A new context, or NULL when out of memory. */

@@ -165,8 +165,9 @@ typedef enum clv_net_role {
 
 /* Tensor codecs. 0 is raw: the elements' bytes, row-major, little endian,
  * exactly dims-product * element-size bytes. Ids 1..CLV_NET_CODEC_MAX are
- * reserved for the codec module (quantization, Huffman, zstd); their bytes
- * are self-describing and the network layer only bounds their length. */
+ * the codec module's kinds (clv_codec_kind: quantization with Huffman,
+ * zstd or packing; u8, PNG, JPEG frames); their bytes are self-describing
+ * (docs/codec.md) and the network layer only bounds their length. */
 #define CLV_NET_CODEC_RAW 0
 #define CLV_NET_CODEC_MAX 15
 
@@ -444,8 +445,10 @@ int clv_net_tensor_from_graph(const clv_graph *g, int id, const void *data,
 /* Checks a received raw tensor against graph tensor t->id of `g` before
  * its bytes are used as that tensor: the id is in range, not a constant,
  * and the dtype, rank, dims and byte length are the graph's. Returns 0,
- * or CLV_EFORMAT naming the tensor and the difference (a non-raw codec
- * is CLV_EUNSUPPORTED: decode it first). */
+ * or CLV_EFORMAT naming the tensor and the difference. A tensor with a
+ * codec (include/cleave/codec.h) must be float32 and its byte length is
+ * not checked here: clv_codec_decode() checks the bytes against the
+ * shape. */
 int clv_net_tensor_check(const clv_graph *g, const clv_net_tensor *t,
                          clv_error *err);
 

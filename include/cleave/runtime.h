@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cleave/codec.h"
 #include "cleave/error.h"
 #include "cleave/graph.h"
 #include "cleave/net.h"
@@ -269,7 +270,9 @@ typedef struct clv_edge_options {
     int connect_timeout_ms;  /* default 3000 */
     const clv_net_secret *secret; /* borrowed; NULL: no authentication */
     const char *name;        /* the edge's name in HELLO; may be NULL */
-    clv_edge_input_fn input; /* NULL: seeded random inputs in [0, 1) */
+    clv_edge_input_fn input; /* NULL: seeded random inputs in [0, 1), or
+                                random pixels / 255 when frame_codec is
+                                u8, png or jpeg */
     void *input_ctx;
     uint64_t seed;           /* of the random inputs; default 1 */
     bool keep_outputs;       /* keep each frame's graph outputs in the
@@ -295,6 +298,15 @@ typedef struct clv_edge_options {
                                 burst's makespan is reported; set window to
                                 the burst so that the edge never waits for
                                 the link inside one; default 0 */
+    /* How tensors cross the link (include/cleave/codec.h; zero: raw
+     * float32). `codec` encodes the cut tensors the edge part makes (a
+     * lossy codec breaks the bit-for-bit equality with a whole run: the
+     * results are those of the decoded tensors), `frame_codec` the graph
+     * inputs a plan sends as they are (u8, png, jpeg: the frame as a
+     * camera sends it; lossless for frames of pixel / 255, which the
+     * random inputs are then). Float32 tensors only; others go raw. */
+    clv_codec codec;
+    clv_codec frame_codec;
     clv_log_fn log;          /* may be NULL */
     void *log_ctx;
 } clv_edge_options;
@@ -317,6 +329,7 @@ typedef struct clv_edge_frame {
     clv_edge_where where;
     int n_cut;              /* tensors sent */
     uint64_t bytes;         /* FRAME bytes on the wire */
+    uint64_t encode_ns;     /* encoding its tensors (codec, frame_codec) */
     uint64_t t_start, t_edge_end, t_send_start, t_send_end, t_done;
     uint64_t cloud_recv_ns, cloud_queue_ns, cloud_compute_ns;
     double latency_ms;      /* (t_done - t_start) / 1e6 */

@@ -54,7 +54,9 @@ typedef struct cli_opt {
 /*
  * Parses the arguments of command `cmd` (argv[0] is the command's name)
  * with getopt_long: the options of `opts` (--name VALUE or --name=VALUE),
- * and for every command --help / -h (prints `usage` to stdout) and
+ * and for every command --help / -h (prints the parts of `usage`, a
+ * NULL-terminated list: CLI_TEXT(text) for one, ISO C's limit on string
+ * literals being 4095 bytes) and
  * --version. Other arguments, wherever they stand, go to pos[0..max_pos)
  * with their count in *n_pos (may be NULL); `pos_name` names them in
  * messages ("MODEL"). Each mistake gets one line on stderr that
@@ -62,7 +64,8 @@ typedef struct cli_opt {
  * is not a non-negative integer"). Returns -1 when the command should go
  * on, CLI_OK after --help or --version, or CLI_USAGE.
  */
-int cli_parse(const char *cmd, const char *usage, const cli_opt *opts,
+#define CLI_TEXT(...) ((const char *const[]){__VA_ARGS__, NULL})
+int cli_parse(const char *cmd, const char *const *usage, const cli_opt *opts,
               int argc, char **argv, const char *pos_name, const char **pos,
               int max_pos, int *n_pos);
 

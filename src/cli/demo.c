@@ -52,7 +52,7 @@ int cli_demo(int argc, char **argv)
         {"slowdown", 0, CLI_DBL, &slowdown, NULL},
         {"verbose", 0, CLI_FLAG, &verbose, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int prc = cli_parse("demo", demo_usage, opts, argc, argv, "", NULL, 0,
+    int prc = cli_parse("demo", CLI_TEXT(demo_usage), opts, argc, argv, "", NULL, 0,
                         NULL);
     if (prc >= 0)
         return prc;

@@ -68,7 +68,16 @@ static const char edge_usage[] =
     "                      measured here once, divided by --cloud-speedup\n"
     "  --cloud-speedup X   the cloud is X times faster than this machine\n"
     "                      (local cloud times only; default 1)\n"
-    "  --threads N         engine threads on the edge (default 1)\n"
+    "  --codec C           how the cut tensors cross: raw (default), qC+huffman,\n"
+    "                      qC+zstd, qC+packed (C-bit quantization, 1..16;\n"
+    "                      qCc: per channel; docs/codec.md). Lossy: results\n"
+    "                      are those of the decoded tensors\n"
+    "  --frame-codec F     how a frame crosses when the plan sends it as it is:\n"
+    "                      u8 (8-bit pixels, the default for random frames,\n"
+    "                      which are pixels / 255), png, jpeg[:Q], or raw\n"
+    "                      float32 (the default with --input)\n"
+    "  --threads N         engine threads on the edge (default 1)\n";
+static const char edge_usage_more[] =
     "  --max-plans N       plans (cuts with their engines) kept at once\n"
     "                      (default 4): returning to a kept cut builds\n"
     "                      nothing, here or on the server\n"
@@ -274,7 +283,7 @@ int cli_edge(int argc, char **argv)
     const char *model = NULL, *server = NULL, *input = NULL, *link = NULL;
     const char *bandwidth = NULL, *sched = NULL, *trace = NULL, *token = NULL;
     const char *eprof = NULL, *cprof = NULL, *planner = "dads";
-    const char *cloud_times = "server";
+    const char *cloud_times = "server", *codec = "raw", *frame_codec = NULL;
     uint64_t frames = 20, seed = 1, threads = 1, sequential = 0;
     double fps = 0, slowdown = 1, threshold = 0.25, speedup = 1, dads_fps = 0;
     double quota = 0, rtt = 0;
@@ -298,6 +307,8 @@ int cli_edge(int argc, char **argv)
         {"edge-profile", 0, CLI_STR, &eprof, NULL},
         {"cloud-profile", 0, CLI_STR, &cprof, NULL},
         {"cloud-times", 0, CLI_STR, &cloud_times, NULL},
+        {"codec", 0, CLI_STR, &codec, NULL},
+        {"frame-codec", 0, CLI_STR, &frame_codec, NULL},
         {"frames", 0, CLI_U64, &frames, NULL},
         {"seed", 0, CLI_U64, &seed, NULL},
         {"threads", 0, CLI_U64, &threads, NULL},
@@ -314,7 +325,7 @@ int cli_edge(int argc, char **argv)
         {"quiet", 0, CLI_FLAG, &quiet, NULL},
         {"no-adapt", 0, CLI_UNFLAG, &adapt, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int prc = cli_parse("edge", edge_usage, opts, argc, argv, "", NULL, 0,
+    int prc = cli_parse("edge", CLI_TEXT(edge_usage, edge_usage_more), opts, argc, argv, "", NULL, 0,
                         NULL);
     if (prc >= 0)
         return prc;
@@ -387,6 +398,18 @@ int cli_edge(int argc, char **argv)
     if ((link || bandwidth) &&
         clv_net_parse_rate(link ? link : bandwidth, &link_bps, &err)) {
         fprintf(stderr, "cleave edge: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    clv_codec cut_codec, fr_codec;
+    if (clv_codec_parse(codec, &cut_codec, &err) ||
+        cut_codec.kind == CLV_CODEC_PNG || cut_codec.kind == CLV_CODEC_JPEG) {
+        fprintf(stderr, "cleave edge: --codec: %s\n",
+                err.msg[0] ? err.msg : "png and jpeg are for frames (--frame-codec)");
+        return CLI_USAGE;
+    }
+    if (clv_codec_parse(frame_codec ? frame_codec : input ? "raw" : "u8", &fr_codec,
+                        &err)) {
+        fprintf(stderr, "cleave edge: --frame-codec: %s\n", err.msg);
         return CLI_USAGE;
     }
     clv_net_schedule *schedule = NULL;
@@ -492,6 +515,8 @@ int cli_edge(int argc, char **argv)
     o.secret = token ? &secret : NULL;
     o.name = "cleave edge";
     o.seed = seed;
+    o.codec = cut_codec;
+    o.frame_codec = fr_codec;
     o.log = quiet ? NULL : edge_log;
     if (input) {
         o.input = edge_read_input;

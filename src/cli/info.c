@@ -209,7 +209,7 @@ int cli_info(int argc, char **argv)
         {"json", 0, CLI_FLAG, &json, NULL},
         {"seed", 0, CLI_U64, &seed, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int rc = cli_parse("info", info_usage, opts, argc, argv, "MODEL", &model,
+    int rc = cli_parse("info", CLI_TEXT(info_usage), opts, argc, argv, "MODEL", &model,
                        1, NULL);
     if (rc >= 0)
         return rc;

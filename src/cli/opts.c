@@ -62,7 +62,7 @@ static bool take(const char *cmd, const cli_opt *o, const char *arg)
     return false;
 }
 
-int cli_parse(const char *cmd, const char *usage, const cli_opt *opts,
+int cli_parse(const char *cmd, const char *const *usage, const cli_opt *opts,
               int argc, char **argv, const char *pos_name, const char **pos,
               int max_pos, int *n_pos)
 {
@@ -100,7 +100,8 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts,
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1]
                                                        : "?";
         if (c == 'h') {
-            fputs(usage, stdout);
+            for (int u = 0; usage[u]; u++)
+                fputs(usage[u], stdout);
             return CLI_OK;
         }
         if (c == 'V') {

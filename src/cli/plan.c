@@ -113,7 +113,7 @@ static int parse_args(int argc, char **argv, plan_args *a)
         {"jobs", 0, CLI_U64, &a->jobs, &have_jobs},
         {"jps", 0, CLI_STR, &a->jps_method, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int rc = cli_parse("plan", plan_usage, opts, argc, argv, "MODEL",
+    int rc = cli_parse("plan", CLI_TEXT(plan_usage), opts, argc, argv, "MODEL",
                        &a->model, 1, NULL);
     if (rc >= 0)
         return rc;

@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, profile_args *a)
         {"relative", 0, CLI_FLAG, &a->relative, NULL},
         {"intercept", 0, CLI_FLAG, &a->intercept, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int rc = cli_parse("profile", profile_usage, opts, argc, argv, "file",
+    int rc = cli_parse("profile", CLI_TEXT(profile_usage), opts, argc, argv, "file",
                        a->files, PROFILE_MAX_FIT, &a->n_files);
     if (rc >= 0)
         return rc;

@@ -342,7 +342,7 @@ int cli_run(int argc, char **argv)
         {"labels", 0, CLI_STR, &labels, NULL},
         {"limit", 0, CLI_U64, &limit, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int prc = cli_parse("run", run_usage, opts, argc, argv, "MODEL", &model, 1,
+    int prc = cli_parse("run", CLI_TEXT(run_usage), opts, argc, argv, "MODEL", &model, 1,
                         NULL);
     if (prc >= 0)
         return prc;

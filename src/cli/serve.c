@@ -124,7 +124,7 @@ int cli_serve(int argc, char **argv)
         {"seed", 0, CLI_U64, &seed, NULL},
         {"quiet", 0, CLI_FLAG, &quiet, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int prc = cli_parse("serve", serve_usage, opts, argc, argv, "", NULL, 0,
+    int prc = cli_parse("serve", CLI_TEXT(serve_usage), opts, argc, argv, "", NULL, 0,
                         NULL);
     if (prc >= 0)
         return prc;

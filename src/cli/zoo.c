@@ -29,7 +29,7 @@ int cli_zoo(int argc, char **argv)
         {"seed", 0, CLI_U64, &seed, NULL},
         {"size", 0, CLI_U64, &size, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int prc = cli_parse("zoo", zoo_usage, opts, argc, argv, "NAME", &name, 1,
+    int prc = cli_parse("zoo", CLI_TEXT(zoo_usage), opts, argc, argv, "NAME", &name, 1,
                         NULL);
     if (prc >= 0)
         return prc;

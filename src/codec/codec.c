@@ -266,6 +266,30 @@ int clv_codec_is_lossless(const clv_codec *c)
     return c->kind == CLV_CODEC_RAW;
 }
 
+int clv_codec_fixed_bytes(const clv_codec *c, int ndim, const int64_t *dims,
+                          uint64_t *bytes)
+{
+    uint64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (uint64_t)dims[i];
+    switch (c->kind) {
+    case CLV_CODEC_RAW:
+        *bytes = HEADER_BYTES + 4 * n;
+        return 1;
+    case CLV_CODEC_U8:
+        *bytes = HEADER_BYTES + n;
+        return 1;
+    case CLV_CODEC_QUANT:
+        if (c->entropy != CLV_CODEC_PACKED)
+            return 0;
+        *bytes = HEADER_BYTES + 8 * (c->per_channel && ndim >= 2 ? (uint64_t)dims[1] : 1) +
+                 (n * (uint64_t)c->bits + 7) / 8;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* ---- context ------------------------------------------------------------- */
 
 clv_codec_ctx *clv_codec_ctx_new(void)

@@ -47,10 +47,11 @@ int clv_net_tensor_check(const clv_graph *g, const clv_net_tensor *t,
                              "tensor '%s' is a constant of the model; it is "
                              "never sent",
                              gt->name);
-    if (t->codec != CLV_NET_CODEC_RAW)
-        return clv_error_set(err, CLV_EUNSUPPORTED,
-                             "tensor '%s': codec %d must be decoded first",
-                             gt->name, t->codec);
+    if (t->codec != CLV_NET_CODEC_RAW && gt->dtype != CLV_DT_FLOAT)
+        return clv_error_set(err, CLV_EFORMAT,
+                             "tensor '%s': codec %d on %s data; only float32 "
+                             "tensors are encoded",
+                             gt->name, t->codec, clv_dtype_name(gt->dtype));
     if (t->dtype != gt->dtype)
         return clv_error_set(err, CLV_EFORMAT,
                              "tensor '%s': %s data, the model has %s",
@@ -67,7 +68,9 @@ int clv_net_tensor_check(const clv_graph *g, const clv_net_tensor *t,
                              "is %s",
                              gt->name, t->ndim, want);
     }
-    if (t->nbytes != clv_tensor_bytes(gt))
+    /* an encoded tensor's bytes describe themselves: its decoder checks
+     * them against the shape */
+    if (t->codec == CLV_NET_CODEC_RAW && t->nbytes != clv_tensor_bytes(gt))
         return clv_error_set(err, CLV_EFORMAT,
                              "tensor '%s': %llu bytes, the model's tensor "
                              "has %llu",

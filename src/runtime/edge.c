@@ -95,7 +95,12 @@ static int random_input(edge_ctx *x, uint64_t frame, void *const *bufs)
     clv_rng_seed(&rng, x->o.seed * 1000003ull + frame);
     for (int i = 0; i < x->n_in; i++) {
         const clv_tensor *t = clv_graph_tensor(x->g, clv_graph_input(x->g, i));
-        if (t->dtype == CLV_DT_FLOAT)
+        if (t->dtype == CLV_DT_FLOAT && x->o.frame_codec.kind >= CLV_CODEC_U8) {
+            /* a camera's frame: pixels / 255, which u8 and PNG keep */
+            float *v = bufs[i];
+            for (int64_t k = 0; k < clv_tensor_numel(t); k++)
+                v[k] = (float)(clv_rng_next(&rng) >> 56) / 255.0f;
+        } else if (t->dtype == CLV_DT_FLOAT)
             clv_rng_fill_uniform(&rng, bufs[i], (size_t)clv_tensor_numel(t),
                                  0.0f, 1.0f);
         else
@@ -131,6 +136,7 @@ static int edge_frame(edge_ctx *x, uint64_t k, clv_error *err)
     pthread_mutex_lock(&x->mu);
     f->plan = x->cur;
     f->plan->refs++;
+    f->codec = f->plan->codec;
     bool up = x->conn_up;
     x->in_system++;
     pthread_mutex_unlock(&x->mu);
@@ -269,6 +275,13 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
     rc = clv_net_bw_create(NULL, &x.bw, err);
     if (rc)
         goto done;
+    if ((rc = clv_codec_check(&o->codec, err)) ||
+        (rc = clv_codec_check(&o->frame_codec, err)))
+        goto done;
+    if (!(x.enc = clv_codec_ctx_new())) {
+        rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
+        goto done;
+    }
     rc = clv_net_graph_digest(g, x.digest);
     if (rc)
         goto done;
@@ -416,6 +429,7 @@ done:
     free(x.held);
     clv_net_bw_free(x.bw);
     clv_net_pacer_free(x.pacer);
+    clv_codec_ctx_free(x.enc);
     pthread_mutex_destroy(&x.mu);
     pthread_cond_destroy(&x.cv);
     return rc;

@@ -43,6 +43,8 @@ typedef struct eplan {
     double bps;               /* the bandwidth it was last chosen for */
     clv_plan pred;            /* the planner's prediction (n_nodes 0 when
                                  the partition was given, not planned) */
+    clv_codec codec;          /* how its cut tensors cross (the latest
+                                 choice for this partition) */
     char cut[96];             /* clv_partition_cut_text */
     int refs;                 /* frames using it; under mu */
     uint64_t used;            /* when it was last made current (a tick) */
@@ -57,6 +59,8 @@ typedef struct eframe {
     int n_edge_out;
     void **out;               /* graph outputs */
     clv_edge_frame *rec;
+    clv_codec codec;          /* the cut tensors' codec, taken from the plan
+                                 when the frame started */
     uint64_t payload;         /* FRAME payload bytes */
     uint64_t sent_ns;
     int sending;              /* the sender still writes it; under mu */
@@ -95,6 +99,7 @@ typedef struct edge_ctx {
     int computing_done;       /* the edge thread has made every frame */
     int quit;                 /* the sender may end */
 
+    clv_codec_ctx *enc;       /* the sender's encoder */
     /* The connection: created and destroyed by the sender only. */
     clv_net_conn *conn;
     int conn_up;              /* under mu */

@@ -21,9 +21,11 @@ void clv_rt__eplan_free(eplan *p)
 
 /* The bytes one FRAME of partition `part` puts on the wire: the header,
  * the frame fields and each tensor's description and data (encoded from
- * zeros). */
+ * zeros), each tensor in its codec; non-zero when a codec's size depends on
+ * the values (then the planner's own size stands). */
 static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
-                            uint64_t *out, clv_error *err)
+                            const clv_codec *codec, uint64_t *out,
+                            clv_error *err)
 {
     uint64_t most = 1;
     int rc = 0;
@@ -42,9 +44,24 @@ static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
         goto out;
     }
-    for (int i = 0; i < part->n_send && !rc; i++)
+    for (int i = 0; i < part->n_send && !rc; i++) {
         rc = clv_net_tensor_from_graph(x->g, part->send[i], zeros, &ts[i],
                                        err);
+        bool input = false;
+        for (int k = 0; k < x->n_in; k++)
+            input |= clv_graph_input(x->g, k) == part->send[i];
+        const clv_codec *cc = input ? &x->o.frame_codec : codec;
+        const clv_tensor *gt = clv_graph_tensor(x->g, part->send[i]);
+        uint64_t nb;
+        if (rc || cc->kind == CLV_CODEC_RAW || gt->dtype != CLV_DT_FLOAT)
+            continue;
+        if (!clv_codec_fixed_bytes(cc, gt->ndim, gt->dims, &nb) || nb > most) {
+            rc = 1; /* the size depends on the values: not known here */
+            goto out;
+        }
+        ts[i].codec = (int)cc->kind;
+        ts[i].nbytes = nb;
+    }
     if (!rc) {
         clv_net_msg m;
         clv_net_msg_init(&m);
@@ -73,7 +90,7 @@ static void predict_wire(edge_ctx *x, eplan *p, double bps)
 {
     clv_plan *pr = &p->pred;
     uint64_t wire = 0;
-    if (!pr->n_nodes || frame_wire_bytes(x, &p->part, &wire, NULL) || !wire)
+    if (!pr->n_nodes || frame_wire_bytes(x, &p->part, &p->codec, &wire, NULL) || !wire)
         return;
     /* The round trip lengthens each frame but not the pipeline's period:
      * it is in T_t (and the latency), not in the max stage. */
@@ -125,6 +142,7 @@ static int eplan_make(edge_ctx *x, const clv_partition *part, eplan **out,
         return rc;
     }
     clv_partition_cut_text(x->g, part, p->cut, sizeof p->cut);
+    p->codec = x->o.codec;
     *out = p;
     return 0;
 }

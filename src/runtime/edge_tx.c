@@ -208,14 +208,50 @@ static int send_plan(edge_ctx *x, eplan *p, clv_error *err)
     return rc;
 }
 
+/* Encodes FRAME tensor *t (raw, pointing at the edge's data) with `cc`:
+ * *t then points at a copy of the encoding, *buf, which the caller frees
+ * once the FRAME is sent. */
+static int encode_tensor(edge_ctx *x, const clv_codec *cc, clv_net_tensor *t,
+                         void **buf, clv_error *err)
+{
+    const clv_tensor *gt = clv_graph_tensor(x->g, (int)t->id);
+    const uint8_t *bytes;
+    size_t n;
+    int rc = clv_codec_encode(x->enc, cc, t->data, gt->ndim, gt->dims, &bytes, &n,
+                              err);
+    if (rc)
+        return clv_error_prefix(err, "tensor '%s': ", gt->name);
+    if (!(*buf = malloc(n ? n : 1)))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    memcpy(*buf, bytes, n);
+    t->codec = (int)cc->kind;
+    t->nbytes = n;
+    t->data = *buf;
+    return 0;
+}
+
+static void free_encoded(void **enc, int n)
+{
+    if (!enc)
+        return;
+    for (int i = 0; i < n; i++)
+        free(enc[i]);
+    free(enc);
+}
+
 static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
 {
     eplan *p = f->plan;
     const clv_partition *part = &p->part;
     clv_net_tensor *ts = calloc((size_t)part->n_send + 1, sizeof *ts);
+    void **enc = calloc((size_t)part->n_send + 1, sizeof *enc);
     int rc = 0;
-    if (!ts)
+    uint64_t t_enc = clv_net_now_ns();
+    if (!ts || !enc) {
+        free(ts);
+        free(enc);
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
     for (int i = 0; i < part->n_send && !rc; i++) {
         int t = part->send[i];
         const void *data = NULL;
@@ -230,7 +266,11 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
             rc = clv_error_set(err, CLV_EINVAL, "no data for tensor %d", t);
         else
             rc = clv_net_tensor_from_graph(x->g, t, data, &ts[i], err);
+        const clv_codec *cc = pos >= 0 ? &f->codec : &x->o.frame_codec;
+        if (!rc && cc->kind != CLV_CODEC_RAW && ts[i].dtype == CLV_DT_FLOAT)
+            rc = encode_tensor(x, cc, &ts[i], &enc[i], err);
     }
+    f->rec->encode_ns = clv_net_now_ns() - t_enc;
     if (rc) {
         /* not sent and not awaited: the edge finishes it */
         ELOG(x, "frame %llu: %s", (unsigned long long)f->id,
@@ -238,6 +278,7 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
         pthread_mutex_lock(&x->mu);
         clv_rt__push_fallback(x, f);
         pthread_mutex_unlock(&x->mu);
+        free_encoded(enc, part->n_send);
         free(ts);
         return 0;
     }
@@ -280,6 +321,7 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
             busy = f_sent + (uint64_t)((double)info.bytes * 8 / est * 1e9);
         x->last_send_ns = busy > now ? busy : now;
     }
+    free_encoded(enc, part->n_send);
     free(ts);
     return rc;
 }

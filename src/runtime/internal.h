@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "cleave/codec.h"
 #include "cleave/engine.h"
 #include "cleave/runtime.h"
 

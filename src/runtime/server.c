@@ -19,6 +19,9 @@ typedef struct srv_plan {
     int n_in;            /* engine inputs, = the PLAN's inputs */
     int n_out;           /* engine outputs */
     void **out_bufs;     /* one per engine output */
+    void **in_bufs;      /* decoded inputs, one per engine input, made when
+                            a FRAME first carries an encoded tensor */
+    clv_codec_ctx *codec; /* for those; the plan is busy while decoding */
     uint32_t n_ret;      /* tensors returned: the PLAN's outputs */
     int *ret_pos;        /* their positions among the engine outputs */
     int busy;            /* a worker runs it (engines are single-threaded) */
@@ -100,6 +103,11 @@ static void plan_free(srv_plan *p)
         for (int i = 0; i < p->n_out; i++)
             free(p->out_bufs[i]);
     free(p->out_bufs);
+    if (p->in_bufs)
+        for (int i = 0; i < p->n_in; i++)
+            free(p->in_bufs[i]);
+    free(p->in_bufs);
+    clv_codec_ctx_free(p->codec);
     free(p->ret_pos);
     free(p);
 }
@@ -564,6 +572,28 @@ out:
 
 /* ---- workers --------------------------------------------------------------- */
 
+/* Decodes FRAME tensor `nt` (encoded by the codec module) into engine
+ * input i's buffer of plan p (made on first use). */
+static int decode_input(clv_server *s, srv_plan *p, int i,
+                        const clv_net_tensor *nt, clv_error *err)
+{
+    const clv_tensor *gt = clv_graph_tensor(s->g, (int)nt->id);
+    if (!p->in_bufs && !(p->in_bufs = calloc((size_t)p->n_in + 1, sizeof *p->in_bufs)))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    if (!p->codec && !(p->codec = clv_codec_ctx_new()))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    if (!p->in_bufs[i]) {
+        uint64_t nb = clv_tensor_bytes(gt);
+        if (!(p->in_bufs[i] = malloc(nb ? nb : 1)))
+            return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    }
+    int rc = clv_codec_decode(p->codec, nt->data, nt->nbytes, gt->ndim, gt->dims,
+                              p->in_bufs[i], NULL, err);
+    if (rc)
+        clv_error_prefix(err, "tensor '%s': ", gt->name);
+    return rc;
+}
+
 static void run_job(clv_server *s, srv_job *j)
 {
     srv_plan *p = j->plan;
@@ -577,13 +607,20 @@ static void run_job(clv_server *s, srv_job *j)
     if (p->n_in > (int)(sizeof in / sizeof in[0])) {
         rc = clv_error_set(&err, CLV_ELIMIT, "too many cut tensors");
     } else {
-        for (int i = 0; i < p->n_in; i++) {
+        for (int i = 0; i < p->n_in && !rc; i++) {
             int t = clv_engine_input(p->eng, i);
             in[i] = NULL;
-            for (uint32_t k = 0; k < j->msg.frame.n_tensors; k++)
-                if ((int)j->msg.frame.tensors[k].id == t)
-                    in[i] = j->msg.frame.tensors[k].data;
+            for (uint32_t k = 0; k < j->msg.frame.n_tensors && !rc; k++) {
+                const clv_net_tensor *nt = &j->msg.frame.tensors[k];
+                if ((int)nt->id != t)
+                    continue;
+                if (nt->codec == CLV_NET_CODEC_RAW)
+                    in[i] = nt->data;
+                else if (!(rc = decode_input(s, p, i, nt, &err)))
+                    in[i] = p->in_bufs[i];
+            }
         }
+        if (!rc)
         rc = clv_engine_run(p->eng, in, p->out_bufs, &err);
     }
     uint64_t t1 = clv_net_now_ns();
