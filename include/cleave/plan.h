@@ -77,6 +77,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cleave/codec.h"
 #include "cleave/error.h"
 #include "cleave/graph.h"
 
@@ -219,7 +220,8 @@ int clv_problem_from_profiles(const clv_graph *g, const char *edge_profile,
     X(DSL, "dsl")                         \
     X(DSH, "dsh")                         \
     X(DADS, "dads")                       \
-    X(DSCCS, "dsccs")
+    X(DSCCS, "dsccs")                     \
+    X(JALAD, "jalad")
 
 typedef enum clv_plan_method {
 #define CLV__PLAN_ENUM(id, name) CLV_PLAN_##id,
@@ -269,6 +271,10 @@ typedef struct clv_plan_options {
     int dsh_k;          /* default 4 */
     int dsh_rounds;     /* default 8 */
     double dsh_eps_ms;  /* default 1e-6 */
+    /* jalad: the measured table (borrowed; required) and the largest
+     * accuracy loss allowed, a fraction (0.01 = one point of top-1). */
+    const struct clv_jalad_table *jalad_table;
+    double accuracy_drop; /* default 0.01 */
 } clv_plan_options;
 
 void clv_plan_options_init(clv_plan_options *o);
@@ -303,6 +309,11 @@ typedef struct clv_plan {
      * from a graph (clv_problem_from_graph, clv_problem_from_profiles);
      * empty (n_nodes 0) for a problem read from a file. */
     clv_partition part;
+    /* How the tensors that cross are encoded: raw unless the planner
+     * chose (jalad: the cut tensor's c-bit codec, or for cloud-only the
+     * frame's u8, PNG or JPEG encoding). */
+    clv_codec codec;
+    double accuracy_loss;   /* jalad: the table's A_i(c) of the choice */
 } clv_plan;
 
 void clv_plan_init(clv_plan *plan);
@@ -467,6 +478,101 @@ void clv_schedule_release(clv_schedule *s);
  */
 int clv_jps_plan(const clv_problem *p, const clv_jps_options *o,
                  clv_schedule *out, clv_error *err);
+
+/* ---- JALAD: cut and bit width under an accuracy bound ------------------ */
+
+/*
+ * The JALAD paper (§III-C to §III-E) compresses the tensor that crosses
+ * (c-bit quantization, then Huffman) and chooses the decoupling layer i and
+ * the width c together:
+ *     minimise T_E(i) + S_i(c) / BW + T_C(i)   subject to  A_i(c) <= drop,
+ * with A_i(c) (accuracy loss) and S_i(c) (encoded bytes) measured once on
+ * calibration data and kept in a table (docs/jalad.md; cleave profile
+ * --jalad builds one). Cut points are the graph's valid single cuts
+ * (clv_graph_crossing() == 1: a residual unit is one decoupling layer, as
+ * in the paper), plus cloud-only, whose "cut" is the frame in one of the
+ * encodings a camera sends (u8, PNG, JPEG at some quality); edge-only is
+ * always a candidate (nothing crosses, no loss).
+ */
+
+/* One measured encoding at one cut. */
+typedef struct clv_jalad_entry {
+    clv_codec codec;
+    double accuracy_loss; /* A_i(c): the uncompressed model's top-1 accuracy
+                             minus this one's, a fraction (may be < 0); for
+                             a table without labels 1 - agreement */
+    double agreement;     /* images whose top-1 equals the uncompressed
+                             model's, a fraction */
+    double bytes_mean;    /* S_i(c): encoded bytes per frame, mean */
+    double bytes_p95;     /* and 95th percentile */
+} clv_jalad_entry;
+
+/* One cut point: the graph nodes up to `after` (in the graph's
+ * topological order) on the edge. */
+typedef struct clv_jalad_cut {
+    char *after;        /* the last edge node; NULL: cloud-only */
+    char *tensor;       /* the tensor that crosses (the input for cloud-only) */
+    int position;       /* graph node index of `after`; -1 for cloud-only */
+    uint64_t raw_bytes; /* its float32 bytes */
+    int n_entries;
+    clv_jalad_entry *entries;
+} clv_jalad_cut;
+
+typedef struct clv_jalad_table {
+    char *model;          /* as given when measured */
+    char *dataset;        /* the images' source; "random pixels" without */
+    int images;           /* calibration images measured */
+    int first_image;      /* the first one's index in the data set */
+    bool labelled;        /* accuracy_loss is top-1 against labels */
+    double base_accuracy; /* the uncompressed model's top-1 (labelled) */
+    int n_cuts;
+    clv_jalad_cut *cuts;
+} clv_jalad_table;
+
+/* Frees the table and everything it owns. NULL is allowed. */
+void clv_jalad_table_free(clv_jalad_table *t);
+
+/* Reads a table (schema docs/jalad.md: "format": "cleave-jalad-table",
+ * "version": 1). Fails with CLV_EIO, CLV_ELIMIT (over 256 MiB),
+ * CLV_EFORMAT naming the field (bad JSON, a codec name that does not parse,
+ * a negative size or a loss outside [-1, 1]) or CLV_ENOMEM. */
+int clv_jalad_table_load(const char *path, clv_jalad_table **out,
+                         clv_error *err);
+int clv_jalad_table_parse(const char *text, size_t len, const char *label,
+                          clv_jalad_table **out, clv_error *err);
+/* The table as JSON text (malloc'd; NULL when out of memory), and written
+ * to a file (0, CLV_EIO or CLV_ENOMEM). */
+char *clv_jalad_table_to_json(const clv_jalad_table *t);
+int clv_jalad_table_save(const clv_jalad_table *t, const char *path,
+                         clv_error *err);
+
+typedef enum clv_jalad_method {
+    CLV_JALAD_EXHAUSTIVE = 0, /* every (cut, encoding) pair */
+    CLV_JALAD_ILP = 1         /* the paper's 0-1 program, solved by GLPK */
+} clv_jalad_method;
+
+/* The choice: table cut `cut` and its entry `entry`, or cut = -1 for
+ * edge-only (entry -1). */
+typedef struct clv_jalad_choice {
+    int cut, entry;
+    double cost_ms; /* the objective: T_E + S/BW (+ rtt) + T_C */
+    int candidates; /* pairs within the accuracy bound, edge-only included */
+} clv_jalad_choice;
+
+/* Chooses the cut and the encoding for problem `p` (made from the graph
+ * the table was measured on: cuts are found by node name, so a problem
+ * file with the same names works too) over `link` with accuracy loss at
+ * most `max_loss`: fills `out` (method CLV_PLAN_JALAD, the prefix
+ * partition, out->codec, out->cut_bytes = S_i(c) rounded, the transfer
+ * charged for S_i(c) bytes instead of the float32 tensor, plus the rtt)
+ * and *choice (may be NULL). Edge-only is chosen when nothing else fits
+ * the bound or nothing else is faster. Fails with CLV_EINVAL (a bad link
+ * or bound, p not finalized), CLV_ENOTFOUND (a cut names a node the
+ * problem lacks), CLV_ELIMIT (GLPK failed) or CLV_ENOMEM. */
+int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
+                   const clv_link *link, double max_loss,
+                   clv_jalad_method method, clv_plan *out,
+                   clv_jalad_choice *choice, clv_error *err);
 
 /* ---- output ------------------------------------------------------------ */
 

@@ -423,6 +423,8 @@ static int sweep(const clv_problem *p, const plan_args *a)
                 continue;
             if (o.method == CLV_PLAN_DSCCS && a->o.objective != CLV_OBJ_BUDGET)
                 continue;
+            if (o.method == CLV_PLAN_JALAD && !o.jalad_table)
+                continue;
             int r = clv_planner_run(pl, &o, &plan, &err);
             if (r) {
                 fprintf(stderr, "cleave plan: %s: %s\n",

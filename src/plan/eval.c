@@ -109,6 +109,7 @@ void clv_plan_options_init(clv_plan_options *o)
     o->dsh_k = 4;
     o->dsh_rounds = 8;
     o->dsh_eps_ms = 1e-6;
+    o->accuracy_drop = 0.01;
 }
 
 void clv_plan_init(clv_plan *plan)

@@ -802,6 +802,11 @@ int clv_planner_run(clv_planner *pl, const clv_plan_options *o,
                              "fps > 0 (got %g)",
                              o->fps);
 
+    if (o->method == CLV_PLAN_JALAD)
+        return clv_jalad_plan(p, o->jalad_table, &o->link, o->accuracy_drop,
+                              CLV_JALAD_EXHAUSTIVE, out, NULL, err);
+    memset(&out->codec, 0, sizeof out->codec);
+    out->accuracy_loss = 0;
     out->mode = CLV_MODE_NONE;
     out->target_fps = 0;
     out->budget_ms = 0;
