@@ -62,6 +62,8 @@
 
 #include "cleave/error.h"
 #include "cleave/graph.h"
+#include "cleave/load.h"
+#include "cleave/plan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -345,6 +347,45 @@ int clv_cpu_limit_version(const clv_cpu_limit *l);
  * frees the handle (also when something fails). Accepts NULL. Returns 0 or
  * CLV_EIO naming what could not be undone. */
 int clv_cpu_limit_leave(clv_cpu_limit *l, clv_error *err);
+
+/* ---- JALAD's tables: accuracy and size of every cut and width ---------- */
+
+typedef struct clv_jalad_measure_options {
+    /* The calibration images (borrowed): images first..first+images-1 of
+     * a data set, fed as pixel / 255 (a labelled one makes the loss top-1
+     * accuracy); NULL: seeded random pixels, where only the sizes and the
+     * agreement with the uncompressed top-1 mean something. */
+    const clv_dataset *dataset;
+    int first;          /* default 0 */
+    int images;         /* default 500 (clamped to the data set) */
+    int max_bits;       /* widths 1..max_bits, each with the packed, Huffman
+                           and zstd stages; default 16 */
+    bool per_channel;   /* also qCc (one range per channel) */
+    /* JPEG qualities measured for cloud-only (with u8 and PNG); NULL:
+     * 10, 25, 50, 75, 90 */
+    const int *jpeg_qualities;
+    int n_jpeg;
+    uint64_t seed;      /* of the random pixels; default 1 */
+    int threads;        /* engine threads; default 1 */
+    /* Called after each image with (done, total), may be NULL. */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
+} clv_jalad_measure_options;
+
+void clv_jalad_measure_options_init(clv_jalad_measure_options *o);
+
+/* Builds the JALAD table of model `g` (one run-time float32 input, one
+ * output of class scores): for every valid single cut (clv_graph_crossing
+ * == 1) and for cloud-only, every encoding's accuracy loss against the
+ * uncompressed model, its agreement with the uncompressed top-1 and its
+ * encoded bytes (mean and 95th percentile), measured image by image by
+ * encoding the tensor that crosses, decoding it and running the rest of
+ * the model on it. `model` names the model in the table. Fails with
+ * CLV_EINVAL (bad options, a model of another shape than the images),
+ * CLV_EUNSUPPORTED (not one float32 input), or an engine or codec error. */
+int clv_jalad_measure(const clv_graph *g, const char *model,
+                      const clv_jalad_measure_options *o,
+                      clv_jalad_table **out, clv_error *err);
 
 /* ---- the regression predictor ------------------------------------------ */
 

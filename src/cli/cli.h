@@ -103,6 +103,7 @@ int cli_run_dataset(const char *model, const clv_graph *g, clv_engine *e,
 int cli_profile(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_edge(int argc, char **argv);
+int cli_jalad_table(int argc, char **argv);
 
 /* Prints the node table and totals of `g` as `cleave info` does. */
 void cli_print_summary(const char *label, const clv_graph *g);

@@ -20,6 +20,7 @@ static const char usage[] =
     "  run MODEL [--input FILE]   run a model on the CPU: output summary, median time\n"
     "  profile MODEL -o FILE      measure every layer's latency on this device\n"
     "  plan ...                   choose where to cut: edge, cloud or the cut between\n"
+    "  jalad-table MODEL -o FILE  measure accuracy and bytes of every cut and codec\n"
     "  serve --model M            the cloud server: finishes the edges' frames\n"
     "  edge --model M --server A  the edge agent: runs its layers, ships the cut\n"
     "  demo                       split tiny-yolov2 over loopback: four planners side by side\n"
@@ -62,6 +63,23 @@ int cli_print_json(cJSON *root)
     return CLI_OK;
 }
 
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    {"info", cli_info},   {"zoo", cli_zoo},       {"demo", cli_demo},
+    {"plan", cli_plan},   {"run", cli_run},       {"profile", cli_profile},
+    {"serve", cli_serve}, {"edge", cli_edge},     {"jalad-table", cli_jalad_table},
+};
+
+static int (*command(const char *name))(int, char **)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(commands[i].name, name))
+            return commands[i].fn;
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -72,22 +90,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && strcmp(cmd, "help") == 0) {
             char *sub[] = {argv[2], "--help", NULL};
-            if (!strcmp(argv[2], "info"))
-                return cli_info(2, sub);
-            if (!strcmp(argv[2], "zoo"))
-                return cli_zoo(2, sub);
-            if (!strcmp(argv[2], "demo"))
-                return cli_demo(2, sub);
-            if (!strcmp(argv[2], "plan"))
-                return cli_plan(2, sub);
-            if (!strcmp(argv[2], "run"))
-                return cli_run(2, sub);
-            if (!strcmp(argv[2], "profile"))
-                return cli_profile(2, sub);
-            if (!strcmp(argv[2], "serve"))
-                return cli_serve(2, sub);
-            if (!strcmp(argv[2], "edge"))
-                return cli_edge(2, sub);
+            int (*fn)(int, char **) = command(argv[2]);
+            if (fn)
+                return fn(2, sub);
             fprintf(stderr, "cleave: no command '%s'\n", argv[2]);
             return CLI_USAGE;
         }
@@ -98,22 +103,9 @@ int main(int argc, char **argv)
         puts("cleave " CLI_VERSION);
         return CLI_OK;
     }
-    if (!strcmp(cmd, "info"))
-        return cli_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "zoo"))
-        return cli_zoo(argc - 1, argv + 1);
-    if (!strcmp(cmd, "demo"))
-        return cli_demo(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plan"))
-        return cli_plan(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run"))
-        return cli_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "profile"))
-        return cli_profile(argc - 1, argv + 1);
-    if (!strcmp(cmd, "serve"))
-        return cli_serve(argc - 1, argv + 1);
-    if (!strcmp(cmd, "edge"))
-        return cli_edge(argc - 1, argv + 1);
+    int (*fn)(int, char **) = command(cmd);
+    if (fn)
+        return fn(argc - 1, argv + 1);
     fprintf(stderr, "cleave: unknown command '%s'\n\n%s", cmd, usage);
     return CLI_USAGE;
 }

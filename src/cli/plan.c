@@ -43,11 +43,17 @@ static const char plan_usage[] =
     "\n"
     "The planner (default dsl; docs/plan.md):\n"
     "  --planner NAME       edge, cloud, neurosurgeon, brute, dsl, dsh, dads,\n"
-    "                       dsccs\n"
+    "                       dsccs, jalad\n"
     "  --fps F              dads: the frame rate to keep up with\n"
     "  --cloud-budget MS    dsccs: the cloud's time per frame (transfer +\n"
     "                       cloud compute)\n"
     "  --objective NAME     brute: latency (default), stage or budget\n"
+    "  --table FILE         jalad: the measured accuracy and bytes of every\n"
+    "                       cut and codec (`cleave jalad-table`, docs/jalad.md)\n"
+    "  --accuracy-drop X    jalad: the largest top-1 accuracy loss allowed, a\n"
+    "                       fraction (default 0.01: one point)\n"
+    "  --ilp                jalad: solve the paper's 0-1 program with GLPK\n"
+    "                       instead of enumerating (the same answer)\n"
     "  --sweep              every planner on every link preset, side by "
     "side\n"
     "  --planner jps        N identical jobs at once (the JPS paper): each\n"
@@ -76,6 +82,8 @@ typedef struct plan_args {
     bool jps;                /* --planner jps */
     uint64_t jobs;           /* --jobs N */
     const char *jps_method;  /* --jps chain|frontier|brute */
+    const char *table;       /* --table: jalad's */
+    bool have_drop, ilp;
     clv_plan_options o;
     uint64_t seed;
 } plan_args;
@@ -112,6 +120,9 @@ static int parse_args(int argc, char **argv, plan_args *a)
         {"objective", 0, CLI_STR, &objective, NULL},
         {"jobs", 0, CLI_U64, &a->jobs, &have_jobs},
         {"jps", 0, CLI_STR, &a->jps_method, NULL},
+        {"table", 0, CLI_STR, &a->table, NULL},
+        {"accuracy-drop", 0, CLI_DBL, &a->o.accuracy_drop, &a->have_drop},
+        {"ilp", 0, CLI_FLAG, &a->ilp, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int rc = cli_parse("plan", CLI_TEXT(plan_usage), opts, argc, argv, "MODEL",
                        &a->model, 1, NULL);
@@ -173,7 +184,7 @@ static int parse_args(int argc, char **argv, plan_args *a)
         clv_plan_method_from_name(planner, &a->o.method)) {
         fprintf(stderr, "cleave plan: --planner: unknown planner '%s' (edge, "
                         "cloud, neurosurgeon, brute, dsl, dsh, dads, "
-                        "dsccs, jps)\n", planner);
+                        "dsccs, jalad, jps)\n", planner);
         return CLI_USAGE;
     }
     if (!a->jps && (have_jobs || a->jps_method)) {
@@ -225,6 +236,22 @@ static int parse_args(int argc, char **argv, plan_args *a)
     if (a->problem && (profiles || gflops)) {
         fprintf(stderr, "cleave plan: --problem carries its own times; "
                 "profiles and --*-gflops apply to a MODEL\n");
+        return CLI_USAGE;
+    }
+    if (a->have_drop && !(a->o.accuracy_drop >= 0 && a->o.accuracy_drop <= 1)) {
+        fprintf(stderr, "cleave plan: --accuracy-drop: a fraction in [0, 1] "
+                        "(0.01 = one point of top-1)\n");
+        return CLI_USAGE;
+    }
+    if (a->o.method == CLV_PLAN_JALAD && !a->table) {
+        fprintf(stderr, "cleave plan: jalad needs --table FILE (made by "
+                        "cleave jalad-table)\n");
+        return CLI_USAGE;
+    }
+    if ((a->table || a->have_drop || a->ilp) && a->o.method != CLV_PLAN_JALAD &&
+        !a->sweep) {
+        fprintf(stderr, "cleave plan: --table, --accuracy-drop and --ilp go "
+                        "with --planner jalad\n");
         return CLI_USAGE;
     }
     if (a->o.method == CLV_PLAN_DADS && !(a->o.fps > 0) && !a->sweep) {
@@ -344,6 +371,14 @@ static void print_plan(const clv_problem *p, const clv_link *link,
                clv_plan_mode_name(plan->mode));
     if (plan->method == CLV_PLAN_DSCCS)
         printf(" (cloud budget %g ms)", plan->budget_ms);
+    if (plan->method == CLV_PLAN_JALAD) {
+        char cn[32];
+        printf(": %s %s, measured accuracy loss %.2f points; %ld candidates "
+               "within the bound",
+               plan->n_cut ? "the cut crosses as" : "nothing crosses",
+               plan->n_cut ? clv_codec_name(&plan->codec, cn, sizeof cn) : "",
+               100 * plan->accuracy_loss, plan->evaluations);
+    }
     printf("\n");
     print_list(p, plan, true);
     print_list(p, plan, false);
@@ -352,6 +387,11 @@ static void print_plan(const clv_problem *p, const clv_link *link,
         const clv_problem_node *nd = clv_problem_node_at(p, plan->cut[k]);
         printf("%s%s (", k ? ", " : ": ", nd->name);
         print_size(nd->out_bytes);
+        if (plan->codec.kind != CLV_CODEC_RAW && plan->n_cut == 1) {
+            printf(" as float32; ");
+            print_size(plan->cut_bytes);
+            printf(" encoded");
+        }
         printf(")");
     }
     printf("%s\n", plan->n_cut > 8 ? ", ..." : "");
@@ -722,7 +762,19 @@ int cli_plan(int argc, char **argv)
 
     clv_plan plan;
     clv_plan_init(&plan);
-    int r = clv_plan_solve(p, &a.o, &plan, &err);
+    clv_jalad_table *table = NULL;
+    int r = 0;
+    if (a.table && (r = clv_jalad_table_load(a.table, &table, &err))) {
+        fprintf(stderr, "cleave plan: %s\n", clv_error_text(&err, r));
+        rc = CLI_FAIL;
+        goto done;
+    }
+    a.o.jalad_table = table;
+    if (a.o.method == CLV_PLAN_JALAD && a.ilp)
+        r = clv_jalad_plan(p, table, &link, a.o.accuracy_drop, CLV_JALAD_ILP, &plan,
+                           NULL, &err);
+    else
+        r = clv_plan_solve(p, &a.o, &plan, &err);
     if (r) {
         fprintf(stderr, "cleave plan: %s: %s\n",
                 clv_plan_method_name(a.o.method), clv_error_text(&err, r));
@@ -749,6 +801,7 @@ int cli_plan(int argc, char **argv)
     }
 done:
     clv_plan_release(&plan);
+    clv_jalad_table_free(table);
     clv_problem_free(p);
     clv_graph_free(g);
     return rc;
