@@ -1,0 +1,250 @@
+/* The labelled data set and the trained model: IDX files read (gzip and
+ * plain) and refused when broken; cleave's engine reproduces PyTorch's
+ * test accuracy of models/fashion-mnist/fmnist-resnet.onnx (recorded by
+ * its training script) within 0.1%, through `cleave run --dataset` too;
+ * and a JALAD table of it behaves as the paper says it should. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "cleave/engine.h"
+#include "cleave/load.h"
+#include "cleave/profile.h"
+#include "run_cli.h"
+#include "text_file.h"
+
+#define MODEL CLEAVE_SOURCE_DIR "/models/fashion-mnist/fmnist-resnet.onnx"
+#define RECORD CLEAVE_SOURCE_DIR "/models/fashion-mnist/fmnist-resnet.json"
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(p, 1, n, f) == n);
+    if (f)
+        fclose(f);
+}
+
+/* A 3-image IDX set of 2x2 pictures, and its labels. */
+static void test_idx(void)
+{
+    char dir[] = "/tmp/cleave-idx-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char img[256], lab[256], gz[256];
+    snprintf(img, sizeof img, "%s/x-images-idx3-ubyte", dir);
+    snprintf(lab, sizeof lab, "%s/x-labels-idx1-ubyte", dir);
+    snprintf(gz, sizeof gz, "%s/y-images-idx3-ubyte.gz", dir);
+    const uint8_t images[] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2,
+                              0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    const uint8_t labels[] = {0, 0, 8, 1, 0, 0, 0, 3, 4, 7, 9};
+    write_bytes(img, images, sizeof images);
+    write_bytes(lab, labels, sizeof labels);
+    gzFile z = gzopen(gz, "wb");
+    CHECK(z && gzwrite(z, images, sizeof images) == (int)sizeof images);
+    gzclose(z);
+    clv_dataset *d = NULL;
+    clv_error err = {0};
+    /* labels found beside the images by name */
+    CHECKF(clv_dataset_load(img, NULL, &d, &err) == 0, "%s", err.msg);
+    CHECK(d && d->count == 3 && d->rows == 2 && d->cols == 2 && d->labels &&
+          d->labels[2] == 9);
+    float px[4];
+    if (d) {
+        clv_dataset_image(d, 0, px);
+        CHECK(px[0] == 0.0f && px[1] == 1.0f && px[2] == 1.0f / 255.0f);
+    }
+    clv_dataset_free(d);
+    /* gzip, with the labels given */
+    CHECKF(clv_dataset_load(gz, lab, &d, &err) == 0, "%s", err.msg);
+    CHECK(d && d->count == 3 && d->pixels[11] == 10);
+    clv_dataset_free(d);
+    /* no labels beside: allowed, none */
+    CHECK(clv_dataset_load(gz, NULL, &d, &err) == 0 && d && !d->labels);
+    clv_dataset_free(d);
+    /* broken files are named errors */
+    struct {
+        const uint8_t *p;
+        size_t n;
+        int want;
+    } bad[] = {{images, sizeof images - 1, CLV_EFORMAT}, /* truncated */
+               {images, 3, CLV_EFORMAT},                 /* short header */
+               {labels, sizeof labels, CLV_EFORMAT}};    /* rank 1 */
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_bytes(img, bad[i].p, bad[i].n);
+        clv_error e = {0};
+        CHECKF(clv_dataset_load(img, lab, &d, &e) == bad[i].want && !d &&
+                   strstr(e.msg, img),
+               "case %zu: %s", i, e.msg);
+    }
+    uint8_t magic[sizeof images];
+    memcpy(magic, images, sizeof images);
+    magic[2] = 0x0d; /* floats: not ours */
+    write_bytes(img, magic, sizeof magic);
+    CHECK(clv_dataset_load(img, lab, &d, &err) == CLV_EFORMAT);
+    /* counts that disagree */
+    write_bytes(img, images, sizeof images);
+    uint8_t two[sizeof labels];
+    memcpy(two, labels, sizeof labels);
+    two[7] = 2;
+    write_bytes(lab, two, sizeof two - 1);
+    CHECK(clv_dataset_load(img, lab, &d, &err) == CLV_EFORMAT &&
+          strstr(err.msg, "labels"));
+    CHECK(clv_dataset_load("/nonexistent/x", NULL, &d, &err) == CLV_EIO);
+    unlink(img);
+    unlink(lab);
+    unlink(gz);
+    rmdir(dir);
+}
+
+static int recorded_correct(void)
+{
+    char *text = read_text(RECORD);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "test_correct");
+    int v = cJSON_IsNumber(c) ? c->valueint : -1;
+    cJSON_Delete(j);
+    free(text);
+    return v;
+}
+
+static void test_accuracy(void)
+{
+    clv_dataset *d = NULL;
+    clv_graph *g = NULL;
+    clv_engine *e = NULL;
+    clv_error err = {0};
+    int rc = clv_dataset_load("fashion-mnist", NULL, &d, &err);
+    CHECKF(rc == 0, "%s (scripts/install-deps.sh installs dataset-fashion-mnist)",
+           err.msg);
+    CHECKF(clv_load_model(MODEL, &g, &err) == 0, "%s", err.msg);
+    if (!d || !g || clv_engine_create(g, NULL, 0, NULL, &e, &err)) {
+        CHECKF(0, "%s", err.msg);
+        goto out;
+    }
+    int want = recorded_correct();
+    CHECK(want > 9000); /* the bar: at least 90% */
+    float x[28 * 28], y[10];
+    int correct = 0;
+    int n = check_emulated() ? 1000 : (int)d->count;
+    for (int i = 0; i < n; i++) {
+        clv_dataset_image(d, i, x);
+        const void *in[1] = {x};
+        void *out[1] = {y};
+        CHECK(clv_engine_run(e, in, out, NULL) == 0);
+        int best = 0;
+        for (int k = 1; k < 10; k++)
+            best = y[k] > y[best] ? k : best;
+        correct += best == d->labels[i];
+    }
+    if (n == d->count)
+        CHECKF(abs(correct - want) <= (int)(0.001 * (double)n),
+               "cleave: %d of %d correct, PyTorch %d", correct, n, want);
+    else
+        CHECKF(correct > 0.9 * n, "%d of %d correct", correct, n);
+    printf("fmnist-resnet: %d of %d correct (PyTorch, recorded: %d of 10000)\n",
+           correct, n, want);
+    /* the same through the command line */
+    if (n == d->count) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "run '%s' --dataset fashion-mnist --json",
+                 MODEL);
+        CHECK(cleave(cmd, &out) == 0);
+        cJSON *j = out ? cJSON_Parse(out) : NULL;
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "correct");
+        CHECKF(cJSON_IsNumber(c) && c->valueint == correct, "cleave run said %s", out);
+        cJSON_Delete(j);
+        free(out);
+    }
+out:
+    clv_engine_free(e);
+    clv_graph_free(g);
+    clv_dataset_free(d);
+}
+
+/* A small JALAD table of the trained model: raw and wide widths lose
+ * nothing, 1 bit loses a lot somewhere, and Huffman beats the float32
+ * tensor by the paper's order of magnitude at 4 bits after a ReLU. */
+static void test_table(void)
+{
+    clv_dataset *d = NULL;
+    clv_graph *g = NULL;
+    clv_jalad_table *t = NULL;
+    clv_error err = {0};
+    if (clv_dataset_load("fashion-mnist", NULL, &d, &err) ||
+        clv_load_model(MODEL, &g, &err)) {
+        CHECKF(0, "%s", err.msg);
+        goto out;
+    }
+    clv_jalad_measure_options o;
+    clv_jalad_measure_options_init(&o);
+    o.dataset = d;
+    o.first = 100;
+    o.images = check_emulated() ? 10 : 40;
+    o.max_bits = 8;
+    CHECKF(clv_jalad_measure(g, MODEL, &o, &t, &err) == 0, "%s", err.msg);
+    if (!t)
+        goto out;
+    int crossing[64];
+    clv_graph_crossing(g, crossing);
+    int valid = 0;
+    for (int i = 0; i < clv_graph_n_nodes(g) - 1; i++)
+        valid += crossing[i] == 1;
+    CHECKF(t->n_cuts == valid + 1, "%d cuts, %d valid single cuts + cloud-only",
+           t->n_cuts, valid);
+    CHECK(t->labelled && t->images == o.images && t->first_image == 100);
+    double worst1 = 0, best_ratio = 0;
+    for (int i = 0; i < t->n_cuts; i++) {
+        const clv_jalad_cut *c = &t->cuts[i];
+        for (int j = 0; j < c->n_entries; j++) {
+            const clv_jalad_entry *x = &c->entries[j];
+            if (x->codec.kind == CLV_CODEC_RAW || x->codec.kind == CLV_CODEC_U8 ||
+                x->codec.kind == CLV_CODEC_PNG)
+                CHECK(x->accuracy_loss == 0 && x->agreement == 1);
+            if (x->codec.kind == CLV_CODEC_QUANT && x->codec.bits == 1)
+                worst1 = fmax(worst1, x->accuracy_loss);
+            if (x->codec.kind == CLV_CODEC_QUANT && x->codec.bits == 4 &&
+                x->codec.entropy == CLV_CODEC_HUFFMAN)
+                best_ratio = fmax(best_ratio, (double)c->raw_bytes / x->bytes_mean);
+            CHECK(x->bytes_p95 >= x->bytes_mean * 0.5 && x->bytes_mean > 0);
+        }
+    }
+    CHECKF(worst1 > 0.2, "1-bit quantization loses at most %.3f", worst1);
+    CHECKF(best_ratio > 10, "4-bit Huffman shrinks a cut at most %.1fx", best_ratio);
+    /* the table plans: with no loss allowed, only lossless choices */
+    clv_problem *p = NULL;
+    int n = clv_graph_n_nodes(g);
+    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    for (int i = 0; i < n; i++) {
+        te[i] = (double)clv_graph_node(g, i)->flops / 1e6;
+        tc[i] = te[i] / 50;
+    }
+    CHECK(clv_problem_from_graph(g, te, tc, &p, &err) == 0);
+    clv_plan pl;
+    clv_plan_init(&pl);
+    clv_link l = {0};
+    l.bandwidth_mbps = 1;
+    CHECK(clv_jalad_plan(p, t, &l, 0, CLV_JALAD_EXHAUSTIVE, &pl, NULL, &err) == 0 &&
+          pl.accuracy_loss <= 0);
+    clv_plan_release(&pl);
+    clv_problem_free(p);
+    free(te);
+    free(tc);
+out:
+    clv_jalad_table_free(t);
+    clv_graph_free(g);
+    clv_dataset_free(d);
+}
+
+int main(void)
+{
+    test_idx();
+    test_accuracy();
+    test_table();
+    return check_report("test_dataset");
+}
