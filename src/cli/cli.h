@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "cleave/engine.h"
+#include "cleave/load.h"
+#include "cleave/runtime.h"
 #include "cleave/graph.h"
 
 /* Exit statuses of every subcommand. */
@@ -104,6 +106,22 @@ int cli_profile(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_edge(int argc, char **argv);
 int cli_jalad_table(int argc, char **argv);
+
+/* cleave edge --dataset (edge_data.c): frames from a labelled data set,
+ * image first + k % (count - first) for frame k, and the run's top-1
+ * accuracy beside the uncompressed model's on the same frames. */
+typedef struct cli_edge_data {
+    const clv_dataset *d;
+    int64_t first;
+} cli_edge_data;
+int cli_edge_dataset_input(void *ctx, uint64_t frame, void *const *bufs,
+                           clv_error *err);
+/* Prints (or adds to `json` when not NULL) the accuracy of the report's
+ * frames (kept outputs) and the mean encoded bytes per sent frame against
+ * the first plan's. `bound`: the accuracy drop asked for, or < 0. */
+int cli_edge_accuracy(const clv_graph *g, const cli_edge_data *in,
+                      const clv_edge_report *rep, double bound,
+                      struct cJSON *json);
 
 /* Prints the node table and totals of `g` as `cleave info` does. */
 void cli_print_summary(const char *label, const clv_graph *g);

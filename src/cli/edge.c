@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "cleave/runtime.h"
 #include "cli/cli.h"
 #include "util/util.h"
@@ -40,11 +42,15 @@ static const char edge_usage[] =
     "                      used in name order, cycling (default: seeded\n"
     "                      random values in [0, 1))\n"
     "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud,\n"
+    "                      jalad (--table T from `cleave jalad-table`, with\n"
+    "                      --accuracy-drop X, default 0.01: cut and codec\n"
+    "                      chosen together, docs/jalad.md),\n"
     "                      jps (docs/jps.md): --jobs N (10) frames at once,\n"
     "                      each with its own cut, --bursts K (1) of them;\n"
     "                      each burst's makespan is reported; --compare\n"
     "                      also runs all-edge (LO) and dsl's cut (PO)\n"
-    "  --link PRESET       pace the uplink: cat1, 3g, 4g, wifi\n"
+    "  --link PRESET       pace the uplink: cat1, 3g, 4g, wifi\n";
+static const char edge_usage_link[] =
     "  --bandwidth RATE    pace the uplink: 7.5 (Mbit/s), 500kbit, ...\n"
     "  --link-schedule S   rates over time, e.g. \"0:wifi,10:3g,20:4g\"\n"
     "  --no-adapt          keep the first plan\n"
@@ -72,6 +78,10 @@ static const char edge_usage[] =
     "                      qC+zstd, qC+packed (C-bit quantization, 1..16;\n"
     "                      qCc: per channel; docs/codec.md). Lossy: results\n"
     "                      are those of the decoded tensors\n"
+    "  --dataset PATH      frames from a labelled data set (IDX, as `cleave run\n"
+    "                      --dataset`), from image --first K (default 0) on;\n"
+    "                      prints the run's top-1 accuracy beside the\n"
+    "                      uncompressed model's on the same frames\n"
     "  --frame-codec F     how a frame crosses when the plan sends it as it is:\n"
     "                      u8 (8-bit pixels, the default for random frames,\n"
     "                      which are pixels / 255), png, jpeg[:Q], or raw\n"
@@ -284,6 +294,10 @@ int cli_edge(int argc, char **argv)
     const char *bandwidth = NULL, *sched = NULL, *trace = NULL, *token = NULL;
     const char *eprof = NULL, *cprof = NULL, *planner = "dads";
     const char *cloud_times = "server", *codec = "raw", *frame_codec = NULL;
+    const char *table_path = NULL, *dataset = NULL;
+    double drop = 0.01;
+    uint64_t first = 0;
+    bool have_drop = false;
     uint64_t frames = 20, seed = 1, threads = 1, sequential = 0;
     double fps = 0, slowdown = 1, threshold = 0.25, speedup = 1, dads_fps = 0;
     double quota = 0, rtt = 0;
@@ -308,6 +322,10 @@ int cli_edge(int argc, char **argv)
         {"cloud-profile", 0, CLI_STR, &cprof, NULL},
         {"cloud-times", 0, CLI_STR, &cloud_times, NULL},
         {"codec", 0, CLI_STR, &codec, NULL},
+        {"table", 0, CLI_STR, &table_path, NULL},
+        {"dataset", 0, CLI_STR, &dataset, NULL},
+        {"first", 0, CLI_U64, &first, NULL},
+        {"accuracy-drop", 0, CLI_DBL, &drop, &have_drop},
         {"frame-codec", 0, CLI_STR, &frame_codec, NULL},
         {"frames", 0, CLI_U64, &frames, NULL},
         {"seed", 0, CLI_U64, &seed, NULL},
@@ -325,7 +343,7 @@ int cli_edge(int argc, char **argv)
         {"quiet", 0, CLI_FLAG, &quiet, NULL},
         {"no-adapt", 0, CLI_UNFLAG, &adapt, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
-    int prc = cli_parse("edge", CLI_TEXT(edge_usage, edge_usage_more), opts, argc, argv, "", NULL, 0,
+    int prc = cli_parse("edge", CLI_TEXT(edge_usage, edge_usage_link, edge_usage_more), opts, argc, argv, "", NULL, 0,
                         NULL);
     if (prc >= 0)
         return prc;
@@ -339,7 +357,7 @@ int cli_edge(int argc, char **argv)
     if (!jps && (clv_plan_method_from_name(planner, &method) ||
                  method == CLV_PLAN_BRUTE || method == CLV_PLAN_DSCCS)) {
         fprintf(stderr, "cleave edge: --planner: '%s' is not one of dads, dsl, "
-                        "dsh, neurosurgeon, edge, cloud, jps\n", planner);
+                        "dsh, neurosurgeon, edge, cloud, jalad, jps\n", planner);
         return CLI_USAGE;
     }
     if (!jps && (have_jobs || have_bursts || compare)) {
@@ -388,6 +406,16 @@ int cli_edge(int argc, char **argv)
         bad = "--rtt: milliseconds >= 0";
     else if (strcmp(cloud_times, "server") && strcmp(cloud_times, "local"))
         bad = "--cloud-times: server or local";
+    else if (method == CLV_PLAN_JALAD && !jps && !table_path)
+        bad = "--planner jalad needs --table FILE (made by cleave jalad-table)";
+    else if ((table_path || have_drop) && (jps || method != CLV_PLAN_JALAD))
+        bad = "--table and --accuracy-drop go with --planner jalad";
+    else if (!(drop >= 0 && drop <= 1))
+        bad = "--accuracy-drop: a fraction in [0, 1] (0.01 = one point)";
+    else if (dataset && input)
+        bad = "--dataset and --input: one source of frames";
+    else if (first && !dataset)
+        bad = "--first goes with --dataset";
     if (bad) {
         fprintf(stderr, "cleave edge: %s\n", bad);
         return CLI_USAGE;
@@ -401,10 +429,9 @@ int cli_edge(int argc, char **argv)
         return CLI_USAGE;
     }
     clv_codec cut_codec, fr_codec;
-    if (clv_codec_parse(codec, &cut_codec, &err) ||
-        cut_codec.kind == CLV_CODEC_PNG || cut_codec.kind == CLV_CODEC_JPEG) {
+    if (clv_codec_parse(codec, &cut_codec, &err) || cut_codec.kind >= CLV_CODEC_U8) {
         fprintf(stderr, "cleave edge: --codec: %s\n",
-                err.msg[0] ? err.msg : "png and jpeg are for frames (--frame-codec)");
+                err.msg[0] ? err.msg : "u8, png and jpeg are for frames (--frame-codec)");
         return CLI_USAGE;
     }
     if (clv_codec_parse(frame_codec ? frame_codec : input ? "raw" : "u8", &fr_codec,
@@ -419,6 +446,9 @@ int cli_edge(int argc, char **argv)
     }
     clv_net_secret secret;
     edge_inputs inputs = {0};
+    clv_jalad_table *table = NULL;
+    clv_dataset *dset = NULL;
+    cli_edge_data edata = {0};
     clv_graph *g = NULL;
     double *te = NULL, *tc = NULL;
     clv_edge_report rep;
@@ -433,6 +463,25 @@ int cli_edge(int argc, char **argv)
     g = cli_load(model, seed);
     if (!g)
         goto out;
+    if (table_path && (rc = clv_jalad_table_load(table_path, &table, &err)))
+        goto fail;
+    if (dataset) {
+        if ((rc = clv_dataset_load(dataset, NULL, &dset, &err)))
+            goto fail;
+        const clv_tensor *ti = clv_graph_tensor(g, clv_graph_input(g, 0));
+        if (clv_graph_n_inputs(g) != 1 ||
+            clv_tensor_numel(ti) != dset->channels * dset->rows * dset->cols ||
+            (int64_t)first >= dset->count) {
+            fprintf(stderr, "cleave edge: --dataset: %s's %lldx%lld images (from "
+                            "%llu) do not fit the model's input '%s'\n",
+                    dset->name, (long long)dset->rows, (long long)dset->cols,
+                    (unsigned long long)first, ti->name);
+            ret = CLI_USAGE;
+            goto out;
+        }
+        edata.d = dset;
+        edata.first = (int64_t)first;
+    }
     if (input) {
         if (clv_graph_n_inputs(g) != 1 || edge_list_inputs(input, &inputs)) {
             fprintf(stderr, "cleave edge: --input %s: no input files (or the "
@@ -517,6 +566,13 @@ int cli_edge(int argc, char **argv)
     o.seed = seed;
     o.codec = cut_codec;
     o.frame_codec = fr_codec;
+    o.jalad_table = table;
+    o.accuracy_drop = drop;
+    if (dset) {
+        o.input = cli_edge_dataset_input;
+        o.input_ctx = &edata;
+        o.keep_outputs = true;
+    }
     o.log = quiet ? NULL : edge_log;
     if (input) {
         o.input = edge_read_input;
@@ -581,10 +637,27 @@ int cli_edge(int argc, char **argv)
             rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
             goto fail;
         }
+        if (dset) {
+            cJSON *root = cJSON_Parse(text);
+            free(text);
+            text = NULL;
+            if (root && cli_edge_accuracy(g, &edata, &rep,
+                                          method == CLV_PLAN_JALAD ? drop : -1,
+                                          root) == CLI_OK)
+                text = cJSON_Print(root);
+            cJSON_Delete(root);
+            if (!text) {
+                rc = clv_error_set(&err, CLV_ENOMEM, "out of memory");
+                goto fail;
+            }
+        }
         puts(text);
         free(text);
     } else {
         print_summary(&rep);
+        if (dset)
+            cli_edge_accuracy(g, &edata, &rep, method == CLV_PLAN_JALAD ? drop : -1,
+                              NULL);
     }
     if (jps && !json)
         for (int b = 0; b < rep.n_bursts; b++)
@@ -608,6 +681,8 @@ out:
             fprintf(stderr, "cleave edge: %s\n", lerr.msg);
     }
     clv_edge_report_release(&rep);
+    clv_jalad_table_free(table);
+    clv_dataset_free(dset);
     clv_schedule_release(&jsch);
     free(jparts);
     for (int i = 0; i < inputs.n; i++)

@@ -90,6 +90,14 @@ int clv_problem_set_name(clv_problem *p, const char *name)
     return 0;
 }
 
+int clv_problem_set_source_bytes(clv_problem *p, uint64_t bytes)
+{
+    if (p->n_nodes < 1)
+        return CLV_EINVAL;
+    p->nodes[0].out_bytes = bytes;
+    return 0;
+}
+
 const char *clv_problem_name(const clv_problem *p)
 {
     return p->name ? p->name : "";

@@ -29,6 +29,7 @@ void clv_edge_options_init(clv_edge_options *o)
     o->seed = 1;
     o->max_plans = 4;
     o->window = EDGE_WINDOW;
+    o->accuracy_drop = 0.01;
 }
 
 void clv_edge_report_init(clv_edge_report *r)
@@ -278,6 +279,16 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
     if ((rc = clv_codec_check(&o->codec, err)) ||
         (rc = clv_codec_check(&o->frame_codec, err)))
         goto done;
+    if (o->codec.kind != CLV_CODEC_RAW && o->codec.kind != CLV_CODEC_QUANT) {
+        rc = clv_error_set(err, CLV_EINVAL,
+                           "the cut tensors' codec is raw or a quantization; "
+                           "u8, PNG and JPEG are for frames (frame_codec)");
+        goto done;
+    }
+    if (o->planner == CLV_PLAN_JALAD && !o->jalad_table) {
+        rc = clv_error_set(err, CLV_EINVAL, "jalad needs a measured table");
+        goto done;
+    }
     if (!(x.enc = clv_codec_ctx_new())) {
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
         goto done;

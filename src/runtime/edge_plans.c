@@ -50,7 +50,9 @@ static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
         bool input = false;
         for (int k = 0; k < x->n_in; k++)
             input |= clv_graph_input(x->g, k) == part->send[i];
-        const clv_codec *cc = input ? &x->o.frame_codec : codec;
+        const clv_codec *cc = !input                          ? codec
+                              : codec->kind >= CLV_CODEC_U8 ? codec
+                                                            : &x->o.frame_codec;
         const clv_tensor *gt = clv_graph_tensor(x->g, part->send[i]);
         uint64_t nb;
         if (rc || cc->kind == CLV_CODEC_RAW || gt->dtype != CLV_DT_FLOAT)
@@ -197,10 +199,18 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
 {
     eplan *p = x->cur;
     int rc;
+    /* jalad chooses the encoding with the cut: a kept partition takes the
+     * new one (frames already started keep theirs) */
+    const clv_codec *codec = pred && pred->method == CLV_PLAN_JALAD ? &pred->codec : NULL;
     if (p && clv_partition_equal(&p->part, part)) {
         /* same cut: the new rate is the reference; the prediction the
-         * plan was made with stays */
+         * plan was made with stays, unless the encoding changed */
         p->bps = bps;
+        if (codec && memcmp(codec, &p->codec, sizeof *codec)) {
+            p->codec = *codec;
+            if ((rc = set_prediction(x, p, pred, bps, err)))
+                return rc;
+        }
         pthread_mutex_lock(&x->mu);
         p->used = ++x->tick;
         pthread_mutex_unlock(&x->mu);
@@ -216,6 +226,8 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
         p->version = ++x->next_version;
         x->rep->engines_made += p->eng != NULL;
     }
+    if (codec)
+        p->codec = *codec;
     if ((rc = set_prediction(x, p, pred, bps, err))) {
         if (made)
             clv_rt__eplan_free(p);
@@ -264,6 +276,35 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
     return 0;
 }
 
+/* Plans for bandwidth bps with the edge's planner: the frame priced by
+ * its encoding when that has a fixed size (u8), jalad with its table. */
+static int plan_for(edge_ctx *x, double bps, clv_plan *plan, clv_error *err)
+{
+    clv_problem *p = NULL;
+    if (!(bps > 0) || !isfinite(bps))
+        return clv_error_set(err, CLV_EINVAL,
+                             "planning needs a positive bandwidth, not %g", bps);
+    int rc = clv_problem_from_graph(x->g, x->o.t_edge_ms, x->t_cloud, &p, err);
+    if (rc)
+        return rc;
+    const clv_tensor *in = clv_graph_tensor(x->g, clv_graph_input(x->g, 0));
+    uint64_t fb;
+    if (x->o.frame_codec.kind != CLV_CODEC_RAW && in->dtype == CLV_DT_FLOAT &&
+        clv_codec_fixed_bytes(&x->o.frame_codec, in->ndim, in->dims, &fb))
+        clv_problem_set_source_bytes(p, fb);
+    clv_plan_options o;
+    clv_plan_options_init(&o);
+    o.method = x->o.planner;
+    o.link.bandwidth_mbps = bps / 1e6;
+    o.link.rtt_ms = x->rtt_ms > 0 ? x->rtt_ms : 0;
+    o.fps = x->o.dads_fps > 0 ? x->o.dads_fps : 30;
+    o.jalad_table = x->o.jalad_table;
+    o.accuracy_drop = x->o.accuracy_drop;
+    rc = clv_plan_solve(p, &o, plan, err);
+    clv_problem_free(p);
+    return rc;
+}
+
 int clv_rt__replan(edge_ctx *x, double bps, bool initial, clv_error *err)
 {
     clv_plan plan;
@@ -283,9 +324,7 @@ int clv_rt__replan(edge_ctx *x, double bps, bool initial, clv_error *err)
         if (!rc)
             rc = clv_rt__use_partition(x, &all, NULL, bps, initial, err);
     } else {
-        rc = clv_runtime_plan(x->g, x->o.t_edge_ms, x->t_cloud,
-                              x->o.planner, bps, x->rtt_ms, x->o.dads_fps,
-                              &plan, err);
+        rc = plan_for(x, bps, &plan, err);
         if (!rc)
             rc = clv_rt__use_partition(x, &plan.part, &plan, bps, initial,
                                        err);

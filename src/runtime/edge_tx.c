@@ -266,11 +266,18 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
             rc = clv_error_set(err, CLV_EINVAL, "no data for tensor %d", t);
         else
             rc = clv_net_tensor_from_graph(x->g, t, data, &ts[i], err);
-        const clv_codec *cc = pos >= 0 ? &f->codec : &x->o.frame_codec;
+        /* cut tensors in the plan's codec; the frame in the plan's when
+         * that is a frame encoding (jalad's cloud-only), else frame_codec */
+        const clv_codec *cc = pos >= 0                        ? &f->codec
+                              : f->codec.kind >= CLV_CODEC_U8 ? &f->codec
+                                                              : &x->o.frame_codec;
         if (!rc && cc->kind != CLV_CODEC_RAW && ts[i].dtype == CLV_DT_FLOAT)
             rc = encode_tensor(x, cc, &ts[i], &enc[i], err);
     }
     f->rec->encode_ns = clv_net_now_ns() - t_enc;
+    f->rec->data_bytes = 0;
+    for (int i = 0; i < part->n_send && !rc; i++)
+        f->rec->data_bytes += ts[i].nbytes;
     if (rc) {
         /* not sent and not awaited: the edge finishes it */
         ELOG(x, "frame %llu: %s", (unsigned long long)f->id,
