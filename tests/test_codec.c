@@ -329,22 +329,26 @@ static void test_huffman_lengths(void)
         CHECK(maxl <= CLV_CODEC_HUFFMAN_MAX_LEN);
     }
     /* Fibonacci counts: an unlimited code would be 29 bits deep; the limit
-     * holds, the code stays complete and decodes (long codes exercise the
-     * decoder's slow path) */
+     * holds (11 bits for at most 256 symbols, 20 beyond), the code stays
+     * complete and decodes (codes past 11 bits exercise the decoder's slow
+     * path) */
     int nsym = 30;
     memset(f, 0, sizeof f);
     f[0] = f[1] = 1;
     for (int i = 2; i < nsym; i++)
         f[i] = f[i - 1] + f[i - 2];
-    CHECK(clv_codec_huffman_lengths(f, 32, len) == 0);
-    int maxl = 0;
-    double kraft = 0;
-    for (int i = 0; i < nsym; i++) {
-        maxl = len[i] > maxl ? len[i] : maxl;
-        kraft += ldexp(1, -len[i]);
+    for (int big = 0; big < 2; big++) {
+        CHECK(clv_codec_huffman_lengths(f, big ? 4096 : 32, len) == 0);
+        int maxl = 0;
+        double kraft = 0;
+        for (int i = 0; i < nsym; i++) {
+            maxl = len[i] > maxl ? len[i] : maxl;
+            kraft += ldexp(1, -len[i]);
+        }
+        int want = big ? CLV_CODEC_HUFFMAN_MAX_LEN : 11;
+        CHECKF(maxl == want, "Fibonacci: longest code %d, limit %d", maxl, want);
+        CHECKF(fabs(kraft - 1) < 1e-12, "Fibonacci: Kraft sum %.15f", kraft);
     }
-    CHECKF(maxl == CLV_CODEC_HUFFMAN_MAX_LEN, "Fibonacci: longest code %d", maxl);
-    CHECKF(fabs(kraft - 1) < 1e-12, "Fibonacci: Kraft sum %.15f", kraft);
     /* as a tensor: symbol s f[s] times (about 1.3 M values), shuffled */
     size_t n = 0;
     for (int i = 0; i < nsym; i++)
@@ -361,13 +365,16 @@ static void test_huffman_lengths(void)
         x[j] = t;
     }
     int64_t dims[1] = {(int64_t)n};
-    size_t sz;
-    float *y = round_trip("q5+huffman", x, 1, dims, &sz);
-    CHECK(y && !memcmp(x, y, n * sizeof *x));
     double h = entropy(f, 32);
-    CHECKF((double)sz * 8 < (h + 1) * (double)n + 8 * 64,
-           "Fibonacci tensor: %zu bytes for %.0f bits of entropy", sz, h * (double)n);
-    free(y);
+    const char *fib[] = {"q5+huffman", "q12+huffman"};
+    for (int k = 0; k < 2; k++) {
+        size_t sz;
+        float *y = round_trip(fib[k], x, 1, dims, &sz);
+        CHECKF(y && !memcmp(x, y, n * sizeof *x), "%s: Fibonacci changed", fib[k]);
+        CHECKF((double)sz * 8 < (h + 1) * (double)n + 8 * 64,
+               "%s: %zu bytes for %.0f bits of entropy", fib[k], sz, h * (double)n);
+        free(y);
+    }
     free(x);
 }
 
@@ -432,6 +439,44 @@ static void test_hostile(void)
         free(z);
         printf("%-12s %5zu bytes: %4d of %4d one-byte corruptions refused\n",
                names[k], len, refused, tried);
+        free(buf);
+    }
+    free(x);
+    free(y);
+    /* four bitstreams (4096 values and more): every truncation refused, no
+     * corruption read past them */
+    int64_t big[4] = {1, 4, 32, 32};
+    size_t nb = numel_of(4, big);
+    x = malloc(nb * sizeof *x);
+    y = malloc(nb * sizeof *y);
+    for (size_t i = 0; i < nb; i++) {
+        double u = clv_rng_uniform(&rng);
+        x[i] = u < 0.6 ? 0.0f : (float)(u * u);
+    }
+    const char *four[] = {"q4+huffman", "q12+huffman"};
+    for (int k = 0; k < 2; k++) {
+        clv_codec spec;
+        clv_codec_parse(four[k], &spec, NULL);
+        const uint8_t *enc;
+        size_t len;
+        clv_error err = {0};
+        CHECK(clv_codec_encode(enc_ctx, &spec, x, 4, big, &enc, &len, &err) == 0);
+        uint8_t *buf = malloc(len);
+        memcpy(buf, enc, len);
+        int ok = 0;
+        for (size_t cut = 0; cut < len; cut += 1 + cut / 64) {
+            uint8_t *t = malloc(cut ? cut : 1);
+            memcpy(t, buf, cut);
+            ok += clv_codec_decode(dec_ctx, t, cut, 4, big, y, NULL, &err) == 0;
+            free(t);
+        }
+        CHECKF(ok == 0, "%s: %d truncations of four streams decoded", four[k], ok);
+        for (size_t at = 0; at < len; at += 1 + at / 128) {
+            buf[at] ^= 0x5a;
+            clv_codec_decode(dec_ctx, buf, len, 4, big, y, NULL, &err);
+            buf[at] ^= 0x5a;
+        }
+        CHECK(clv_codec_decode(dec_ctx, buf, len, 4, big, y, NULL, &err) == 0);
         free(buf);
     }
     free(x);

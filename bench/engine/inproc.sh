@@ -51,7 +51,7 @@ trap 'rm -rf "$work"' EXIT
 link_inproc() { # LIBCLEAVE.a OUT
   # shellcheck disable=SC2046
   cc -O2 -std=c11 -Wall -Wextra -pedantic -I"$root/include" "$root/bench/engine/inproc.c" \
-    "$1" $(pkg-config --libs libprotobuf-c libcjson openblas libcrypto) \
+    "$1" $(pkg-config --libs libprotobuf-c libcjson openblas libcrypto libzstd stb zlib) \
     -lglpk -lpthread -lm -ldl -o "$2"
 }
 link_inproc "$build/libcleave.a" "$work/inproc"

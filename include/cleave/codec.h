@@ -63,7 +63,8 @@ typedef enum clv_codec_entropy {
 } clv_codec_entropy;
 
 #define CLV_CODEC_MAX_BITS 16
-/* The longest Huffman code the encoder makes and the decoder accepts. */
+/* The longest Huffman code the encoder makes (for c > 8; 11 for c <= 8)
+ * and the decoder accepts. */
 #define CLV_CODEC_HUFFMAN_MAX_LEN 20
 
 /* One encoding. Zero-initialised it is raw. */
@@ -153,9 +154,11 @@ void clv_codec_dequantize(const uint16_t *q, size_t n, float lo, float hi,
                           int bits, float *x);
 
 /* Canonical Huffman code lengths for the symbol counts freq[0..nsym-1]
- * (nsym <= 2^16), each at most CLV_CODEC_HUFFMAN_MAX_LEN; 0 for unused
- * symbols, and 0 for the one symbol of a single-symbol alphabet (it costs
- * no bits). Returns 0, or CLV_ENOMEM. */
+ * (1 <= nsym <= 2^16), each at most 11 bits when nsym <= 256 (c <= 8: the
+ * decoder's table then holds every code) and CLV_CODEC_HUFFMAN_MAX_LEN
+ * beyond; 0 for unused symbols, and 0 for the one symbol of a
+ * single-symbol alphabet (it costs no bits). Returns 0, CLV_EINVAL (nsym)
+ * or CLV_ENOMEM. */
 int clv_codec_huffman_lengths(const uint64_t *freq, int nsym, uint8_t *len);
 
 #ifdef __cplusplus

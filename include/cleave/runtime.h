@@ -307,6 +307,12 @@ typedef struct clv_edge_options {
      * random inputs are then). Float32 tensors only; others go raw. */
     clv_codec codec;
     clv_codec frame_codec;
+    /* planner jalad: the measured table (borrowed) and the accuracy loss
+     * allowed (default 0.01). The plan's codec then replaces `codec` (and
+     * `frame_codec` when it sends the frame), and the planners price the
+     * frame by `frame_codec` when its size is fixed (u8). */
+    const clv_jalad_table *jalad_table;
+    double accuracy_drop;
     clv_log_fn log;          /* may be NULL */
     void *log_ctx;
 } clv_edge_options;
@@ -330,6 +336,7 @@ typedef struct clv_edge_frame {
     int n_cut;              /* tensors sent */
     uint64_t bytes;         /* FRAME bytes on the wire */
     uint64_t encode_ns;     /* encoding its tensors (codec, frame_codec) */
+    uint64_t data_bytes;    /* the tensors' (encoded) data bytes in it */
     uint64_t t_start, t_edge_end, t_send_start, t_send_end, t_done;
     uint64_t cloud_recv_ns, cloud_queue_ns, cloud_compute_ns;
     double latency_ms;      /* (t_done - t_start) / 1e6 */

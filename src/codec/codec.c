@@ -303,7 +303,9 @@ clv_codec_ctx *clv_codec_ctx_new(void)
     ctx->code = malloc(ns * sizeof *ctx->code);
     ctx->sorted = malloc(ns * sizeof *ctx->sorted);
     ctx->table = malloc(((size_t)1 << 12) * sizeof *ctx->table);
-    if (!ctx->freq || !ctx->len || !ctx->code || !ctx->sorted || !ctx->table) {
+    ctx->pair = malloc(((size_t)1 << 12) * sizeof *ctx->pair);
+    if (!ctx->freq || !ctx->len || !ctx->code || !ctx->sorted || !ctx->table ||
+        !ctx->pair) {
         clv_codec_ctx_free(ctx);
         return NULL;
     }
@@ -322,6 +324,7 @@ void clv_codec_ctx_free(clv_codec_ctx *ctx)
     free(ctx->code);
     free(ctx->sorted);
     free(ctx->table);
+    free(ctx->pair);
     ZSTD_freeCCtx(ctx->zc);
     ZSTD_freeDCtx(ctx->zd);
     free(ctx);

@@ -26,6 +26,7 @@ struct clv_codec_ctx {
     uint32_t *code;       /* 2^16 codes, bit-reversed for the LSB-first stream */
     uint16_t *sorted;     /* symbols in canonical order (decoder) */
     uint32_t *table;      /* the decoder's lookup table */
+    uint64_t *pair;       /* and its two-symbol form */
     void *zc, *zd;        /* ZSTD_CCtx, ZSTD_DCtx, made on first use */
     size_t huff_table;    /* bytes of the last decoded Huffman table */
 };

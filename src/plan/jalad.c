@@ -69,7 +69,7 @@ int clv_jalad_table_parse(const char *text, size_t len, const char *label,
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
     const cJSON *cuts = cJSON_GetObjectItemCaseSensitive(root, "cuts");
-    double d;
+    double d = 0;
     if (!cJSON_IsString(f) || strcmp(f->valuestring, "cleave-jalad-table") ||
         !cJSON_IsNumber(v) || v->valuedouble != 1) {
         rc = clv_error_set(err, CLV_EFORMAT,

@@ -240,7 +240,7 @@ static int frontier_between(frontier *fr, double fa, double ga, double fb,
     /* a: less edge time, more to send */
     if (!(ga > gb) || !(fb > fa) || depth > 64)
         return 0;
-    double lambda = (fb - fa) / (ga - gb), f, g;
+    double lambda = (fb - fa) / (ga - gb), f = 0, g = 0;
     int rc = frontier_cut(fr, lambda, &f, &g, err);
     if (rc)
         return rc;
