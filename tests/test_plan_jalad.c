@@ -61,6 +61,8 @@ static clv_jalad_table *random_table(clv_rng *r, const clv_problem *p)
             x->agreement = 1 - fabs(x->accuracy_loss);
             x->bytes_mean = (double)k->raw_bytes * (0.002 + 0.3 * clv_rng_uniform(r));
             x->bytes_p95 = x->bytes_mean * 1.1;
+            x->encode_ms = 2 * clv_rng_uniform(r);
+            x->decode_ms = clv_rng_uniform(r);
         }
     }
     return t;
@@ -90,8 +92,8 @@ static double brute(const clv_problem *p, const clv_jalad_table *t,
             const clv_jalad_entry *x = &k->entries[j];
             if (x->accuracy_loss > drop)
                 continue;
-            double c = te + tc + llround(x->bytes_mean) * 8.0 / (l->bandwidth_mbps * 1e3) +
-                       l->rtt_ms;
+            double c = te + x->encode_ms + tc + x->decode_ms +
+                       llround(x->bytes_mean) * 8.0 / (l->bandwidth_mbps * 1e3) + l->rtt_ms;
             if (c < best) {
                 best = c;
                 *cut = i;

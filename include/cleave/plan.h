@@ -512,6 +512,10 @@ typedef struct clv_jalad_entry {
                              model's, a fraction */
     double bytes_mean;    /* S_i(c): encoded bytes per frame, mean */
     double bytes_p95;     /* and 95th percentile */
+    double encode_ms;     /* median time to encode it (on the edge: added
+                             to T_E) and to decode it (on the cloud: added */
+    double decode_ms;     /* to T_C), as measured where the table was made;
+                             0 when unknown */
 } clv_jalad_entry;
 
 /* One cut point: the graph nodes up to `after` (in the graph's
@@ -571,7 +575,10 @@ typedef struct clv_jalad_choice {
  * file with the same names works too) over `link` with accuracy loss at
  * most `max_loss`: fills `out` (method CLV_PLAN_JALAD, the prefix
  * partition, out->codec, out->cut_bytes = S_i(c) rounded, the transfer
- * charged for S_i(c) bytes instead of the float32 tensor, plus the rtt)
+ * charged for S_i(c) bytes instead of the float32 tensor, plus the rtt;
+ * the entry's encode time added to T_E and its decode time to T_C, which
+ * the paper leaves out: a big tensor early in the network can cost more
+ * to encode than its part costs to compute)
  * and *choice (may be NULL). Edge-only is chosen when nothing else fits
  * the bound or nothing else is faster. Fails with CLV_EINVAL (a bad link
  * or bound, p not finalized), CLV_ENOTFOUND (a cut names a node the

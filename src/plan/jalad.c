@@ -151,6 +151,11 @@ int clv_jalad_table_parse(const char *text, size_t len, const char *label,
                               err)) ||
                 (rc = get_num(e, "bytes_p95", 0, 1e18, &x->bytes_p95, lb, where, err)))
                 goto fail;
+            /* optional: codec times */
+            if (cJSON_GetObjectItemCaseSensitive(e, "encode_ms") &&
+                ((rc = get_num(e, "encode_ms", 0, 1e9, &x->encode_ms, lb, where, err)) ||
+                 (rc = get_num(e, "decode_ms", 0, 1e9, &x->decode_ms, lb, where, err))))
+                goto fail;
         }
     }
     cJSON_Delete(root);
@@ -207,7 +212,9 @@ char *clv_jalad_table_to_json(const clv_jalad_table *t)
                  cJSON_AddNumberToObject(e, "accuracy_loss", x->accuracy_loss) &&
                  cJSON_AddNumberToObject(e, "agreement", x->agreement) &&
                  cJSON_AddNumberToObject(e, "bytes_mean", x->bytes_mean) &&
-                 cJSON_AddNumberToObject(e, "bytes_p95", x->bytes_p95);
+                 cJSON_AddNumberToObject(e, "bytes_p95", x->bytes_p95) &&
+                 cJSON_AddNumberToObject(e, "encode_ms", x->encode_ms) &&
+                 cJSON_AddNumberToObject(e, "decode_ms", x->decode_ms);
         }
     }
     char *text = ok ? cJSON_Print(root) : NULL;
@@ -355,7 +362,7 @@ int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
         }
         for (int j = 0; j < k->n_entries; j++) {
             const clv_jalad_entry *x = &k->entries[j];
-            cost[m] = pe[end + 1] + pc[end + 1] +
+            cost[m] = pe[end + 1] + x->encode_ms + pc[end + 1] + x->decode_ms +
                       clv_link_transfer_ms(link, (uint64_t)llround(x->bytes_mean)) +
                       link->rtt_ms;
             loss[m] = x->accuracy_loss;
@@ -390,6 +397,8 @@ int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
         out->transfer_ms += clv_link_transfer_ms(link, (uint64_t)llround(x->bytes_mean)) -
                             clv_link_transfer_ms(link, out->cut_bytes);
         out->cut_bytes = (uint64_t)llround(x->bytes_mean);
+        out->edge_ms += x->encode_ms;
+        out->cloud_ms += x->decode_ms;
         out->latency_ms = out->edge_ms + out->transfer_ms + out->cloud_ms;
         double mx = out->edge_ms > out->transfer_ms ? out->edge_ms : out->transfer_ms;
         out->max_stage_ms = mx > out->cloud_ms ? mx : out->cloud_ms;

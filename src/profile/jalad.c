@@ -35,6 +35,7 @@ typedef struct m_entry {
     clv_codec codec;
     int correct, agree;
     double *bytes;    /* per image */
+    double *enc_ms, *dec_ms; /* per image */
     int decode;       /* this entry decodes and runs (else it shares the
                          prediction of the entry before it: another entropy
                          stage of the same quantization, which decodes to
@@ -75,7 +76,9 @@ static int add_entry(m_cut *c, const char *name, int decode, int images)
     if (clv_codec_parse(name, &x->codec, NULL))
         return CLV_EINVAL;
     x->bytes = calloc((size_t)images + 1, sizeof *x->bytes);
-    if (!x->bytes)
+    x->enc_ms = calloc((size_t)images + 1, sizeof *x->enc_ms);
+    x->dec_ms = calloc((size_t)images + 1, sizeof *x->dec_ms);
+    if (!x->bytes || !x->enc_ms || !x->dec_ms)
         return CLV_ENOMEM;
     x->decode = decode;
     c->n++;
@@ -264,16 +267,22 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
                 } else {
                     const uint8_t *bytes;
                     size_t nb;
+                    double t0 = clv_util_now_s();
                     rc = clv_codec_encode(cx, &e->codec, c->val, tt->ndim, tt->dims,
                                           &bytes, &nb, err);
+                    double t1 = clv_util_now_s();
                     if (rc)
                         break;
                     e->bytes[im] = (double)nb;
+                    e->enc_ms[im] = (t1 - t0) * 1e3;
+                    /* every encoding is decoded once for its time; the
+                     * entropy stages after the first share its values */
+                    rc = clv_codec_decode(cx, bytes, nb, tt->ndim, tt->dims, dec, NULL,
+                                          err);
+                    e->dec_ms[im] = (clv_util_now_s() - t1) * 1e3;
+                    if (rc)
+                        break;
                     if (e->decode) {
-                        rc = clv_codec_decode(cx, bytes, nb, tt->ndim, tt->dims, dec,
-                                              NULL, err);
-                        if (rc)
-                            break;
                         if (!memcmp(dec, c->val, tn * sizeof *dec)) {
                             pred = base[im];
                         } else {
@@ -331,6 +340,8 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
                 sum += e->bytes[im];
             x2->bytes_mean = sum / images;
             x2->bytes_p95 = p95(e->bytes, images);
+            x2->encode_ms = clv_util_median(e->enc_ms, images);
+            x2->decode_ms = clv_util_median(e->dec_ms, images);
         }
     }
     *out = t;
@@ -343,8 +354,11 @@ done:
         clv_engine_free(cuts[k].seg);
         clv_engine_free(cuts[k].cloud);
         free(cuts[k].val);
-        for (int j = 0; j < cuts[k].n; j++)
+        for (int j = 0; j < cuts[k].n; j++) {
             free(cuts[k].e[j].bytes);
+            free(cuts[k].e[j].enc_ms);
+            free(cuts[k].e[j].dec_ms);
+        }
         free(cuts[k].e);
     }
     free(cuts);
