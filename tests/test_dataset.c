@@ -18,6 +18,7 @@
 #include "cleave/load.h"
 #include "cleave/profile.h"
 #include "run_cli.h"
+#include "runtime_util.h"
 #include "text_file.h"
 
 #define MODEL CLEAVE_SOURCE_DIR "/models/fashion-mnist/fmnist-resnet.onnx"
@@ -229,10 +230,145 @@ static void test_table(void)
     clv_plan_init(&pl);
     clv_link l = {0};
     l.bandwidth_mbps = 1;
-    CHECK(clv_jalad_plan(p, t, &l, 0, CLV_JALAD_EXHAUSTIVE, &pl, NULL, &err) == 0 &&
-          pl.accuracy_loss <= 0);
+    clv_jalad_options jo;
+    clv_jalad_options_init(&jo);
+    jo.max_loss = 0;
+    CHECK(clv_jalad_plan(p, t, &l, &jo, &pl, NULL, &err) == 0 && pl.accuracy_loss <= 0);
     clv_plan_release(&pl);
     clv_problem_free(p);
+    free(te);
+    free(tc);
+out:
+    clv_jalad_table_free(t);
+    clv_graph_free(g);
+    clv_dataset_free(d);
+}
+
+typedef struct frames_ctx {
+    const clv_dataset *d;
+    int first;
+} frames_ctx;
+
+static int held_out(void *ctx, uint64_t frame, void *const *bufs, clv_error *err)
+{
+    const frames_ctx *c = ctx;
+    (void)err;
+    clv_dataset_image(c->d, c->first + (int64_t)frame, bufs[0]);
+    return 0;
+}
+
+/*
+ * JALAD end to end: a table from 300 calibration images, an edge that
+ * plans with it (a slow edge, a 2.4 Mbit/s paced link) and runs 300
+ * held-out images through a server over loopback. The bytes per frame
+ * match the table's S_i(c) within 10%, and the accuracy lost on the
+ * held-out frames stays within the bound (2 points) up to three standard
+ * errors of a 300-frame sample (2.4 points): a codec that the server
+ * decodes wrongly, or a table that does not describe what the runtime
+ * sends, fails one or the other.
+ */
+static void test_jalad_run(void)
+{
+    enum { CAL = 300, HELD = 300, FIRST = 5000 };
+    clv_dataset *d = NULL;
+    clv_graph *g = NULL;
+    clv_jalad_table *t = NULL;
+    clv_error err = {0};
+    if (check_emulated())
+        return; /* 300 images at every cut and width: minutes under qemu */
+    if (clv_dataset_load("fashion-mnist", NULL, &d, &err) ||
+        clv_load_model(MODEL, &g, &err)) {
+        CHECKF(0, "%s", err.msg);
+        goto out;
+    }
+    clv_jalad_measure_options o;
+    clv_jalad_measure_options_init(&o);
+    o.dataset = d;
+    o.images = CAL;
+    o.max_bits = 6;
+    o.n_jpeg = 0;
+    static const int q[1] = {75};
+    o.jpeg_qualities = q;
+    o.n_jpeg = 1;
+    CHECKF(clv_jalad_measure(g, MODEL, &o, &t, &err) == 0, "%s", err.msg);
+    if (!t)
+        goto out;
+    int n = clv_graph_n_nodes(g);
+    double *te = calloc((size_t)n, sizeof *te), *tc = calloc((size_t)n, sizeof *tc);
+    for (int i = 0; i < n; i++) { /* a 1 GFLOP/s edge, a 100x cloud */
+        te[i] = (double)clv_graph_node(g, i)->flops / 1e6;
+        tc[i] = te[i] / 100;
+    }
+    char addr[64];
+    clv_server *s = start_server(g, addr, sizeof addr);
+    CHECK(s != NULL);
+    frames_ctx fc = {d, FIRST};
+    clv_edge_options eo;
+    clv_edge_options_init(&eo);
+    eo.server = addr;
+    eo.frames = HELD;
+    eo.planner = CLV_PLAN_JALAD;
+    eo.jalad_table = t;
+    eo.accuracy_drop = 0.02;
+    eo.link_bps = 2.4e6;
+    eo.plan_bps = 2.4e6;
+    eo.adapt = false;
+    eo.t_edge_ms = te;
+    eo.t_cloud_ms = tc;
+    eo.input = held_out;
+    eo.input_ctx = &fc;
+    eo.keep_outputs = true;
+    eo.log = quiet_log;
+    CHECK(clv_codec_parse("u8", &eo.frame_codec, NULL) == 0);
+    clv_edge_report r;
+    clv_edge_report_init(&r);
+    int rc = s ? clv_edge_run(g, &eo, &r, &err) : -1;
+    CHECKF(rc == 0 && r.n_ok == HELD, "%s (%d ok)", err.msg, r.n_ok);
+    CHECKF(r.plan.method == CLV_PLAN_JALAD && r.plan.n_cut > 0,
+           "the plan offloads nothing (planner %s)", clv_plan_method_name(r.plan.method));
+    clv_engine *e = NULL;
+    CHECK(clv_engine_create(g, NULL, 0, NULL, &e, NULL) == 0);
+    int correct = 0, base = 0, sent = 0;
+    double bytes = 0;
+    float x[784], y[10];
+    for (int k = 0; rc == 0 && e && k < r.n_frames; k++) {
+        const float *got = r.outputs[k];
+        if (!got)
+            continue;
+        clv_dataset_image(d, FIRST + k, x);
+        const void *ins[1] = {x};
+        void *outs[1] = {y};
+        clv_engine_run(e, ins, outs, NULL);
+        int a = 0, b = 0;
+        for (int c = 1; c < 10; c++) {
+            a = got[c] > got[a] ? c : a;
+            b = y[c] > y[b] ? c : b;
+        }
+        int label = d->labels[FIRST + k];
+        correct += a == label;
+        base += b == label;
+        if (r.frames[k].where == CLV_EDGE_SPLIT) {
+            sent++;
+            bytes += (double)r.frames[k].data_bytes;
+        }
+    }
+    double loss = (double)(base - correct) / HELD, mean = sent ? bytes / sent : 0;
+    printf("jalad end to end: cut %s as %s (table: %.0f B, disagreement %.2f%%): "
+           "%.0f B per frame, held-out accuracy %.2f%% against %.2f%% uncompressed\n",
+           r.plan_cut, r.plan.n_cut ? "encoded" : "-", (double)r.plan.cut_bytes,
+           100 * r.plan.accuracy_loss, mean, 100.0 * correct / HELD, 100.0 * base / HELD);
+    CHECKF(sent == HELD, "%d of %d frames crossed", sent, HELD);
+    CHECKF(fabs(mean / (double)r.plan.cut_bytes - 1) <= 0.10,
+           "%.0f bytes per frame, the table says %llu", mean,
+           (unsigned long long)r.plan.cut_bytes);
+    CHECKF(loss <= 0.02 + 0.024, "held-out accuracy loss %.2f points", 100 * loss);
+    clv_engine_free(e);
+    clv_edge_report_release(&r);
+    if (s) {
+        clv_server_stop(s);
+        clv_server_join(s);
+        clv_server_free(s);
+    }
     free(te);
     free(tc);
 out:
@@ -246,5 +382,6 @@ int main(void)
     test_idx();
     test_accuracy();
     test_table();
+    test_jalad_run();
     return check_report("test_dataset");
 }

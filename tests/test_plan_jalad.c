@@ -58,7 +58,7 @@ static clv_jalad_table *random_table(clv_rng *r, const clv_problem *p)
                          clv_rng_uniform(r) < 0.5 ? "huffman" : "zstd");
             CHECK(clv_codec_parse(i ? name : frame_codecs[j], &x->codec, NULL) == 0);
             x->accuracy_loss = -0.01 + 0.2 * clv_rng_uniform(r) * clv_rng_uniform(r);
-            x->agreement = 1 - fabs(x->accuracy_loss);
+            x->agreement = 1 - fabs(x->accuracy_loss) - 0.05 * clv_rng_uniform(r);
             x->bytes_mean = (double)k->raw_bytes * (0.002 + 0.3 * clv_rng_uniform(r));
             x->bytes_p95 = x->bytes_mean * 1.1;
             x->encode_ms = 2 * clv_rng_uniform(r);
@@ -70,7 +70,7 @@ static clv_jalad_table *random_table(clv_rng *r, const clv_problem *p)
 
 /* The optimum by the definition, from the problem's own numbers. */
 static double brute(const clv_problem *p, const clv_jalad_table *t,
-                    const clv_link *l, double drop, int *cut, int *ent)
+                    const clv_link *l, double drop, bool paper, int *cut, int *ent)
 {
     int n = clv_problem_n_nodes(p);
     double all_edge = 0;
@@ -90,7 +90,7 @@ static double brute(const clv_problem *p, const clv_jalad_table *t,
         }
         for (int j = 0; j < k->n_entries; j++) {
             const clv_jalad_entry *x = &k->entries[j];
-            if (x->accuracy_loss > drop)
+            if ((paper ? x->accuracy_loss : 1 - x->agreement) > drop)
                 continue;
             double c = te + x->encode_ms + tc + x->decode_ms +
                        llround(x->bytes_mean) * 8.0 / (l->bandwidth_mbps * 1e3) + l->rtt_ms;
@@ -116,16 +116,22 @@ static void test_random(void)
         l.bandwidth_mbps = 0.1 + 50 * clv_rng_uniform(&r) * clv_rng_uniform(&r);
         l.rtt_ms = trial % 3 ? 0 : 20 * clv_rng_uniform(&r);
         double drop = trial % 5 == 0 ? 0 : 0.1 * clv_rng_uniform(&r);
+        bool paper = trial % 2;
         int bc, be;
-        double want = brute(p, t, &l, drop, &bc, &be);
+        double want = brute(p, t, &l, drop, paper, &bc, &be);
+        clv_jalad_options jo;
+        clv_jalad_options_init(&jo);
+        jo.max_loss = drop;
+        jo.loss = paper ? CLV_JALAD_ACCURACY : CLV_JALAD_DISAGREEMENT;
         clv_plan a, b;
         clv_plan_init(&a);
         clv_plan_init(&b);
         clv_jalad_choice ca, cb;
         clv_error err = {0};
-        int ra = clv_jalad_plan(p, t, &l, drop, CLV_JALAD_EXHAUSTIVE, &a, &ca, &err);
+        int ra = clv_jalad_plan(p, t, &l, &jo, &a, &ca, &err);
         CHECKF(ra == 0, "trial %d: %s", trial, err.msg);
-        int rb = clv_jalad_plan(p, t, &l, drop, CLV_JALAD_ILP, &b, &cb, &err);
+        jo.method = CLV_JALAD_ILP;
+        int rb = clv_jalad_plan(p, t, &l, &jo, &b, &cb, &err);
         CHECKF(rb == 0, "trial %d: %s", trial, err.msg);
         tried++;
         if (!ra && fabs(ca.cost_ms - want) <= 1e-9 * (1 + want))
@@ -139,6 +145,10 @@ static void test_random(void)
         CHECKF(!ra && fabs(a.latency_ms - ca.cost_ms) <= 1e-9 * (1 + want),
                "trial %d: latency %.9f, objective %.9f", trial, a.latency_ms, ca.cost_ms);
         CHECK(!ra && a.accuracy_loss <= drop && a.method == CLV_PLAN_JALAD);
+        if (!ra && ca.cut >= 0) {
+            const clv_jalad_entry *x = &t->cuts[ca.cut].entries[ca.entry];
+            CHECK((paper ? x->accuracy_loss : 1 - x->agreement) <= drop);
+        }
         if (!ra && ca.cut >= 0) {
             offload++;
             const clv_jalad_entry *x = &t->cuts[ca.cut].entries[ca.entry];
@@ -208,10 +218,8 @@ static void test_table_json(void)
     clv_plan_init(&pl);
     clv_link l = {0};
     l.bandwidth_mbps = 1;
-    CHECK(clv_jalad_plan(p, t, &l, 0.1, CLV_JALAD_EXHAUSTIVE, &pl, NULL, &err) ==
-          CLV_ENOTFOUND);
-    CHECK(clv_jalad_plan(p, NULL, &l, 0.1, CLV_JALAD_EXHAUSTIVE, &pl, NULL, &err) ==
-          CLV_EINVAL);
+    CHECK(clv_jalad_plan(p, t, &l, NULL, &pl, NULL, &err) == CLV_ENOTFOUND);
+    CHECK(clv_jalad_plan(p, NULL, &l, NULL, &pl, NULL, &err) == CLV_EINVAL);
     clv_plan_release(&pl);
     free(a);
     clv_jalad_table_free(t);
@@ -238,7 +246,10 @@ static void test_planner_run(void)
     o.jalad_table = t;
     o.accuracy_drop = 0.05;
     CHECKF(clv_planner_run(pl, &o, &a, &err) == 0, "%s", err.msg);
-    CHECK(clv_jalad_plan(p, t, &o.link, 0.05, CLV_JALAD_EXHAUSTIVE, &b, NULL, &err) == 0);
+    clv_jalad_options jo;
+    clv_jalad_options_init(&jo);
+    jo.max_loss = 0.05;
+    CHECK(clv_jalad_plan(p, t, &o.link, &jo, &b, NULL, &err) == 0);
     CHECK(a.latency_ms == b.latency_ms && a.method == CLV_PLAN_JALAD);
     /* another planner on the same plan resets the codec */
     o.method = CLV_PLAN_DSL;

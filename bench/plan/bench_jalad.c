@@ -88,8 +88,11 @@ int main(int argc, char **argv)
         for (int way = 0; way < 2; way++) {
             for (int r = 0; r < runs; r++) {
                 double t0 = now_us();
-                if (clv_jalad_plan(p, tab, &l, 0.01, (clv_jalad_method)way, &plan, NULL,
-                                   NULL))
+                clv_jalad_options jo;
+                clv_jalad_options_init(&jo);
+                jo.method = (clv_jalad_method)way;
+                jo.loss = CLV_JALAD_ACCURACY;
+                if (clv_jalad_plan(p, tab, &l, &jo, &plan, NULL, NULL))
                     return 1;
                 t[r] = now_us() - t0;
             }

@@ -282,6 +282,8 @@ typedef struct clv_plan_options {
      * accuracy loss allowed, a fraction (0.01 = one point of top-1). */
     const struct clv_jalad_table *jalad_table;
     double accuracy_drop; /* default 0.01 */
+    bool jalad_paper_loss; /* bound the paper's A_i(c), not the
+                              disagreement (clv_jalad_loss) */
 } clv_plan_options;
 
 void clv_plan_options_init(clv_plan_options *o);
@@ -320,7 +322,8 @@ typedef struct clv_plan {
      * chose (jalad: the cut tensor's c-bit codec, or for cloud-only the
      * frame's u8, PNG or JPEG encoding). */
     clv_codec codec;
-    double accuracy_loss;   /* jalad: the table's A_i(c) of the choice */
+    double accuracy_loss;   /* jalad: the loss bounded (clv_jalad_loss) of
+                               the choice, as the table measured it */
 } clv_plan;
 
 void clv_plan_init(clv_plan *plan);
@@ -562,6 +565,28 @@ typedef enum clv_jalad_method {
     CLV_JALAD_ILP = 1         /* the paper's 0-1 program, solved by GLPK */
 } clv_jalad_method;
 
+/* What the bound bounds. */
+typedef enum clv_jalad_loss {
+    /* 1 - agreement: the share of frames whose top-1 the encoding changes,
+     * an upper bound of the accuracy lost on any data (only a changed
+     * answer can turn right into wrong) and steady on a small calibration
+     * set (the default) */
+    CLV_JALAD_DISAGREEMENT = 0,
+    /* the paper's A_i(c): base accuracy minus the encoding's, on the
+     * calibration set; changes that cancel out there (as many wrong
+     * answers made right as right made wrong) read as no loss, which
+     * held-out data need not repeat */
+    CLV_JALAD_ACCURACY = 1
+} clv_jalad_loss;
+
+typedef struct clv_jalad_options {
+    double max_loss;         /* the bound, a fraction; default 0.01 */
+    clv_jalad_method method; /* default CLV_JALAD_EXHAUSTIVE */
+    clv_jalad_loss loss;     /* default CLV_JALAD_DISAGREEMENT */
+} clv_jalad_options;
+
+void clv_jalad_options_init(clv_jalad_options *o);
+
 /* The choice: table cut `cut` and its entry `entry`, or cut = -1 for
  * edge-only (entry -1). */
 typedef struct clv_jalad_choice {
@@ -572,8 +597,8 @@ typedef struct clv_jalad_choice {
 
 /* Chooses the cut and the encoding for problem `p` (made from the graph
  * the table was measured on: cuts are found by node name, so a problem
- * file with the same names works too) over `link` with accuracy loss at
- * most `max_loss`: fills `out` (method CLV_PLAN_JALAD, the prefix
+ * file with the same names works too) over `link` with the loss `o->loss`
+ * at most `o->max_loss` (o may be NULL: the defaults): fills `out` (method CLV_PLAN_JALAD, the prefix
  * partition, out->codec, out->cut_bytes = S_i(c) rounded, the transfer
  * charged for S_i(c) bytes instead of the float32 tensor, plus the rtt;
  * the entry's encode time added to T_E and its decode time to T_C, which
@@ -584,9 +609,8 @@ typedef struct clv_jalad_choice {
  * or bound, p not finalized), CLV_ENOTFOUND (a cut names a node the
  * problem lacks), CLV_ELIMIT (GLPK failed) or CLV_ENOMEM. */
 int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
-                   const clv_link *link, double max_loss,
-                   clv_jalad_method method, clv_plan *out,
-                   clv_jalad_choice *choice, clv_error *err);
+                   const clv_link *link, const clv_jalad_options *o,
+                   clv_plan *out, clv_jalad_choice *choice, clv_error *err);
 
 /* ---- output ------------------------------------------------------------ */
 

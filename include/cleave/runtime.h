@@ -383,6 +383,7 @@ typedef struct clv_edge_report {
     /* The first plan and its prediction. */
     clv_plan plan;
     double plan_bps;        /* the bandwidth it was made for */
+    char plan_cut[96];      /* its cut tensors' names (or "-") */
     bool server_times;      /* the cloud's times came from the server */
     double rtt_ms;          /* the round trip planned for: options.rtt_ms,
                                else the first probe's, else 0 */

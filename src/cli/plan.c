@@ -54,6 +54,11 @@ static const char plan_usage[] =
     "                       fraction (default 0.01: one point)\n"
     "  --ilp                jalad: solve the paper's 0-1 program with GLPK\n"
     "                       instead of enumerating (the same answer)\n"
+    "  --loss WHAT          jalad: what the bound bounds: disagreement (default:\n"
+    "                       the share of answers the codec changes, an upper\n"
+    "                       bound of the accuracy lost) or accuracy (the\n"
+    "                       paper's: calibration accuracy lost, which changes\n"
+    "                       that cancel out there hide)\n"
     "  --sweep              every planner on every link preset, side by "
     "side\n"
     "  --planner jps        N identical jobs at once (the JPS paper): each\n"
@@ -83,6 +88,7 @@ typedef struct plan_args {
     uint64_t jobs;           /* --jobs N */
     const char *jps_method;  /* --jps chain|frontier|brute */
     const char *table;       /* --table: jalad's */
+    const char *loss;        /* --loss */
     bool have_drop, ilp;
     clv_plan_options o;
     uint64_t seed;
@@ -123,6 +129,7 @@ static int parse_args(int argc, char **argv, plan_args *a)
         {"table", 0, CLI_STR, &a->table, NULL},
         {"accuracy-drop", 0, CLI_DBL, &a->o.accuracy_drop, &a->have_drop},
         {"ilp", 0, CLI_FLAG, &a->ilp, NULL},
+        {"loss", 0, CLI_STR, &a->loss, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int rc = cli_parse("plan", CLI_TEXT(plan_usage), opts, argc, argv, "MODEL",
                        &a->model, 1, NULL);
@@ -243,12 +250,17 @@ static int parse_args(int argc, char **argv, plan_args *a)
                         "(0.01 = one point of top-1)\n");
         return CLI_USAGE;
     }
+    if (a->loss && strcmp(a->loss, "accuracy") && strcmp(a->loss, "disagreement")) {
+        fprintf(stderr, "cleave plan: --loss: accuracy or disagreement\n");
+        return CLI_USAGE;
+    }
+    a->o.jalad_paper_loss = a->loss && !strcmp(a->loss, "accuracy");
     if (a->o.method == CLV_PLAN_JALAD && !a->table) {
         fprintf(stderr, "cleave plan: jalad needs --table FILE (made by "
                         "cleave jalad-table)\n");
         return CLI_USAGE;
     }
-    if ((a->table || a->have_drop || a->ilp) && a->o.method != CLV_PLAN_JALAD &&
+    if ((a->table || a->have_drop || a->ilp || a->loss) && a->o.method != CLV_PLAN_JALAD &&
         !a->sweep) {
         fprintf(stderr, "cleave plan: --table, --accuracy-drop and --ilp go "
                         "with --planner jalad\n");
@@ -359,7 +371,8 @@ static void print_list(const clv_problem *p, const clv_plan *plan, bool edge)
 }
 
 static void print_plan(const clv_problem *p, const clv_link *link,
-                       const char *link_label, const clv_plan *plan)
+                       const char *link_label, const clv_plan *plan,
+                       bool a_paper_loss)
 {
     printf("problem %s: %d nodes; link %s%.4g Mbit/s, rtt %g ms%s\n",
            clv_problem_name(p)[0] ? clv_problem_name(p) : "(unnamed)",
@@ -373,11 +386,12 @@ static void print_plan(const clv_problem *p, const clv_link *link,
         printf(" (cloud budget %g ms)", plan->budget_ms);
     if (plan->method == CLV_PLAN_JALAD) {
         char cn[32];
-        printf(": %s %s, measured accuracy loss %.2f points; %ld candidates "
+        printf(": %s %s, measured %s %.2f points; %ld candidates "
                "within the bound",
                plan->n_cut ? "the cut crosses as" : "nothing crosses",
                plan->n_cut ? clv_codec_name(&plan->codec, cn, sizeof cn) : "",
-               100 * plan->accuracy_loss, plan->evaluations);
+               a_paper_loss ? "accuracy loss" : "disagreement", 100 * plan->accuracy_loss,
+               plan->evaluations);
     }
     printf("\n");
     print_list(p, plan, true);
@@ -770,9 +784,14 @@ int cli_plan(int argc, char **argv)
         goto done;
     }
     a.o.jalad_table = table;
-    if (a.o.method == CLV_PLAN_JALAD && a.ilp)
-        r = clv_jalad_plan(p, table, &link, a.o.accuracy_drop, CLV_JALAD_ILP, &plan,
-                           NULL, &err);
+    if (a.o.method == CLV_PLAN_JALAD && a.ilp) {
+        clv_jalad_options jo;
+        clv_jalad_options_init(&jo);
+        jo.max_loss = a.o.accuracy_drop;
+        jo.method = CLV_JALAD_ILP;
+        jo.loss = a.o.jalad_paper_loss ? CLV_JALAD_ACCURACY : CLV_JALAD_DISAGREEMENT;
+        r = clv_jalad_plan(p, table, &link, &jo, &plan, NULL, &err);
+    }
     else
         r = clv_plan_solve(p, &a.o, &plan, &err);
     if (r) {
@@ -792,7 +811,7 @@ int cli_plan(int argc, char **argv)
         puts(t);
         free(t);
     } else {
-        print_plan(p, &link, label, &plan);
+        print_plan(p, &link, label, &plan, a.o.jalad_paper_loss);
     }
     if (a.dot) {
         char *t = clv_plan_to_dot(p, &plan);

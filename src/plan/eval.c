@@ -324,6 +324,11 @@ char *clv_plan_to_json(const clv_problem *p, const clv_link *link,
          cJSON_AddNumberToObject(root, "evaluations",
                                  (double)plan->evaluations) &&
          cJSON_AddStringToObject(root, "note", plan->note);
+    char cname[32];
+    ok = ok &&
+         cJSON_AddStringToObject(root, "codec",
+                                 clv_codec_name(&plan->codec, cname, sizeof cname)) &&
+         cJSON_AddNumberToObject(root, "accuracy_loss", plan->accuracy_loss);
     if (ok)
         text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -302,11 +302,23 @@ done:
     return rc;
 }
 
-int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
-                   const clv_link *link, double max_loss,
-                   clv_jalad_method method, clv_plan *out,
-                   clv_jalad_choice *choice, clv_error *err)
+void clv_jalad_options_init(clv_jalad_options *o)
 {
+    memset(o, 0, sizeof *o);
+    o->max_loss = 0.01;
+}
+
+int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
+                   const clv_link *link, const clv_jalad_options *opt,
+                   clv_plan *out, clv_jalad_choice *choice, clv_error *err)
+{
+    clv_jalad_options o;
+    if (opt)
+        o = *opt;
+    else
+        clv_jalad_options_init(&o);
+    double max_loss = o.max_loss;
+    clv_jalad_method method = o.method;
     int rc;
     if (!p->finalized)
         return clv_error_set(err, CLV_EINVAL, "the problem is not finalized");
@@ -365,7 +377,7 @@ int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
             cost[m] = pe[end + 1] + x->encode_ms + pc[end + 1] + x->decode_ms +
                       clv_link_transfer_ms(link, (uint64_t)llround(x->bytes_mean)) +
                       link->rtt_ms;
-            loss[m] = x->accuracy_loss;
+            loss[m] = o.loss == CLV_JALAD_ACCURACY ? x->accuracy_loss : 1 - x->agreement;
             cut_of[m] = i;
             ent_of[m++] = j;
         }
@@ -404,7 +416,7 @@ int clv_jalad_plan(const clv_problem *p, const clv_jalad_table *t,
         out->max_stage_ms = mx > out->cloud_ms ? mx : out->cloud_ms;
         out->fps = out->max_stage_ms > 0 ? 1000.0 / out->max_stage_ms : INFINITY;
         out->codec = x->codec;
-        out->accuracy_loss = x->accuracy_loss;
+        out->accuracy_loss = loss[best];
     }
     out->method = CLV_PLAN_JALAD;
     out->mode = CLV_MODE_NONE;

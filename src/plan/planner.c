@@ -802,9 +802,13 @@ int clv_planner_run(clv_planner *pl, const clv_plan_options *o,
                              "fps > 0 (got %g)",
                              o->fps);
 
-    if (o->method == CLV_PLAN_JALAD)
-        return clv_jalad_plan(p, o->jalad_table, &o->link, o->accuracy_drop,
-                              CLV_JALAD_EXHAUSTIVE, out, NULL, err);
+    if (o->method == CLV_PLAN_JALAD) {
+        clv_jalad_options jo;
+        clv_jalad_options_init(&jo);
+        jo.max_loss = o->accuracy_drop;
+        jo.loss = o->jalad_paper_loss ? CLV_JALAD_ACCURACY : CLV_JALAD_DISAGREEMENT;
+        return clv_jalad_plan(p, o->jalad_table, &o->link, &jo, out, NULL, err);
+    }
     memset(&out->codec, 0, sizeof out->codec);
     out->accuracy_loss = 0;
     out->mode = CLV_MODE_NONE;

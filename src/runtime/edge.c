@@ -331,6 +331,8 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
                (rc = clv_plan_copy(&out->plan, &x.cur->pred, err))))
         goto done;
     out->plan_bps = bps;
+    if (x.cur)
+        snprintf(out->plan_cut, sizeof out->plan_cut, "%s", x.cur->cut);
     out->rtt_ms = x.rtt_ms;
     clv_net_bw_seed(x.bw, bps);
     if (x.pacer)

@@ -108,6 +108,11 @@ char *clv_edge_report_json(const clv_edge_report *r)
         cJSON_AddNumberToObject(p, "latency_ms", r->plan.latency_ms);
         cJSON_AddNumberToObject(p, "max_stage_ms", r->plan.max_stage_ms);
         cJSON_AddNumberToObject(p, "fps", r->plan.fps);
+        char cname[32];
+        cJSON_AddStringToObject(p, "codec",
+                                clv_codec_name(&r->plan.codec, cname, sizeof cname));
+        cJSON_AddNumberToObject(p, "accuracy_loss", r->plan.accuracy_loss);
+        cJSON_AddStringToObject(p, "cut", r->plan_cut);
     }
     /* Mean stage times over the frames after frame 0 (the warm-up) that
      * finished without error: where measured latency and the prediction
