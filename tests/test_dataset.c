@@ -132,7 +132,9 @@ static void test_accuracy(void)
     CHECK(want > 9000); /* the bar: at least 90% */
     float x[28 * 28], y[10];
     int correct = 0;
-    int n = check_emulated() ? 1000 : (int)d->count;
+    /* every image in the plain build; under an emulator or the
+     * sanitizers (several times slower) a tenth, checked against 90% */
+    int n = check_emulated() || CHECK_SANITIZED ? 1000 : (int)d->count;
     for (int i = 0; i < n; i++) {
         clv_dataset_image(d, i, x);
         const void *in[1] = {x};
@@ -186,7 +188,7 @@ static void test_table(void)
     clv_jalad_measure_options_init(&o);
     o.dataset = d;
     o.first = 100;
-    o.images = check_emulated() ? 10 : 40;
+    o.images = check_emulated() || CHECK_SANITIZED ? 10 : 40;
     o.max_bits = 8;
     CHECKF(clv_jalad_measure(g, MODEL, &o, &t, &err) == 0, "%s", err.msg);
     if (!t)
@@ -269,7 +271,9 @@ static int held_out(void *ctx, uint64_t frame, void *const *bufs, clv_error *err
  */
 static void test_jalad_run(void)
 {
-    enum { CAL = 300, HELD = 300, FIRST = 5000 };
+    /* the sanitizers check memory, not statistics: a smaller run there */
+    const int CAL = CHECK_SANITIZED ? 40 : 300, HELD = CHECK_SANITIZED ? 40 : 300;
+    enum { FIRST = 5000 };
     clv_dataset *d = NULL;
     clv_graph *g = NULL;
     clv_jalad_table *t = NULL;
@@ -358,10 +362,11 @@ static void test_jalad_run(void)
            r.plan_cut, r.plan.n_cut ? "encoded" : "-", (double)r.plan.cut_bytes,
            100 * r.plan.accuracy_loss, mean, 100.0 * correct / HELD, 100.0 * base / HELD);
     CHECKF(sent == HELD, "%d of %d frames crossed", sent, HELD);
-    CHECKF(fabs(mean / (double)r.plan.cut_bytes - 1) <= 0.10,
+    CHECKF(fabs(mean / (double)r.plan.cut_bytes - 1) <= (CHECK_SANITIZED ? 0.25 : 0.10),
            "%.0f bytes per frame, the table says %llu", mean,
            (unsigned long long)r.plan.cut_bytes);
-    CHECKF(loss <= 0.02 + 0.024, "held-out accuracy loss %.2f points", 100 * loss);
+    if (!CHECK_SANITIZED)
+        CHECKF(loss <= 0.02 + 0.024, "held-out accuracy loss %.2f points", 100 * loss);
     clv_engine_free(e);
     clv_edge_report_release(&r);
     if (s) {
