@@ -1,6 +1,7 @@
 /* `cleave plan` run as a user would: problem files, models with FLOP-based
  * times, JSON, Graphviz, sweeps, and the exit codes of bad command lines. */
 #define _POSIX_C_SOURCE 200809L /* popen */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,7 +230,25 @@ static void test_jps(void)
                strstr(dot, "style=dashed"),
            "%s", dot ? dot : "(no file)");
     free(dot);
-    snprintf(cmd, sizeof cmd, "%s --jps brute", base);
+    /* the frame as 8-bit pixels by default: cloud-only sends a quarter of
+     * the float32 tensor */
+    double t_ms[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "plan zoo:resnet18 --edge-gflops 2 --cloud-gflops 100 "
+                 "--link 4g --planner cloud --json%s", k ? " --frame-codec raw" : "");
+        CHECK(cleave(cmd, &out) == 0);
+        cJSON *pj = cJSON_Parse(out);
+        t_ms[k] = num(pj, "transfer_ms");
+        cJSON_Delete(pj);
+        free(out);
+    }
+    CHECKF(fabs(t_ms[1] / t_ms[0] - 4) < 0.01, "cloud-only: u8 %g ms, float32 %g ms",
+           t_ms[0], t_ms[1]);
+    CHECK(cleave("plan zoo:lenet --edge-gflops 1 --cloud-gflops 10 --frame-codec png",
+                 &out) == 2);
+    free(out);
+    /* the float32 frame: more candidate cuts than brute force takes */
+    snprintf(cmd, sizeof cmd, "%s --jps brute --frame-codec raw", base);
     CHECK(cleave(cmd, &out) == 1);
     CHECKF(strstr(out, "100 jobs") && strstr(out, "combinations"), "%s", out);
     free(out);

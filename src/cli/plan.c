@@ -32,6 +32,9 @@ static const char plan_usage[] =
     "  --problem FILE       a problem file (docs/problem.md)\n"
     "  --dump-problem FILE  write the problem as a problem file\n"
     "  --seed N             weight seed for zoo: and .cfg models (default 1)\n"
+    "  --frame-codec F      what sending the frame costs (a MODEL's input):\n"
+    "                       u8 (8-bit pixels, the default: what a camera\n"
+    "                       sends) or raw (float32); docs/codec.md\n"
     "\n"
     "The link (default: the problem file's link, else wifi):\n"
     "  --link NAME          cat1 (0.13 Mbit/s), 3g (1.1), 4g (5.85), wifi "
@@ -89,6 +92,7 @@ typedef struct plan_args {
     const char *jps_method;  /* --jps chain|frontier|brute */
     const char *table;       /* --table: jalad's */
     const char *loss;        /* --loss */
+    const char *frame_codec; /* --frame-codec */
     bool have_drop, ilp;
     clv_plan_options o;
     uint64_t seed;
@@ -130,6 +134,7 @@ static int parse_args(int argc, char **argv, plan_args *a)
         {"accuracy-drop", 0, CLI_DBL, &a->o.accuracy_drop, &a->have_drop},
         {"ilp", 0, CLI_FLAG, &a->ilp, NULL},
         {"loss", 0, CLI_STR, &a->loss, NULL},
+        {"frame-codec", 0, CLI_STR, &a->frame_codec, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int rc = cli_parse("plan", CLI_TEXT(plan_usage), opts, argc, argv, "MODEL",
                        &a->model, 1, NULL);
@@ -250,6 +255,16 @@ static int parse_args(int argc, char **argv, plan_args *a)
                         "(0.01 = one point of top-1)\n");
         return CLI_USAGE;
     }
+    if (a->frame_codec && strcmp(a->frame_codec, "u8") && strcmp(a->frame_codec, "raw")) {
+        fprintf(stderr, "cleave plan: --frame-codec: u8 or raw (png and jpeg sizes "
+                        "depend on the frame: jalad's table measures them)\n");
+        return CLI_USAGE;
+    }
+    if (a->frame_codec && a->problem) {
+        fprintf(stderr, "cleave plan: --frame-codec applies to a MODEL; a problem "
+                        "file carries its source's bytes\n");
+        return CLI_USAGE;
+    }
     if (a->loss && strcmp(a->loss, "accuracy") && strcmp(a->loss, "disagreement")) {
         fprintf(stderr, "cleave plan: --loss: accuracy or disagreement\n");
         return CLI_USAGE;
@@ -321,6 +336,14 @@ static clv_problem *build_problem(const plan_args *a, clv_graph **gout)
         *gout = NULL;
         return NULL;
     }
+    /* the frame as a camera sends it: 8-bit pixels unless asked */
+    const clv_tensor *in = *gout ? clv_graph_tensor(*gout, clv_graph_input(*gout, 0)) : NULL;
+    clv_codec fc;
+    uint64_t fb;
+    if (in && in->dtype == CLV_DT_FLOAT &&
+        !clv_codec_parse(a->frame_codec ? a->frame_codec : "u8", &fc, NULL) &&
+        clv_codec_fixed_bytes(&fc, in->ndim, in->dims, &fb) && fc.kind != CLV_CODEC_RAW)
+        clv_problem_set_source_bytes(p, fb);
     return p;
 }
 
