@@ -21,11 +21,13 @@ void clv_rt__eplan_free(eplan *p)
 
 /* The bytes one FRAME of partition `part` puts on the wire: the header,
  * the frame fields and each tensor's description and data (encoded from
- * zeros), each tensor in its codec; non-zero when a codec's size depends on
- * the values (then the planner's own size stands). */
+ * zeros), each tensor in its codec. Where a codec's size depends on the
+ * values, a single crossing tensor takes `guess` bytes (the planner's
+ * measured S_i(c), jalad's); otherwise non-zero (the planner's own size
+ * then stands). */
 static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
-                            const clv_codec *codec, uint64_t *out,
-                            clv_error *err)
+                            const clv_codec *codec, uint64_t guess,
+                            uint64_t *out, clv_error *err)
 {
     uint64_t most = 1;
     int rc = 0;
@@ -57,7 +59,9 @@ static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
         uint64_t nb;
         if (rc || cc->kind == CLV_CODEC_RAW || gt->dtype != CLV_DT_FLOAT)
             continue;
-        if (!clv_codec_fixed_bytes(cc, gt->ndim, gt->dims, &nb) || nb > most) {
+        if (!clv_codec_fixed_bytes(cc, gt->ndim, gt->dims, &nb))
+            nb = part->n_send == 1 ? guess : 0;
+        if (!nb || nb > most) {
             rc = 1; /* the size depends on the values: not known here */
             goto out;
         }
@@ -92,7 +96,9 @@ static void predict_wire(edge_ctx *x, eplan *p, double bps)
 {
     clv_plan *pr = &p->pred;
     uint64_t wire = 0;
-    if (!pr->n_nodes || frame_wire_bytes(x, &p->part, &p->codec, &wire, NULL) || !wire)
+    if (!pr->n_nodes || frame_wire_bytes(x, &p->part, &p->codec,
+                                            pr->method == CLV_PLAN_JALAD ? pr->cut_bytes : 0,
+                                            &wire, NULL) || !wire)
         return;
     /* The round trip lengthens each frame but not the pipeline's period:
      * it is in T_t (and the latency), not in the max stage. */
