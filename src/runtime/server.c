@@ -20,8 +20,8 @@ typedef struct srv_plan {
     int n_out;           /* engine outputs */
     void **out_bufs;     /* one per engine output */
     void **in_bufs;      /* decoded inputs, one per engine input, made when
-                            a FRAME first carries an encoded tensor */
-    clv_codec_ctx *codec; /* for those; the plan is busy while decoding */
+                            a FRAME first carries an encoded tensor (the
+                            plan is busy while a worker decodes into them) */
     uint32_t n_ret;      /* tensors returned: the PLAN's outputs */
     int *ret_pos;        /* their positions among the engine outputs */
     int busy;            /* a worker runs it (engines are single-threaded) */
@@ -107,7 +107,6 @@ static void plan_free(srv_plan *p)
         for (int i = 0; i < p->n_in; i++)
             free(p->in_bufs[i]);
     free(p->in_bufs);
-    clv_codec_ctx_free(p->codec);
     free(p->ret_pos);
     free(p);
 }
@@ -573,28 +572,30 @@ out:
 /* ---- workers --------------------------------------------------------------- */
 
 /* Decodes FRAME tensor `nt` (encoded by the codec module) into engine
- * input i's buffer of plan p (made on first use). */
+ * input i's buffer of plan p (made on first use), with the worker's codec
+ * context *cx (made on first use: one per worker, not per plan). */
 static int decode_input(clv_server *s, srv_plan *p, int i,
-                        const clv_net_tensor *nt, clv_error *err)
+                        const clv_net_tensor *nt, clv_codec_ctx **cx,
+                        clv_error *err)
 {
     const clv_tensor *gt = clv_graph_tensor(s->g, (int)nt->id);
     if (!p->in_bufs && !(p->in_bufs = calloc((size_t)p->n_in + 1, sizeof *p->in_bufs)))
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
-    if (!p->codec && !(p->codec = clv_codec_ctx_new()))
+    if (!*cx && !(*cx = clv_codec_ctx_new()))
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
     if (!p->in_bufs[i]) {
         uint64_t nb = clv_tensor_bytes(gt);
         if (!(p->in_bufs[i] = malloc(nb ? nb : 1)))
             return clv_error_set(err, CLV_ENOMEM, "out of memory");
     }
-    int rc = clv_codec_decode(p->codec, nt->data, nt->nbytes, gt->ndim, gt->dims,
+    int rc = clv_codec_decode(*cx, nt->data, nt->nbytes, gt->ndim, gt->dims,
                               p->in_bufs[i], NULL, err);
     if (rc)
         clv_error_prefix(err, "tensor '%s': ", gt->name);
     return rc;
 }
 
-static void run_job(clv_server *s, srv_job *j)
+static void run_job(clv_server *s, srv_job *j, clv_codec_ctx **cx)
 {
     srv_plan *p = j->plan;
     srv_conn *c = j->conn;
@@ -616,7 +617,7 @@ static void run_job(clv_server *s, srv_job *j)
                     continue;
                 if (nt->codec == CLV_NET_CODEC_RAW)
                     in[i] = nt->data;
-                else if (!(rc = decode_input(s, p, i, nt, &err)))
+                else if (!(rc = decode_input(s, p, i, nt, cx, &err)))
                     in[i] = p->in_bufs[i];
             }
         }
@@ -665,6 +666,7 @@ static void run_job(clv_server *s, srv_job *j)
 static void *worker_main(void *arg)
 {
     clv_server *s = arg;
+    clv_codec_ctx *cx = NULL; /* this worker's decoder, made on first use */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         srv_job *j = NULL, *prev = NULL;
@@ -688,7 +690,7 @@ static void *worker_main(void *arg)
         j->plan->busy = 1;
         pthread_mutex_unlock(&s->mu);
 
-        run_job(s, j);
+        run_job(s, j, &cx);
 
         pthread_mutex_lock(&s->mu);
         srv_conn *c = j->conn;
@@ -707,6 +709,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    clv_codec_ctx_free(cx);
     return NULL;
 }
 
