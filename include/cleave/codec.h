@@ -25,9 +25,9 @@
  *     is CLV_EFORMAT (or CLV_ELIMIT) with a message, never a read outside
  *     the `n` bytes given or a write outside the `numel` floats.
  *
- * A context holds scratch buffers and the zstd contexts; it is not
- * thread-safe: one per thread. Encoding allocates nothing once the
- * context's buffers have grown to the tensor's size.
+ * A context holds scratch buffers (about 0.75 MB of code tables, and the
+ * tensor's values as they grow) and the zstd contexts, reused from call to
+ * call; it is not thread-safe: one per thread.
  */
 #ifndef CLEAVE_CODEC_H
 #define CLEAVE_CODEC_H
@@ -95,11 +95,6 @@ const char *clv_codec_name(const clv_codec *c, char *buf, size_t n);
 
 /* 0 when `c` is a valid encoding, else CLV_EINVAL naming the field. */
 int clv_codec_check(const clv_codec *c, clv_error *err);
-
-/* 1 when every value survives `c` bit for bit (raw, and QUANT of a tensor
- * whose values are already integers 0..2^c-1, which the decoder cannot know
- * in advance: this answers for the kind only), else 0. */
-int clv_codec_is_lossless(const clv_codec *c);
 
 /* When the encoded size of a tensor of shape dims does not depend on its
  * values (raw, u8, quantization with the packed stage), writes it to

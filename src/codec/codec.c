@@ -261,11 +261,6 @@ const char *clv_codec_name(const clv_codec *c, char *buf, size_t n)
     return buf;
 }
 
-int clv_codec_is_lossless(const clv_codec *c)
-{
-    return c->kind == CLV_CODEC_RAW;
-}
-
 int clv_codec_fixed_bytes(const clv_codec *c, int ndim, const int64_t *dims,
                           uint64_t *bytes)
 {
