@@ -48,8 +48,7 @@ static const char jalad_usage[] =
 static void progress(void *ctx, int done, int total)
 {
     (void)ctx;
-    if (done == total || done % 25 == 0)
-        fprintf(stderr, "\rcleave jalad-table: %d of %d images", done, total);
+    fprintf(stderr, "\rcleave jalad-table: %d of %d images", done, total);
     if (done == total)
         fputc('\n', stderr);
 }

@@ -6,7 +6,8 @@
  * One pass per image: the model runs as a chain of segments between
  * consecutive cut points (each segment reads the one tensor crossing the
  * cut before it), so the edge parts cost one forward pass in all; each
- * encoding then costs a decode and the cloud part's run, which is skipped
+ * encoding then costs a decode and the cloud part's run (images go in
+ * chunks, so that one cloud part is built at a time), which is skipped
  * when the decoded tensor is the original bit for bit (raw, u8 and PNG of
  * pixels, widths wide enough to be exact): the prediction is then the
  * uncompressed one. */
@@ -46,8 +47,7 @@ typedef struct m_cut {
     int pos;          /* last edge node; -1: cloud-only */
     int tensor;       /* the tensor crossing */
     clv_engine *seg;  /* nodes (previous pos, pos]; NULL for cloud-only */
-    clv_engine *cloud;/* nodes pos+1..n-1 */
-    float *val;       /* this image's value of `tensor` */
+
     int n;
     m_entry *e;
 } m_cut;
@@ -148,14 +148,13 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
 
     int *crossing = malloc((size_t)n * sizeof *crossing);
     m_cut *cuts = calloc((size_t)n + 1, sizeof *cuts);
-    float *x = malloc((size_t)in_n * sizeof *x);
     float *dec = NULL, *res = malloc((size_t)classes * sizeof *res);
     int64_t *base = malloc((size_t)images * sizeof *base);
     clv_codec_ctx *cx = clv_codec_ctx_new();
     clv_jalad_table *t = calloc(1, sizeof *t);
     int nc = 0;
     size_t most = (size_t)in_n;
-    if (!crossing || !cuts || !x || !res || !base || !cx || !t) {
+    if (!crossing || !cuts || !res || !base || !cx || !t) {
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
         goto done;
     }
@@ -177,9 +176,6 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
         }
         if (pos < 0) {
             c->tensor = clv_graph_input(g, 0);
-            clv_engine_options eo = {0};
-            eo.threads = o.threads;
-            rc = clv_engine_create(g, NULL, 0, &eo, &c->cloud, err);
         } else {
             rc = engine_of(g, cuts[nc - 2].pos + 1, pos, o.threads, &c->seg, err);
             if (!rc && clv_engine_n_outputs(c->seg) != 1)
@@ -190,17 +186,11 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
                                    clv_engine_n_outputs(c->seg));
             if (!rc)
                 c->tensor = clv_engine_output(c->seg, 0);
-            if (!rc)
-                rc = engine_of(g, pos + 1, n - 1, o.threads, &c->cloud, err);
         }
         if (rc)
             goto done;
         size_t tn = (size_t)clv_tensor_numel(clv_graph_tensor(g, c->tensor));
         most = tn > most ? tn : most;
-        if (!(c->val = malloc((tn ? tn : 1) * sizeof *c->val))) {
-            rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
-            goto done;
-        }
         if ((rc = add_entry(c, "raw", 0, images)))
             goto fail_entry;
         if (pos < 0) {
@@ -225,84 +215,119 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
                 }
             }
     }
-    if (!(dec = malloc(most * sizeof *dec))) {
+    /* Images go in chunks of B, at most 64 MiB of one cut's values: for
+     * each chunk, cut by cut, the segment engines carry the chunk's values
+     * to the next cut and one cloud engine (the rest of the model after
+     * that cut) is alive at a time, so that a large network's cuts do not
+     * each hold a copy of its weights. */
+    size_t chunk = ((size_t)64 << 20) / (most * sizeof(float));
+    chunk = chunk < 1 ? 1 : chunk > (size_t)images ? (size_t)images : chunk;
+    float *prev = malloc(chunk * most * sizeof *prev);
+    float *cur = malloc(chunk * most * sizeof *cur);
+    dec = malloc(most * sizeof *dec);
+    if (!prev || !cur || !dec) {
+        free(prev);
+        free(cur);
         rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
         goto done;
     }
     int base_correct = 0;
-    for (int im = 0; im < images; im++) {
-        if (d) {
-            clv_dataset_image(d, o.first + im, x);
-        } else {
-            clv_rng r;
-            clv_rng_seed(&r, o.seed * 7777 + (uint64_t)im);
-            for (int64_t i = 0; i < in_n; i++)
-                x[i] = (float)(clv_rng_next(&r) >> 56) / 255.0f;
+    clv_engine *cloud = NULL;
+    for (int c0 = 0; c0 < images && !rc; c0 += (int)chunk) {
+        int nb_im = images - c0 < (int)chunk ? images - c0 : (int)chunk;
+        for (int i = 0; i < nb_im; i++) {
+            float *xi = prev + (size_t)i * most;
+            if (d) {
+                clv_dataset_image(d, o.first + c0 + i, xi);
+            } else {
+                clv_rng r;
+                clv_rng_seed(&r, o.seed * 7777 + (uint64_t)(c0 + i));
+                for (int64_t q = 0; q < in_n; q++)
+                    xi[q] = (float)(clv_rng_next(&r) >> 56) / 255.0f;
+            }
         }
-        int label = labelled ? d->labels[o.first + im] : -1;
         for (int k = 0; k < nc && !rc; k++) {
             m_cut *c = &cuts[k];
             const clv_tensor *tt = clv_graph_tensor(g, c->tensor);
             size_t tn = (size_t)clv_tensor_numel(tt);
-            if (c->pos < 0) {
-                memcpy(c->val, x, tn * sizeof *x);
-                const void *ins[1] = {x};
-                void *outs[1] = {res};
-                if ((rc = clv_engine_run(c->cloud, ins, outs, err)))
-                    break;
-                base[im] = argmax(res, classes);
-                base_correct += base[im] == label;
-            } else {
-                const void *ins[1] = {cuts[k - 1].val};
-                void *outs[1] = {c->val};
-                if ((rc = clv_engine_run(c->seg, ins, outs, err)))
-                    break;
+            if (c->pos >= 0) {
+                /* the chunk's values at this cut, from the last one's */
+                for (int i = 0; i < nb_im && !rc; i++) {
+                    const void *ins[1] = {prev + (size_t)i * most};
+                    void *outs[1] = {cur + (size_t)i * most};
+                    rc = clv_engine_run(c->seg, ins, outs, err);
+                }
+                float *sw = prev;
+                prev = cur;
+                cur = sw;
             }
-            int64_t pred = base[im];
-            for (int j = 0; j < c->n && !rc; j++) {
-                m_entry *e = &c->e[j];
-                if (e->codec.kind == CLV_CODEC_RAW) {
-                    e->bytes[im] = (double)(tn * 4);
-                    pred = base[im];
-                } else {
-                    const uint8_t *bytes;
-                    size_t nb;
-                    double t0 = clv_util_now_s();
-                    rc = clv_codec_encode(cx, &e->codec, c->val, tt->ndim, tt->dims,
-                                          &bytes, &nb, err);
-                    double t1 = clv_util_now_s();
-                    if (rc)
+            clv_engine_options eo = {0};
+            eo.threads = o.threads;
+            if (!rc)
+                rc = c->pos < 0 ? clv_engine_create(g, NULL, 0, &eo, &cloud, err)
+                                : engine_of(g, c->pos + 1, n - 1, o.threads, &cloud, err);
+            for (int i = 0; i < nb_im && !rc; i++) {
+                int im = c0 + i;
+                const float *val = prev + (size_t)i * most;
+                int label = labelled ? d->labels[o.first + im] : -1;
+                if (c->pos < 0) {
+                    const void *ins[1] = {val};
+                    void *outs[1] = {res};
+                    if ((rc = clv_engine_run(cloud, ins, outs, err)))
                         break;
-                    e->bytes[im] = (double)nb;
-                    e->enc_ms[im] = (t1 - t0) * 1e3;
-                    /* every encoding is decoded once for its time; the
-                     * entropy stages after the first share its values */
-                    rc = clv_codec_decode(cx, bytes, nb, tt->ndim, tt->dims, dec, NULL,
-                                          err);
-                    e->dec_ms[im] = (clv_util_now_s() - t1) * 1e3;
-                    if (rc)
-                        break;
-                    if (e->decode) {
-                        if (!memcmp(dec, c->val, tn * sizeof *dec)) {
-                            pred = base[im];
-                        } else {
-                            const void *ins[1] = {dec};
-                            void *outs[1] = {res};
-                            if ((rc = clv_engine_run(c->cloud, ins, outs, err)))
-                                break;
-                            pred = argmax(res, classes);
+                    base[im] = argmax(res, classes);
+                    base_correct += base[im] == label;
+                }
+                int64_t pred = base[im];
+                for (int j = 0; j < c->n && !rc; j++) {
+                    m_entry *e = &c->e[j];
+                    if (e->codec.kind == CLV_CODEC_RAW) {
+                        e->bytes[im] = (double)(tn * 4);
+                        pred = base[im];
+                    } else {
+                        const uint8_t *bytes;
+                        size_t nb;
+                        double t0 = clv_util_now_s();
+                        rc = clv_codec_encode(cx, &e->codec, val, tt->ndim, tt->dims,
+                                              &bytes, &nb, err);
+                        double t1 = clv_util_now_s();
+                        if (rc)
+                            break;
+                        e->bytes[im] = (double)nb;
+                        e->enc_ms[im] = (t1 - t0) * 1e3;
+                        /* every encoding is decoded once for its time; the
+                         * entropy stages after the first share its values */
+                        rc = clv_codec_decode(cx, bytes, nb, tt->ndim, tt->dims, dec,
+                                              NULL, err);
+                        e->dec_ms[im] = (clv_util_now_s() - t1) * 1e3;
+                        if (rc)
+                            break;
+                        if (e->decode) {
+                            if (!memcmp(dec, val, tn * sizeof *dec)) {
+                                pred = base[im];
+                            } else {
+                                const void *ins[1] = {dec};
+                                void *outs[1] = {res};
+                                if ((rc = clv_engine_run(cloud, ins, outs, err)))
+                                    break;
+                                pred = argmax(res, classes);
+                            }
                         }
                     }
+                    e->correct += pred == label;
+                    e->agree += pred == base[im];
                 }
-                e->correct += pred == label;
-                e->agree += pred == base[im];
             }
+            clv_engine_free(cloud);
+            cloud = NULL;
         }
-        if (rc)
-            goto done;
-        if (o.progress)
-            o.progress(o.progress_ctx, im + 1, images);
+        if (!rc && o.progress)
+            o.progress(o.progress_ctx, c0 + nb_im, images);
     }
+    free(prev);
+    free(cur);
+    if (rc)
+        goto done;
 
     /* the table */
     t->model = clv_util_strdup(model ? model : "");
@@ -352,8 +377,6 @@ fail_entry:
 done:
     for (int k = 0; k < nc; k++) {
         clv_engine_free(cuts[k].seg);
-        clv_engine_free(cuts[k].cloud);
-        free(cuts[k].val);
         for (int j = 0; j < cuts[k].n; j++) {
             free(cuts[k].e[j].bytes);
             free(cuts[k].e[j].enc_ms);
@@ -363,7 +386,6 @@ done:
     }
     free(cuts);
     free(crossing);
-    free(x);
     free(dec);
     free(res);
     free(base);
