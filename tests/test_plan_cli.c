@@ -261,9 +261,57 @@ static void test_jps(void)
     free(out);
 }
 
+/* JALAD from the command line: a table of lenet (random pixels), the
+ * planner by enumeration and by GLPK (the same plan), in the sweep with
+ * its codec, and the mistakes a user makes. */
+static void test_jalad(void)
+{
+    char *out;
+    CHECK(cleave("jalad-table zoo:lenet --images 3 --max-bits 4 --quiet -o " DIR
+                 "/lenet.jalad.json", &out) == 0);
+    CHECKF(strstr(out, "cut points"), "%s", out);
+    free(out);
+    const char *base = "plan zoo:lenet --edge-gflops 0.05 --cloud-gflops 50 --link 3g "
+                       "--planner jalad --accuracy-drop 0.2 --table " DIR "/lenet.jalad.json";
+    char cmd[512];
+    double lat[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s --json%s", base, k ? " --ilp" : "");
+        CHECK(cleave(cmd, &out) == 0);
+        cJSON *j = cJSON_Parse(out);
+        CHECKF(j && !strcmp(cJSON_GetObjectItemCaseSensitive(j, "planner")->valuestring,
+                            "jalad"),
+               "%s", out);
+        lat[k] = num(j, "latency_ms");
+        cJSON_Delete(j);
+        free(out);
+    }
+    CHECKF(lat[0] > 0 && fabs(lat[0] - lat[1]) < 1e-9, "enumeration %g ms, GLPK %g ms",
+           lat[0], lat[1]);
+    CHECK(cleave("plan zoo:lenet --edge-gflops 0.05 --cloud-gflops 50 --sweep --table " DIR
+                 "/lenet.jalad.json", &out) == 0);
+    int rows = 0;
+    for (const char *q = out; (q = strstr(q, " jalad ")); q++)
+        rows++;
+    CHECKF(rows == 4, "%d jalad rows in the sweep: %s", rows, out);
+    free(out);
+    CHECK(cleave("plan zoo:lenet --edge-gflops 1 --cloud-gflops 50 --planner jalad", &out) == 2);
+    CHECKF(strstr(out, "--table"), "%s", out);
+    free(out);
+    CHECK(cleave("plan zoo:lenet --edge-gflops 1 --cloud-gflops 50 --planner dsl --table "
+                 DIR "/lenet.jalad.json", &out) == 2);
+    free(out);
+    /* a table of another model names the cut it cannot find */
+    CHECK(cleave("plan zoo:alexnet --edge-gflops 1 --cloud-gflops 50 --planner jalad "
+                 "--table " DIR "/lenet.jalad.json", &out) == 1);
+    CHECKF(strstr(out, "another model"), "%s", out);
+    free(out);
+}
+
 int main(void)
 {
     CHECK(system("mkdir -p " DIR) == 0);
+    test_jalad();
     test_problem_file();
     test_model();
     test_errors();

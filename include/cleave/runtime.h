@@ -313,6 +313,8 @@ typedef struct clv_edge_options {
      * frame by `frame_codec` when its size is fixed (u8). */
     const clv_jalad_table *jalad_table;
     double accuracy_drop;
+    bool jalad_paper_loss;   /* bound the paper's A_i(c) instead of the
+                                disagreement (clv_jalad_loss) */
     clv_log_fn log;          /* may be NULL */
     void *log_ctx;
 } clv_edge_options;

@@ -44,8 +44,9 @@ static const char edge_usage[] =
     "  --planner P         dads (default), dsl, dsh, neurosurgeon, edge, cloud,\n"
     "                      jalad (--table T from `cleave jalad-table`, with\n"
     "                      --accuracy-drop X, default 0.01: the share of\n"
-    "                      answers the codec may change; cut and codec\n"
-    "                      chosen together, docs/jalad.md),\n"
+    "                      answers the codec may change, or with --loss\n"
+    "                      accuracy the paper's calibration accuracy loss;\n"
+    "                      cut and codec chosen together, docs/jalad.md),\n"
     "                      jps (docs/jps.md): --jobs N (10) frames at once,\n"
     "                      each with its own cut, --bursts K (1) of them;\n"
     "                      each burst's makespan is reported; --compare\n"
@@ -295,7 +296,7 @@ int cli_edge(int argc, char **argv)
     const char *bandwidth = NULL, *sched = NULL, *trace = NULL, *token = NULL;
     const char *eprof = NULL, *cprof = NULL, *planner = "dads";
     const char *cloud_times = "server", *codec = "raw", *frame_codec = NULL;
-    const char *table_path = NULL, *dataset = NULL;
+    const char *table_path = NULL, *dataset = NULL, *loss = NULL;
     double drop = 0.01;
     uint64_t first = 0;
     bool have_drop = false;
@@ -327,6 +328,7 @@ int cli_edge(int argc, char **argv)
         {"dataset", 0, CLI_STR, &dataset, NULL},
         {"first", 0, CLI_U64, &first, NULL},
         {"accuracy-drop", 0, CLI_DBL, &drop, &have_drop},
+        {"loss", 0, CLI_STR, &loss, NULL},
         {"frame-codec", 0, CLI_STR, &frame_codec, NULL},
         {"frames", 0, CLI_U64, &frames, NULL},
         {"seed", 0, CLI_U64, &seed, NULL},
@@ -409,8 +411,10 @@ int cli_edge(int argc, char **argv)
         bad = "--cloud-times: server or local";
     else if (method == CLV_PLAN_JALAD && !jps && !table_path)
         bad = "--planner jalad needs --table FILE (made by cleave jalad-table)";
-    else if ((table_path || have_drop) && (jps || method != CLV_PLAN_JALAD))
-        bad = "--table and --accuracy-drop go with --planner jalad";
+    else if ((table_path || have_drop || loss) && (jps || method != CLV_PLAN_JALAD))
+        bad = "--table, --accuracy-drop and --loss go with --planner jalad";
+    else if (loss && strcmp(loss, "accuracy") && strcmp(loss, "disagreement"))
+        bad = "--loss: accuracy or disagreement";
     else if (!(drop >= 0 && drop <= 1))
         bad = "--accuracy-drop: a fraction in [0, 1] (0.01 = one point)";
     else if (dataset && input)
@@ -569,6 +573,7 @@ int cli_edge(int argc, char **argv)
     o.frame_codec = fr_codec;
     o.jalad_table = table;
     o.accuracy_drop = drop;
+    o.jalad_paper_loss = loss && !strcmp(loss, "accuracy");
     if (dset) {
         o.input = cli_edge_dataset_input;
         o.input_ctx = &edata;

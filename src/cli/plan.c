@@ -64,6 +64,7 @@ static const char plan_usage[] =
     "                       that cancel out there hide)\n"
     "  --sweep              every planner on every link preset, side by "
     "side\n"
+    "                       (jalad too with --table)\n"
     "  --planner jps        N identical jobs at once (the JPS paper): each\n"
     "                       job its own cut, Johnson's order; the makespan\n"
     "                       beside all-edge (LO), all-cloud (CO) and every\n"
@@ -524,11 +525,13 @@ static int sweep(const clv_problem *p, const plan_args *a)
                 continue;
             }
             cut_names(p, &plan, cut, 37);
+            char cn[32] = "";
+            if (o.method == CLV_PLAN_JALAD && plan.n_cut) /* the mode: its codec */
+                clv_codec_name(&plan.codec, cn, sizeof cn);
             printf("%-6s %-13s %-10s %-36s %12.3f %12.3f %10.3f\n",
                    m == 0 ? clv_link_preset_name(l) : "",
                    clv_plan_method_name(o.method),
-                   o.method == CLV_PLAN_DADS ? clv_plan_mode_name(plan.mode)
-                                             : "",
+                   o.method == CLV_PLAN_DADS ? clv_plan_mode_name(plan.mode) : cn,
                    cut, plan.latency_ms, plan.max_stage_ms, plan.fps);
         }
         if (!a->json)
@@ -783,9 +786,19 @@ int cli_plan(int argc, char **argv)
         }
     }
     if (a.sweep) {
-        a.rtt = link.rtt_ms;
-        a.count_result = link.count_result;
-        rc = sweep(p, &a);
+        /* jalad joins the sweep when there is a table */
+        clv_jalad_table *st = NULL;
+        int r = a.table ? clv_jalad_table_load(a.table, &st, &err) : 0;
+        if (r) {
+            fprintf(stderr, "cleave plan: %s\n", clv_error_text(&err, r));
+            rc = CLI_FAIL;
+        } else {
+            a.o.jalad_table = st;
+            a.rtt = link.rtt_ms;
+            a.count_result = link.count_result;
+            rc = sweep(p, &a);
+        }
+        clv_jalad_table_free(st);
         clv_problem_free(p);
         clv_graph_free(g);
         return rc;

@@ -306,6 +306,7 @@ static int plan_for(edge_ctx *x, double bps, clv_plan *plan, clv_error *err)
     o.fps = x->o.dads_fps > 0 ? x->o.dads_fps : 30;
     o.jalad_table = x->o.jalad_table;
     o.accuracy_drop = x->o.accuracy_drop;
+    o.jalad_paper_loss = x->o.jalad_paper_loss;
     rc = clv_plan_solve(p, &o, plan, err);
     clv_problem_free(p);
     return rc;
