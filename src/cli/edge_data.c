@@ -10,6 +10,7 @@
 #include "cleave/codec.h"
 #include "cleave/engine.h"
 #include "cli/cli.h"
+#include "util/util.h"
 
 int cli_edge_dataset_input(void *ctx, uint64_t frame, void *const *bufs,
                            clv_error *err)
@@ -19,15 +20,6 @@ int cli_edge_dataset_input(void *ctx, uint64_t frame, void *const *bufs,
     int64_t span = in->d->count - in->first;
     clv_dataset_image(in->d, in->first + (int64_t)(frame % (uint64_t)span), bufs[0]);
     return 0;
-}
-
-static int64_t argmax(const float *v, int64_t n)
-{
-    int64_t b = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
 }
 
 int cli_edge_accuracy(const clv_graph *g, const cli_edge_data *in,
@@ -61,7 +53,7 @@ int cli_edge_accuracy(const clv_graph *g, const cli_edge_data *in,
         void *outs[1] = {y};
         if (clv_engine_run(e, ins, outs, NULL))
             break;
-        int64_t p = argmax(out, classes), q = argmax(y, classes);
+        int64_t p = clv_util_argmax(out, classes), q = clv_util_argmax(y, classes);
         int label = in->d->labels[idx];
         n++;
         correct += p == label;

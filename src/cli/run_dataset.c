@@ -11,15 +11,6 @@
 #include "cli/cli.h"
 #include "util/util.h"
 
-static int64_t argmax(const float *v, int64_t n)
-{
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = i;
-    return best;
-}
-
 int cli_run_dataset(const char *model, const clv_graph *g, clv_engine *e,
                     const char *path, const char *labels, uint64_t limit,
                     bool json)
@@ -86,7 +77,7 @@ int cli_run_dataset(const char *model, const clv_graph *g, clv_engine *e,
                     (long long)i, clv_error_text(&err, rc));
             goto done;
         }
-        int64_t k = argmax(out, classes);
+        int64_t k = clv_util_argmax(out, classes);
         correct += k == d->labels[i];
         beyond += d->labels[i] >= classes;
     }

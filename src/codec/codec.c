@@ -677,6 +677,17 @@ int clv_codec_encode(clv_codec_ctx *ctx, const clv_codec *spec, const float *x,
 
 /* ---- decode -------------------------------------------------------------- */
 
+/* Channel c's (min, max) from the scale pairs at sc (little endian). */
+static void scale_pair(const uint8_t *sc, size_t c, float *lo, float *hi)
+{
+    uint32_t a = (uint32_t)sc[8 * c] | (uint32_t)sc[8 * c + 1] << 8 |
+                 (uint32_t)sc[8 * c + 2] << 16 | (uint32_t)sc[8 * c + 3] << 24;
+    uint32_t b = (uint32_t)sc[8 * c + 4] | (uint32_t)sc[8 * c + 5] << 8 |
+                 (uint32_t)sc[8 * c + 6] << 16 | (uint32_t)sc[8 * c + 7] << 24;
+    memcpy(lo, &a, 4);
+    memcpy(hi, &b, 4);
+}
+
 static int quant_decode(clv_codec_ctx *ctx, codec_rd *r, const clv_codec *spec,
                         int ndim, const int64_t *dims, size_t numel,
                         uint32_t nch_wire, float *out, clv_error *err)
@@ -697,8 +708,7 @@ static int quant_decode(clv_codec_ctx *ctx, codec_rd *r, const clv_codec *spec,
         return rc;
     for (size_t c = 0; c < nch; c++) {
         float lo, hi;
-        memcpy(&lo, sc + 8 * c, 4);
-        memcpy(&hi, sc + 8 * c + 4, 4);
+        scale_pair(sc, c, &lo, &hi);
         if (!isfinite(lo) || !isfinite(hi) || hi < lo)
             return clv_error_set(err, CLV_EFORMAT,
                                  "%s tensor: channel %zu's range [%g, %g] is not "
@@ -728,8 +738,7 @@ static int quant_decode(clv_codec_ctx *ctx, codec_rd *r, const clv_codec *spec,
         return rc;
     for (size_t c = 0; c < nch; c++) {
         float lo, hi;
-        memcpy(&lo, sc + 8 * c, 4);
-        memcpy(&hi, sc + 8 * c + 4, 4);
+        scale_pair(sc, c, &lo, &hi);
         for (size_t o = 0; o < outer; o++) {
             size_t at = (o * nch + c) * inner;
             clv_codec_dequantize(q + at, inner, lo, hi, bits, out + at);

@@ -52,15 +52,6 @@ typedef struct m_cut {
     m_entry *e;
 } m_cut;
 
-static int64_t argmax(const float *v, int64_t n)
-{
-    int64_t b = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
-}
-
 static double p95(double *v, int n)
 {
     if (n <= 0)
@@ -275,7 +266,7 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
                     void *outs[1] = {res};
                     if ((rc = clv_engine_run(cloud, ins, outs, err)))
                         break;
-                    base[im] = argmax(res, classes);
+                    base[im] = clv_util_argmax(res, classes);
                     base_correct += base[im] == label;
                 }
                 int64_t pred = base[im];
@@ -310,7 +301,7 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
                                 void *outs[1] = {res};
                                 if ((rc = clv_engine_run(cloud, ins, outs, err)))
                                     break;
-                                pred = argmax(res, classes);
+                                pred = clv_util_argmax(res, classes);
                             }
                         }
                     }

@@ -204,3 +204,12 @@ int clv_util_mul_checked(uint64_t a, uint64_t b, uint64_t max, uint64_t *out)
     *out = a * b;
     return 0;
 }
+
+int64_t clv_util_argmax(const float *v, int64_t n)
+{
+    int64_t b = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}

@@ -42,6 +42,10 @@ void clv_rng_fill_uniform(clv_rng *r, float *x, size_t n, float lo, float hi);
 /* FNV-1a of a NUL-terminated string (for name tables). */
 uint64_t clv_util_hash_str(const char *s);
 
+/* The index of the largest of v[0..n-1] (the first on ties; 0 when
+ * n <= 0): a classifier's top-1. */
+int64_t clv_util_argmax(const float *v, int64_t n);
+
 /* A qsort comparator of doubles, ascending (NaN compares equal). */
 int clv_util_cmp_double(const void *a, const void *b);
 
