@@ -11,7 +11,6 @@
  * when the decoded tensor is the original bit for bit (raw, u8 and PNG of
  * pixels, widths wide enough to be exact): the prediction is then the
  * uncompressed one. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +50,6 @@ typedef struct m_cut {
     int n;
     m_entry *e;
 } m_cut;
-
-static double p95(double *v, int n)
-{
-    if (n <= 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof *v, clv_util_cmp_double);
-    int k = (int)ceil(0.95 * n) - 1;
-    return v[k < 0 ? 0 : k];
-}
 
 static int add_entry(m_cut *c, const char *name, int decode, int images)
 {
@@ -345,17 +335,18 @@ int clv_jalad_measure(const clv_graph *g, const char *model,
             goto done;
         }
         for (int j = 0; j < c->n; j++) {
-            m_entry *e = &c->e[j], *v = e;
+            m_entry *e = &c->e[j];
             clv_jalad_entry *x2 = &tc->entries[tc->n_entries++];
             x2->codec = e->codec;
-            x2->agreement = (double)v->agree / images;
-            x2->accuracy_loss = labelled ? t->base_accuracy - (double)v->correct / images
+            x2->agreement = (double)e->agree / images;
+            x2->accuracy_loss = labelled ? t->base_accuracy - (double)e->correct / images
                                          : 1 - x2->agreement;
             double sum = 0;
             for (int im = 0; im < images; im++)
                 sum += e->bytes[im];
             x2->bytes_mean = sum / images;
-            x2->bytes_p95 = p95(e->bytes, images);
+            qsort(e->bytes, (size_t)images, sizeof *e->bytes, clv_util_cmp_double);
+            x2->bytes_p95 = clv_util_quantile_sorted(e->bytes, images, 0.95);
             x2->encode_ms = clv_util_median(e->enc_ms, images);
             x2->decode_ms = clv_util_median(e->dec_ms, images);
         }

@@ -213,8 +213,7 @@ void clv_rt__summarise(clv_edge_report *r, int sequential)
             sum += lat[i];
         r->mean_ms = sum / n;
         r->p50_ms = n % 2 ? lat[n / 2] : (lat[n / 2 - 1] + lat[n / 2]) / 2;
-        int k95 = (int)ceil(0.95 * n) - 1;
-        r->p95_ms = lat[k95 < 0 ? 0 : k95];
+        r->p95_ms = clv_util_quantile_sorted(lat, n, 0.95);
         r->max_ms = lat[n - 1];
     }
     if (piped >= 3 && last > first_done)

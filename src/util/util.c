@@ -171,6 +171,14 @@ double clv_util_median_sorted(const double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+double clv_util_quantile_sorted(const double *v, int n, double p)
+{
+    if (n <= 0)
+        return 0;
+    int k = (int)ceil(p * n) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
 double clv_util_median(double *v, int n)
 {
     if (n > 0)

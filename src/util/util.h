@@ -53,6 +53,9 @@ int clv_util_cmp_double(const void *a, const void *b);
  * clv_util_median_sorted() takes values already in ascending order. */
 double clv_util_median(double *v, int n);
 double clv_util_median_sorted(const double *v, int n);
+/* The nearest-rank p-quantile (0 < p <= 1) of v[0..n-1] in ascending
+ * order: v[ceil(p n) - 1]; 0 when n <= 0. */
+double clv_util_quantile_sorted(const double *v, int n, double p);
 
 /* CLOCK_MONOTONIC in nanoseconds and in seconds. */
 uint64_t clv_util_now_ns(void);
