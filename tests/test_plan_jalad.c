@@ -262,8 +262,46 @@ static void test_planner_run(void)
     clv_problem_free(p);
 }
 
+/* The frame priced by its encoding: u8 a byte per value (plus the codec's
+ * 8-byte header), raw the float32 tensor; codecs whose size depends on the
+ * values, and problems without a graph, are refused and change nothing. */
+static void test_frame_codec(void)
+{
+    clv_graph *g = NULL;
+    clv_problem *p = NULL;
+    CHECK(clv_zoo_build("lenet", 1, 0, &g, NULL) == 0);
+    int n = clv_graph_n_nodes(g);
+    double *t = calloc((size_t)n, sizeof *t);
+    CHECK(clv_problem_from_graph(g, t, t, &p, NULL) == 0);
+    const clv_tensor *in = clv_graph_tensor(g, clv_graph_input(g, 0));
+    uint64_t f32 = clv_tensor_bytes(in);
+    CHECK(clv_problem_node_at(p, 0)->out_bytes == f32);
+    clv_codec c;
+    clv_error err = {0};
+    clv_codec_parse("u8", &c, NULL);
+    CHECK(clv_problem_set_frame_codec(p, &c, &err) == 0);
+    CHECK(clv_problem_node_at(p, 0)->out_bytes == f32 / 4 + 8);
+    clv_codec_parse("png", &c, NULL);
+    CHECK(clv_problem_set_frame_codec(p, &c, &err) == CLV_EINVAL && strstr(err.msg, "png"));
+    CHECK(clv_problem_node_at(p, 0)->out_bytes == f32 / 4 + 8);
+    clv_codec_parse("raw", &c, NULL);
+    CHECK(clv_problem_set_frame_codec(p, &c, &err) == 0);
+    CHECK(clv_problem_node_at(p, 0)->out_bytes == f32);
+    clv_rng r;
+    clv_rng_seed(&r, 1);
+    clv_problem *q = chain(&r, 4);
+    uint64_t before = clv_problem_node_at(q, 0)->out_bytes;
+    CHECK(clv_problem_set_frame_codec(q, &c, &err) == CLV_EINVAL &&
+          clv_problem_node_at(q, 0)->out_bytes == before);
+    clv_problem_free(q);
+    clv_problem_free(p);
+    clv_graph_free(g);
+    free(t);
+}
+
 int main(void)
 {
+    test_frame_codec();
     test_random();
     test_table_json();
     test_planner_run();

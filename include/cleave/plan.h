@@ -130,12 +130,16 @@ void clv_problem_free(clv_problem *p);
 /* Sets the problem's name (copied; informational). 0 or CLV_ENOMEM. */
 int clv_problem_set_name(clv_problem *p, const char *name);
 
-/* Sets the bytes of the source's output: what the frame costs on the link
- * when a plan sends it as it is (the float32 tensor by default for a
- * problem made from a graph; the runtime prices it by its frame encoding,
- * e.g. 8-bit pixels). Allowed before and after finalize, before a planner
- * is made for the problem. 0, or CLV_EINVAL for an empty problem. */
-int clv_problem_set_source_bytes(clv_problem *p, uint64_t bytes);
+/* Prices the frame by its encoding: the source's out_bytes become what
+ * sending the graph's input in codec `c` costs (raw: the float32 tensor, as
+ * clv_problem_from_graph sets it; u8: a byte per value, what a camera
+ * sends). For a problem made from a graph, before a planner is made for
+ * it. Fails with CLV_EINVAL for a problem without a graph (a problem file
+ * carries its own bytes), a non-float input, or a codec whose size depends
+ * on the frame's values (PNG, JPEG, Huffman, zstd: jalad's tables measure
+ * those); the problem is then unchanged. */
+int clv_problem_set_frame_codec(clv_problem *p, const clv_codec *c,
+                                clv_error *err);
 const char *clv_problem_name(const clv_problem *p); /* never NULL */
 
 /* Adds a node. `name` is copied and must be non-empty and unique; times

@@ -337,14 +337,11 @@ static clv_problem *build_problem(const plan_args *a, clv_graph **gout)
         *gout = NULL;
         return NULL;
     }
-    /* the frame as a camera sends it: 8-bit pixels unless asked */
-    const clv_tensor *in = *gout ? clv_graph_tensor(*gout, clv_graph_input(*gout, 0)) : NULL;
+    /* the frame as a camera sends it: 8-bit pixels unless asked (a
+     * non-float input keeps its own bytes) */
     clv_codec fc;
-    uint64_t fb;
-    if (in && in->dtype == CLV_DT_FLOAT &&
-        !clv_codec_parse(a->frame_codec ? a->frame_codec : "u8", &fc, NULL) &&
-        clv_codec_fixed_bytes(&fc, in->ndim, in->dims, &fb) && fc.kind != CLV_CODEC_RAW)
-        clv_problem_set_source_bytes(p, fb);
+    if (*gout && !clv_codec_parse(a->frame_codec ? a->frame_codec : "u8", &fc, NULL))
+        clv_problem_set_frame_codec(p, &fc, NULL);
     return p;
 }
 

@@ -90,11 +90,24 @@ int clv_problem_set_name(clv_problem *p, const char *name)
     return 0;
 }
 
-int clv_problem_set_source_bytes(clv_problem *p, uint64_t bytes)
+int clv_problem_set_frame_codec(clv_problem *p, const clv_codec *c,
+                                clv_error *err)
 {
-    if (p->n_nodes < 1)
-        return CLV_EINVAL;
-    p->nodes[0].out_bytes = bytes;
+    if (!p->graph || p->n_nodes < 1)
+        return clv_error_set(err, CLV_EINVAL,
+                             "a frame codec prices a problem made from a graph");
+    const clv_tensor *in = clv_graph_tensor(p->graph, clv_graph_input(p->graph, 0));
+    uint64_t bytes;
+    char name[32];
+    if (in->dtype != CLV_DT_FLOAT)
+        return clv_error_set(err, CLV_EINVAL, "the input '%s' is %s, not float32",
+                             in->name, clv_dtype_name(in->dtype));
+    if (!clv_codec_fixed_bytes(c, in->ndim, in->dims, &bytes))
+        return clv_error_set(err, CLV_EINVAL,
+                             "%s: the frame's size depends on its values",
+                             clv_codec_name(c, name, sizeof name));
+    /* raw crosses without the codec's header (the wire's codec 0) */
+    p->nodes[0].out_bytes = c->kind == CLV_CODEC_RAW ? clv_tensor_bytes(in) : bytes;
     return 0;
 }
 

@@ -116,6 +116,17 @@ typedef struct edge_ctx {
     uint64_t link_free_ns;    /* the last paced send ended; 0: never */
 } edge_ctx;
 
+/* The codec a FRAME tensor crosses in: one the edge part made in the
+ * plan's codec `plan`; the frame itself (a graph input) in the plan's
+ * codec when that is a frame encoding (jalad's cloud-only), else in
+ * options.frame_codec. */
+static inline const clv_codec *clv_rt__send_codec(const edge_ctx *x,
+                                                  const clv_codec *plan,
+                                                  bool made_on_edge)
+{
+    return made_on_edge || plan->kind >= CLV_CODEC_U8 ? plan : &x->o.frame_codec;
+}
+
 #define ELOG(x, ...) clv_rt__log((x)->o.log, (x)->o.log_ctx, __VA_ARGS__)
 
 /* edge.c */

@@ -52,9 +52,7 @@ static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
         bool input = false;
         for (int k = 0; k < x->n_in; k++)
             input |= clv_graph_input(x->g, k) == part->send[i];
-        const clv_codec *cc = !input                          ? codec
-                              : codec->kind >= CLV_CODEC_U8 ? codec
-                                                            : &x->o.frame_codec;
+        const clv_codec *cc = clv_rt__send_codec(x, codec, !input);
         const clv_tensor *gt = clv_graph_tensor(x->g, part->send[i]);
         uint64_t nb;
         if (rc || cc->kind == CLV_CODEC_RAW || gt->dtype != CLV_DT_FLOAT)
@@ -286,18 +284,6 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
  * its encoding when that has a fixed size (u8), jalad with its table. */
 static int plan_for(edge_ctx *x, double bps, clv_plan *plan, clv_error *err)
 {
-    clv_problem *p = NULL;
-    if (!(bps > 0) || !isfinite(bps))
-        return clv_error_set(err, CLV_EINVAL,
-                             "planning needs a positive bandwidth, not %g", bps);
-    int rc = clv_problem_from_graph(x->g, x->o.t_edge_ms, x->t_cloud, &p, err);
-    if (rc)
-        return rc;
-    const clv_tensor *in = clv_graph_tensor(x->g, clv_graph_input(x->g, 0));
-    uint64_t fb;
-    if (x->o.frame_codec.kind != CLV_CODEC_RAW && in->dtype == CLV_DT_FLOAT &&
-        clv_codec_fixed_bytes(&x->o.frame_codec, in->ndim, in->dims, &fb))
-        clv_problem_set_source_bytes(p, fb);
     clv_plan_options o;
     clv_plan_options_init(&o);
     o.method = x->o.planner;
@@ -307,9 +293,8 @@ static int plan_for(edge_ctx *x, double bps, clv_plan *plan, clv_error *err)
     o.jalad_table = x->o.jalad_table;
     o.accuracy_drop = x->o.accuracy_drop;
     o.jalad_paper_loss = x->o.jalad_paper_loss;
-    rc = clv_plan_solve(p, &o, plan, err);
-    clv_problem_free(p);
-    return rc;
+    return clv_rt__plan(x->g, x->o.t_edge_ms, x->t_cloud, &o, &x->o.frame_codec, plan,
+                        err);
 }
 
 int clv_rt__replan(edge_ctx *x, double bps, bool initial, clv_error *err)

@@ -266,11 +266,7 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
             rc = clv_error_set(err, CLV_EINVAL, "no data for tensor %d", t);
         else
             rc = clv_net_tensor_from_graph(x->g, t, data, &ts[i], err);
-        /* cut tensors in the plan's codec; the frame in the plan's when
-         * that is a frame encoding (jalad's cloud-only), else frame_codec */
-        const clv_codec *cc = pos >= 0                        ? &f->codec
-                              : f->codec.kind >= CLV_CODEC_U8 ? &f->codec
-                                                              : &x->o.frame_codec;
+        const clv_codec *cc = clv_rt__send_codec(x, &f->codec, pos >= 0);
         if (!rc && cc->kind != CLV_CODEC_RAW && ts[i].dtype == CLV_DT_FLOAT)
             rc = encode_tensor(x, cc, &ts[i], &enc[i], err);
     }

@@ -18,4 +18,12 @@ void clv_rt__log(clv_log_fn fn, void *ctx, const char *fmt, ...)
 #endif
     ;
 
+/* Plans graph g with per-node times te, tc and options o (whose link must
+ * have a positive bandwidth), the frame priced by `frame_codec` when its
+ * size is fixed (may be NULL: float32). Shared by clv_runtime_plan and the
+ * edge's re-planning (split.c). */
+int clv_rt__plan(const clv_graph *g, const double *te, const double *tc,
+                 const clv_plan_options *o, const clv_codec *frame_codec,
+                 clv_plan *plan, clv_error *err);
+
 #endif

@@ -24,20 +24,32 @@ void clv_rt__log(clv_log_fn fn, void *ctx, const char *fmt, ...)
     fn(ctx, line);
 }
 
+int clv_rt__plan(const clv_graph *g, const double *te, const double *tc,
+                 const clv_plan_options *o, const clv_codec *frame_codec,
+                 clv_plan *plan, clv_error *err)
+{
+    clv_problem *p = NULL;
+    double bw = o->link.bandwidth_mbps;
+    if (!(bw > 0) || !isfinite(bw))
+        return clv_error_set(err, CLV_EINVAL,
+                             "planning needs a positive bandwidth, not %g",
+                             bw * 1e6);
+    int rc = clv_problem_from_graph(g, te, tc, &p, err);
+    if (rc)
+        return rc;
+    /* a frame whose size depends on its values keeps the float32 price */
+    if (frame_codec)
+        clv_problem_set_frame_codec(p, frame_codec, NULL);
+    rc = clv_plan_solve(p, o, plan, err);
+    clv_problem_free(p);
+    return rc;
+}
+
 int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
                      const double *t_cloud_ms, clv_plan_method method,
                      double bps, double rtt_ms, double fps, clv_plan *plan,
                      clv_error *err)
 {
-    clv_problem *p = NULL;
-    int rc;
-    if (!(bps > 0) || !isfinite(bps))
-        return clv_error_set(err, CLV_EINVAL,
-                             "planning needs a positive bandwidth, not %g",
-                             bps);
-    rc = clv_problem_from_graph(g, t_edge_ms, t_cloud_ms, &p, err);
-    if (rc)
-        return rc;
     clv_plan_options o;
     clv_plan_options_init(&o);
     o.method = method;
@@ -45,9 +57,7 @@ int clv_runtime_plan(const clv_graph *g, const double *t_edge_ms,
     o.link.rtt_ms = rtt_ms > 0 ? rtt_ms : 0;
     o.link.count_result = false;
     o.fps = fps > 0 ? fps : 30;
-    rc = clv_plan_solve(p, &o, plan, err);
-    clv_problem_free(p);
-    return rc;
+    return clv_rt__plan(g, t_edge_ms, t_cloud_ms, &o, NULL, plan, err);
 }
 
 /*
