@@ -16,35 +16,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <lz4.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cleave/codec.h"
 #include "cleave/engine.h"
 #include "cleave/load.h"
 #include "util/util.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
 /* lz4 as a stage: quantize (cleave's), bytes (c <= 8), LZ4_compress_default;
  * decode the reverse. Returns the compressed size. */
@@ -136,11 +115,11 @@ int main(int argc, char **argv)
             const void *ins[1] = {x};
             void *outs[1] = {cut};
             for (int r = 0; r < runs; r++) {
-                double t0 = now_s();
+                double t0 = clv_util_now_s();
                 clv_engine_run(e, ins, outs, NULL);
-                t[r] = now_s() - t0;
+                t[r] = clv_util_now_s() - t0;
             }
-            double edge_s = median(t, runs);
+            double edge_s = clv_util_median(t, runs);
             for (int bits = 4; bits <= 8; bits += 4) {
                 printf("%-14s %-26.26s %9.1f %2d |", label, clv_graph_node(g, pos)->name,
                        (double)tn * 4 / 1024, bits);
@@ -155,20 +134,20 @@ int main(int argc, char **argv)
                         const uint8_t *bytes = NULL;
                         size_t nb = 0;
                         for (int r = 0; r < runs; r++) {
-                            double t0 = now_s();
+                            double t0 = clv_util_now_s();
                             clv_codec_encode(ctx, &spec, cut, tt->ndim, tt->dims, &bytes, &nb,
                                              NULL);
-                            t[r] = now_s() - t0;
+                            t[r] = clv_util_now_s() - t0;
                         }
-                        enc_s[c] = median(t, runs);
+                        enc_s[c] = clv_util_median(t, runs);
                         uint8_t *copy = malloc(nb);
                         memcpy(copy, bytes, nb);
                         for (int r = 0; r < runs; r++) {
-                            double t0 = now_s();
+                            double t0 = clv_util_now_s();
                             clv_codec_decode(ctx, copy, nb, tt->ndim, tt->dims, y, NULL, NULL);
-                            t[r] = now_s() - t0;
+                            t[r] = clv_util_now_s() - t0;
                         }
-                        dec_s[c] = median(t, runs);
+                        dec_s[c] = clv_util_median(t, runs);
                         free(copy);
                         ratio = (double)tn * 4 / (double)nb;
                     } else {
@@ -178,17 +157,17 @@ int main(int argc, char **argv)
                         char *z = malloc((size_t)zcap);
                         int zn = 0;
                         for (int r = 0; r < runs; r++) {
-                            double t0 = now_s();
+                            double t0 = clv_util_now_s();
                             zn = lz4_path(cut, tn, bits, q, b, z, zcap, y, 0);
-                            t[r] = now_s() - t0;
+                            t[r] = clv_util_now_s() - t0;
                         }
-                        enc_s[c] = median(t, runs);
+                        enc_s[c] = clv_util_median(t, runs);
                         for (int r = 0; r < runs; r++) {
-                            double t0 = now_s();
+                            double t0 = clv_util_now_s();
                             lz4_path(cut, tn, bits, q, b, z, zn, y, 1);
-                            t[r] = now_s() - t0;
+                            t[r] = clv_util_now_s() - t0;
                         }
-                        dec_s[c] = median(t, runs);
+                        dec_s[c] = clv_util_median(t, runs);
                         ratio = (double)tn * 4 / (double)(zn + 16);
                         free(q);
                         free(b);
@@ -221,10 +200,10 @@ int main(int argc, char **argv)
             worst = edge_pct[i] > worst ? edge_pct[i] : worst;
         printf("\nhuffman / zstd-1 speed, median over the %d rows: encode %.2fx, "
                "decode %.2fx (target >= 1)\n",
-               nh, median(hz_enc, nh), median(hz_dec, nh));
+               nh, clv_util_median(hz_enc, nh), clv_util_median(hz_dec, nh));
         printf("huffman encode against the edge part's compute: median %.2f%%, "
                "worst %.2f%% (target <= 5%%)\n",
-               median(edge_pct, nh), worst);
+               clv_util_median(edge_pct, nh), worst);
     }
     clv_codec_ctx_free(ctx);
     free(t);

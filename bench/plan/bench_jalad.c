@@ -96,8 +96,7 @@ int main(int argc, char **argv)
                     return 1;
                 t[r] = now_us() - t0;
             }
-            qsort(t, (size_t)runs, sizeof *t, cmp_double);
-            printf(" %12.1f", t[runs / 2]);
+            printf(" %12.1f", clv_util_median(t, runs));
         }
         printf("\n");
         clv_plan_release(&plan);

@@ -12,6 +12,7 @@
 
 #include "bench_util.h"
 #include "cleave/plan.h"
+#include "util/util.h"
 
 int main(int argc, char **argv)
 {
@@ -56,8 +57,7 @@ int main(int argc, char **argv)
                 t[r] = now_us() - t0;
             }
             clv_schedule_release(&s);
-            qsort(t, (size_t)runs, sizeof *t, cmp_double);
-            printf(" %12.1f", t[runs / 2]);
+            printf(" %12.1f", clv_util_median(t, runs));
         }
         printf("\n");
         clv_problem_free(p);

@@ -17,26 +17,21 @@ cmake --build "$BUILD" -j2 --target cleave >/dev/null
 OUT="$BUILD/bench-plan"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.net
-cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
-    "$ROOT/bench/plan/bench_plan.c" "$BUILD/libcleave.a" \
-    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto libzstd stb zlib) -lglpk -lpthread -lm \
-    -o "$OUT/bench_plan"
+# each benchmark against the release libcleave.a
+build() {
+    cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
+        "$ROOT/bench/plan/$1.c" "$BUILD/libcleave.a" \
+        $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto libzstd stb zlib) \
+        -lglpk -lpthread -lm -o "$OUT/$1"
+}
+build bench_plan
 # bench_dsh: dsh alone, median and a fingerprint of the plan (to compare
 # two builds: same plans, which is faster); not run here
-cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
-    "$ROOT/bench/plan/bench_dsh.c" "$BUILD/libcleave.a" \
-    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto libzstd stb zlib) -lglpk -lpthread -lm \
-    -o "$OUT/bench_dsh"
+build bench_dsh
 # bench_jps: JPS for 100 jobs (frontier and chain); run below
-cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
-    "$ROOT/bench/plan/bench_jps.c" "$BUILD/libcleave.a" \
-    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto libzstd stb zlib) -lglpk -lpthread -lm \
-    -o "$OUT/bench_jps"
+build bench_jps
 # bench_jalad: JALAD's planner, enumeration and GLPK; run below
-cc -std=c11 -O2 -Wall -Wextra -pedantic -I"$ROOT/include" -I"$ROOT/src" \
-    "$ROOT/bench/plan/bench_jalad.c" "$BUILD/libcleave.a" \
-    $(pkg-config --libs libcjson libprotobuf-c openblas libcrypto libzstd stb zlib) -lglpk -lpthread -lm \
-    -o "$OUT/bench_jalad"
+build bench_jalad
 "$OUT/bench_jps" 51 100
 echo
 "$OUT/bench_jalad" 101

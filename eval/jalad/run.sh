@@ -38,17 +38,10 @@ drop=${DROP:-0.01}
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 
-srv=
-work=$(mktemp -d /tmp/cleave_jalad.XXXXXX)
+. "$root/eval/lib.sh"
+eval_init jalad
 out=${OUT:-$work}
 mkdir -p "$out"
-cleanup() {
-  [ -z "$srv" ] || kill "$srv" 2>/dev/null || true
-  [ -z "$srv" ] || wait "$srv" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 echo "## 1. Tables ($cal calibration images)"
 echo
@@ -152,15 +145,7 @@ fi
 
 echo "## 4. End to end: $held held-out frames through cleave serve and cleave edge"
 echo
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$cleave" serve --model "$model" --listen "127.0.0.1:$port" --quiet --profile-runs 0 \
-  2>"$work/serve.log" &
-srv=$!
-for _ in $(seq 1 100); do
-  grep -q "on port" "$work/serve.log" 2>/dev/null && break
-  kill -0 "$srv" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
+start_server "$model"
 echo "| link | bound | plan | frames | top-1 (uncompressed) | loss | within the bound | bytes/frame (S_i(c)) | latency p50 ms (predicted) |"
 echo "|---|---:|---|---:|---|---:|---|---|---|"
 for bw in 2.4mbit 0.5mbit; do

@@ -26,32 +26,13 @@ jobs=${JOBS:-100}
 bursts=${BURSTS:-1}
 slowdown=${SLOWDOWN:-0.1}
 
-srv=
-work=$(mktemp -d /tmp/cleave_table1.XXXXXX)
-cleanup() {
-  [ -z "$srv" ] || kill "$srv" 2>/dev/null || true
-  [ -z "$srv" ] || wait "$srv" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$root/eval/lib.sh"
+eval_init table1
 
 echo "| model | link | LO ms (pred / meas) | PO ms (pred / meas) | JPS ms (pred / meas) | PO vs LO | JPS vs LO |"
 echo "|---|---|---|---|---|---|---|"
 for m in $models; do
-  port=$(free_port)
-  "$cleave" serve --model "zoo:$m" --listen "127.0.0.1:$port" --quiet \
-    --profile-runs 0 2>"$work/serve.log" &
-  srv=$!
-  for _ in $(seq 1 100); do
-    grep -q "on port" "$work/serve.log" 2>/dev/null && break
-    kill -0 "$srv" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  start_server "zoo:$m"
   for l in $links; do
     timeout 3600 "$cleave" edge --model "zoo:$m" --server "127.0.0.1:$port" \
       --planner jps --jobs "$jobs" --bursts "$bursts" --link "$l" \
@@ -69,7 +50,5 @@ print("| %s | %s | %s | %s | %s | %s | %s |" % (m, l, cell("LO"), cell("PO"),
       cell("JPS"), red("PO"), red("JPS")))
 EOF
   done
-  kill "$srv" 2>/dev/null || true
-  wait "$srv" 2>/dev/null || true
-  srv=
+  stop_server
 done
