@@ -369,6 +369,9 @@ def errors(out):
     m = model([N("Relu", ["X"], ["Y"], name="r")],
               [vi("X", [1, 4], TensorProto.STRING)], [y])
     save(m, os.path.join(out, "string_input.onnx"), check=False)
+    # No nodes at all: the output is the input.
+    m = model([], [x], [vi("X", [1, 4])])
+    save(m, os.path.join(out, "no_nodes.onnx"), check=False)
 
 
 def small(out):

@@ -90,6 +90,18 @@ static void test_roundtrip(void)
               CLV_EFORMAT);
         CHECKF(strstr(err.msg, "time 2"), "%s", err.msg);
     }
+    /* an unbelievable time: finite, but two of them overflow a sum */
+    memcpy(ed, pl, pn);
+    {
+        double huge = 1e308;
+        uint64_t bits;
+        memcpy(&bits, &huge, 8);
+        clv_net__put64(ed + 12 + 3 * 8, bits);
+    }
+    CHECK(decode_payload(CLV_NET_TIMES, ed, pn, NULL, &d, &err) ==
+          CLV_EFORMAT);
+    CHECKF(strstr(err.msg, "time 3") && strstr(err.msg, "believable"), "%s",
+           err.msg);
     /* a failed status that still carries times */
     memcpy(ed, pl, pn);
     clv_net__put32(ed, CLV_NET_ERR_UNAVAILABLE);

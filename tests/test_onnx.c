@@ -589,6 +589,7 @@ static void test_malformed(void)
     expect_fail("custom_domain.onnx", CLV_EUNSUPPORTED, "'FusedThing'",
                 "com.example");
     expect_fail("two_writers.onnx", CLV_EFORMAT, "node 'b' writes 'Y'", NULL);
+    expect_fail("no_nodes.onnx", CLV_EFORMAT, "has no nodes", NULL);
     expect_fail("does_not_exist.onnx", CLV_EIO, "does_not_exist.onnx",
                 "No such file");
     /* err may be NULL. */

@@ -137,6 +137,12 @@ static const bad_case bad[] = {
      CLV_EFORMAT, {"node 0", "name", NULL}},
     {FILE_OF(NODE("in", "") "," NODE("a", "3")), CLV_EFORMAT,
      {"'a'", "inputs", NULL}},
+    /* each time finite, their sum not: refused before any planner */
+    {FILE_OF("{\"name\":\"in\",\"t_edge_ms\":0,\"t_cloud_ms\":1e308,"
+             "\"out_bytes\":4,\"inputs\":[]},"
+             "{\"name\":\"a\",\"t_edge_ms\":1,\"t_cloud_ms\":1e308,"
+             "\"out_bytes\":4,\"inputs\":[\"in\"]}"),
+     CLV_EINVAL, {"sum to", "inf ms on the cloud", "believable"}},
     {"{\"format\":\"cleave-problem\",\"version\":1,\"link\":{\"rtt_ms\":1},"
      "\"nodes\":[" NODE("in", "") "]}",
      CLV_EFORMAT, {"bandwidth_mbps", NULL, NULL}},

@@ -315,8 +315,11 @@ typedef struct clv_net_error {
  * TIMES: the answer. `ms[i]` is graph node i's time on the server in
  * milliseconds (both peers run the same model, so node indices agree),
  * measured by the server over `runs` runs (0: read from a profile file);
- * each finite and >= 0. A server without times answers status
+ * each in [0, CLV_NET_MAX_NODE_MS] (the decoder refuses others: an hour
+ * per node is no real server's, and larger values would let a lying one
+ * overflow the planner's sums). A server without times answers status
  * CLV_NET_ERR_UNAVAILABLE, n = 0 and a message saying why. */
+#define CLV_NET_MAX_NODE_MS 3.6e6
 typedef struct clv_net_times {
     int32_t status;      /* 0, or a CLV_NET_ERR_* code (then n = 0) */
     uint32_t runs;

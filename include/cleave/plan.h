@@ -152,10 +152,15 @@ int clv_problem_add_node(clv_problem *p, const char *name, double t_edge_ms,
                          double t_cloud_ms, uint64_t out_bytes, int n_inputs,
                          const int *inputs, int *id, clv_error *err);
 
-/* Checks that exactly one node (node 0) has no inputs and fills each node's
- * consumers. Planners take finalized problems only. Fails with CLV_EINVAL
- * ("no nodes", "two sources 'a' and 'b'", already finalized) or
- * CLV_ENOMEM. */
+/* The largest believable sum of a problem's edge (or cloud) times: about
+ * 30 years. Larger sums come from a lying or broken source of times. */
+#define CLV_PROBLEM_MAX_TOTAL_MS 1e12
+
+/* Checks that exactly one node (node 0) has no inputs and that the edge
+ * and the cloud times each sum to at most CLV_PROBLEM_MAX_TOTAL_MS, and
+ * fills each node's consumers. Planners take finalized problems only.
+ * Fails with CLV_EINVAL ("no nodes", "two sources 'a' and 'b'", "the node
+ * times sum to ...", already finalized) or CLV_ENOMEM. */
 int clv_problem_finalize(clv_problem *p, clv_error *err);
 
 int clv_problem_n_nodes(const clv_problem *p);

@@ -814,7 +814,8 @@ static int topo_sort(clv_graph *g, clv_error *err)
     }
     for (int i = 0; i < n; i++)
         sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, sizeof *sorted * (size_t)n);
+    if (n) /* g->nodes is NULL in a graph without nodes */
+        memcpy(g->nodes, sorted, sizeof *sorted * (size_t)n);
     rc = rebuild_links(g);
     if (rc)
         clv_error_set(err, rc, "out of memory");

@@ -974,6 +974,11 @@ int clv_load_onnx_mem(const void *buf, size_t len, const char *label,
         rc = rd_fail(&r, CLV_EFORMAT, "has no graph (truncated or corrupt)");
         goto fail;
     }
+    if (m->graph->n_node == 0) {
+        rc = rd_fail(&r, CLV_EFORMAT,
+                     "has no nodes: nothing to run or to split");
+        goto fail;
+    }
     r.g = clv_graph_create();
     if (!r.g) {
         rc = rd_fail(&r, CLV_ENOMEM, "out of memory");

@@ -788,7 +788,8 @@ static int decode_plan(rd *r, clv_net_msg *m)
         *lists[k] = n[k] ? dst : NULL;
         for (uint32_t i = 0; i < n[k]; i++)
             dst[i] = clv_net__get32(r->p + at[k] + 4 * (size_t)i);
-        dst += n[k];
+        if (n[k])
+            dst += n[k]; /* dst is NULL when all three lists are empty */
     }
     return 0;
 }
@@ -820,10 +821,11 @@ static int decode_times(rd *r, clv_net_msg *m)
         uint64_t bits = clv_net__get64(r->p + r->pos);
         r->pos += 8;
         memcpy(&v[i], &bits, 8);
-        if (!isfinite(v[i]) || v[i] < 0)
+        if (!(v[i] >= 0 && v[i] <= CLV_NET_MAX_NODE_MS))
             return clv_error_set(r->err, CLV_EFORMAT,
-                                 "TIMES: time %u is %g ms", (unsigned)i,
-                                 v[i]);
+                                 "TIMES: time %u is %g ms (at most %g "
+                                 "believable)",
+                                 (unsigned)i, v[i], CLV_NET_MAX_NODE_MS);
     }
     t->ms = v;
     return r_str(r, "the message", r->lim->max_text, &t->message);

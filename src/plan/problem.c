@@ -243,6 +243,20 @@ int clv_problem_finalize(clv_problem *p, clv_error *err)
                 "two sources: nodes '%s' and '%s' both have no inputs "
                 "(exactly one node, the frame, may have none)",
                 p->nodes[0].name, p->nodes[i].name);
+    /* Each time is finite; so must their sums be, and far from overflow:
+     * the planners scale and round sums of times (a server that claims
+     * 1e308 ms per node must not reach them). */
+    double sum_edge = 0, sum_cloud = 0;
+    for (int i = 0; i < p->n_nodes; i++) {
+        sum_edge += p->nodes[i].t_edge_ms;
+        sum_cloud += p->nodes[i].t_cloud_ms;
+    }
+    if (!(sum_edge <= CLV_PROBLEM_MAX_TOTAL_MS) ||
+        !(sum_cloud <= CLV_PROBLEM_MAX_TOTAL_MS))
+        return clv_error_set(err, CLV_EINVAL,
+                             "the node times sum to %g ms on the edge and %g "
+                             "ms on the cloud; at most %g ms is believable",
+                             sum_edge, sum_cloud, CLV_PROBLEM_MAX_TOTAL_MS);
     size_t total = 0;
     for (int i = 0; i < p->n_nodes; i++)
         total += (size_t)p->nodes[i].n_inputs;
