@@ -186,7 +186,13 @@ typedef struct clv_net_limits {
     uint32_t max_plan;    /* entries of one PLAN list; default 1 << 20 */
     uint32_t max_name;    /* bytes of a tensor or peer name; default 4096 */
     uint32_t max_text;    /* bytes of an error or status text; default 4096 */
+    uint32_t accept;      /* message types accepted, a mask of
+                             CLV_NET_TYPE_BIT(type); 0 (default) = all. A
+                             header of another type is refused before its
+                             payload is read. */
 } clv_net_limits;
+
+#define CLV_NET_TYPE_BIT(t) (1u << (unsigned)(t))
 
 /* Fills *l with the defaults above. */
 void clv_net_limits_default(clv_net_limits *l);
@@ -402,7 +408,8 @@ int clv_net_encode(const clv_net_msg *m, clv_net_buf *out, clv_error *err);
  * type, flags 0, the header's own CRC, and the payload length against
  * `lim` (NULL = the defaults) and, for control messages, against
  * CLV_NET_MAX_CONTROL. Returns 0 and fills *out, or CLV_EFORMAT (bad
- * magic, version, type, flags or CRC) or CLV_ELIMIT (too long).
+ * magic, version, type, flags or CRC, or a type outside lim->accept) or
+ * CLV_ELIMIT (too long).
  */
 int clv_net_header_parse(const uint8_t hdr[CLV_NET_HEADER_SIZE],
                          const clv_net_limits *lim, clv_net_header *out,
@@ -578,6 +585,24 @@ void clv_net_conn_set_limits(clv_net_conn *c, const clv_net_limits *lim);
  * pacer makes the sender wait does not count. Default 30000. Set it before
  * threads start sending and receiving. */
 void clv_net_conn_set_timeout(clv_net_conn *c, int timeout_ms);
+
+/* Whether the peer is on this machine: a loopback address (127.0.0.0/8,
+ * ::1, ::ffff:127.0.0.0/104) or a local socket. */
+bool clv_net_conn_is_loopback(const clv_net_conn *c);
+
+/* An absolute deadline for every send and receive on the connection, on
+ * clv_net_now_ns()'s clock (0: none, the default): past it they fail with
+ * CLV_ETIMEOUT, however steadily bytes arrive. The server bounds the
+ * handshake with it. Set it from the only thread using the connection. */
+void clv_net_conn_set_deadline(clv_net_conn *c, uint64_t deadline_ns);
+
+/* A minimum rate for received messages, in bytes per second (0: none, the
+ * default): once its first byte arrived, a message's header must be
+ * complete within the I/O timeout and its payload within the I/O timeout
+ * plus its length at this rate, or clv_net_recv fails with CLV_ETIMEOUT.
+ * Without it a peer that sends one byte per timeout holds the reader for
+ * ever (the timeout counts time without progress only). */
+void clv_net_conn_set_min_rate(clv_net_conn *c, uint64_t bytes_per_s);
 
 /* Paces every later send through `p` (borrowed: it must outlive its use
  * by this connection; NULL removes pacing). One pacer may serve one

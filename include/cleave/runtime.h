@@ -81,8 +81,11 @@ typedef struct clv_server_options {
                              a free one (clv_server_port) */
     int threads;          /* workers running cloud parts; default 2 */
     int engine_threads;   /* threads of each engine; default 1 */
-    int max_conns;        /* edges served at once; more get ERROR BUSY;
-                             default 64 */
+    int max_conns;        /* edges served at once (past the handshake);
+                             more get ERROR BUSY; default 64 */
+    int max_handshakes;   /* connections still in the handshake, counted
+                             apart from max_conns; more get ERROR BUSY;
+                             default 16 */
     int max_inflight;     /* frames of one connection queued or running
                              before its receiver stops reading (TCP then
                              slows the edge); default 4 */
@@ -93,9 +96,19 @@ typedef struct clv_server_options {
                              HELLO_ACK; default 4 */
     int io_timeout_ms;    /* without progress inside a message; default
                              10000 */
-    int handshake_ms;     /* the whole handshake; default 5000 */
+    int handshake_ms;     /* the whole handshake, from accept to HELLO_ACK:
+                             an absolute deadline; default 5000 */
+    int idle_ms;          /* an edge that sends nothing this long, with no
+                             frame in flight, is told BYE; 0 = never;
+                             default 120000 */
+    uint64_t min_rate;    /* bytes/s a message must keep up once started
+                             (clv_net_conn_set_min_rate); 0 = any; default
+                             8192 (64 kbit/s) */
     uint64_t max_payload; /* the largest payload taken; default 64 MiB */
     const clv_net_secret *secret; /* borrowed; NULL: no authentication */
+    bool insecure;        /* without a secret, serve peers beyond loopback
+                             too; false (default): a server without a
+                             secret refuses them (protected mode) */
     const char *name;     /* the server's name in HELLO_ACK; may be NULL */
     /* The server's own per-node compute times (ms, one per graph node,
      * finite and >= 0; copied at create), which it sends to an edge that
@@ -118,6 +131,8 @@ typedef struct clv_server_stats {
     uint64_t conns_refused;   /* failed handshakes and BUSY */
     uint64_t conns_dropped;   /* closed for a malformed message or I/O error */
     uint64_t conns_open;      /* now */
+    uint64_t conns_timed_out; /* closed: handshake deadline, a message under
+                                 the minimum rate, or idle */
     uint64_t frames_done;     /* RESULTs with status 0 */
     uint64_t frames_failed;   /* RESULTs with an error status */
     uint64_t plans;           /* PLANs taken */
@@ -269,6 +284,9 @@ typedef struct clv_edge_options {
                                 at most 8x); default 250 */
     int connect_timeout_ms;  /* default 3000 */
     const clv_net_secret *secret; /* borrowed; NULL: no authentication */
+    bool insecure;        /* without a secret, serve peers beyond loopback
+                             too; false (default): a server without a
+                             secret refuses them (protected mode) */
     const char *name;        /* the edge's name in HELLO; may be NULL */
     clv_edge_input_fn input; /* NULL: seeded random inputs in [0, 1), or
                                 random pixels / 255 when frame_codec is

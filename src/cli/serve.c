@@ -15,6 +15,9 @@ static const char serve_usage[] =
     "usage: cleave serve --model MODEL [--listen ADDR:PORT] [--threads N]\n"
     "                    [--max-edges N] [--max-plans N] [--token-file F]\n"
     "                    [--seed N] [--profile-runs N | --profile F]\n"
+    "                    [--insecure] [--max-handshakes N]\n"
+    "                    [--handshake-timeout S] [--idle-timeout S]\n"
+    "                    [--min-rate RATE]\n"
     "\n"
     "The cloud server: accepts edges (`cleave edge`) that run the same model,\n"
     "takes their plans and runs the cloud part of every frame they send on a\n"
@@ -33,6 +36,25 @@ static const char serve_usage[] =
     "  --max-plans N     plans (engines) kept per edge (default 4); edges\n"
     "                    learn it at the handshake\n"
     "  --token-file F    require edges to prove they hold this shared secret\n"
+    "                    (any 1 to 64 KiB: head -c 32 /dev/urandom | base64)\n"
+    "  --insecure        without a token, serve edges beyond this machine\n"
+    "                    too; without it a tokenless server answers only\n"
+    "                    loopback peers (Redis's protected mode) and refuses\n"
+    "                    others with a message saying so\n"
+    "\n"
+    "Strangers cannot hold the server: a connection has --handshake-timeout\n"
+    "to finish its handshake, at most --max-handshakes are in it at once\n"
+    "(apart from the --max-edges past it), nothing but small handshake\n"
+    "messages is read before it, every message keeps up --min-rate once\n"
+    "started, and an edge silent for --idle-timeout is told BYE.\n"
+    "  --max-handshakes N  connections in the handshake at once (default 16)\n"
+    "  --handshake-timeout S  seconds from accept to the end of the\n"
+    "                    handshake, however steadily bytes come (default 5)\n"
+    "  --idle-timeout S  seconds an edge with nothing in flight may stay\n"
+    "                    silent (default 120; 0: for ever)\n"
+    "  --min-rate RATE   slowest transfer of one message once started, as\n"
+    "                    edge --bandwidth takes it (default 64kbit)\n"
+    "\n"
     "  --seed N          weight seed of zoo: and .cfg models (default 1)\n"
     "  --profile-runs N  before listening, time every node of the model on\n"
     "                    this machine over N runs (default 5; 0: do not) and\n"
@@ -110,8 +132,10 @@ int cli_serve(int argc, char **argv)
     const char *model = NULL, *listen = "*:7878", *token = NULL;
     const char *profile = NULL;
     uint64_t threads = 2, max_edges = 64, seed = 1, prof_runs = 5;
-    uint64_t max_plans = 4;
-    bool quiet = false;
+    uint64_t max_plans = 4, max_hs = 16;
+    double hs_s = 5, idle_s = 120;
+    const char *min_rate = "64kbit";
+    bool quiet = false, insecure = false;
     const cli_opt opts[] = {
         {"model", 0, CLI_STR, &model, NULL},
         {"listen", 0, CLI_STR, &listen, NULL},
@@ -123,6 +147,11 @@ int cli_serve(int argc, char **argv)
         {"profile-runs", 0, CLI_U64, &prof_runs, NULL},
         {"seed", 0, CLI_U64, &seed, NULL},
         {"quiet", 0, CLI_FLAG, &quiet, NULL},
+        {"insecure", 0, CLI_FLAG, &insecure, NULL},
+        {"max-handshakes", 0, CLI_U64, &max_hs, NULL},
+        {"handshake-timeout", 0, CLI_DBL, &hs_s, NULL},
+        {"idle-timeout", 0, CLI_DBL, &idle_s, NULL},
+        {"min-rate", 0, CLI_STR, &min_rate, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int prc = cli_parse("serve", CLI_TEXT(serve_usage), opts, argc, argv, "", NULL, 0,
                         NULL);
@@ -143,6 +172,28 @@ int cli_serve(int argc, char **argv)
     }
     if (max_plans < 1 || max_plans > 1024) {
         fprintf(stderr, "cleave serve: --max-plans must be 1 to 1024\n");
+        return CLI_USAGE;
+    }
+    if (max_hs < 1 || max_hs > 100000) {
+        fprintf(stderr, "cleave serve: --max-handshakes must be 1 to 100000\n");
+        return CLI_USAGE;
+    }
+    if (!(hs_s >= 0.001 && hs_s <= 3600)) {
+        fprintf(stderr, "cleave serve: --handshake-timeout must be 0.001 to "
+                        "3600 seconds\n");
+        return CLI_USAGE;
+    }
+    if (!(idle_s >= 0 && idle_s <= 86400 * 7)) {
+        fprintf(stderr, "cleave serve: --idle-timeout must be 0 (never) to "
+                        "604800 seconds\n");
+        return CLI_USAGE;
+    }
+    double min_bps = 0;
+    clv_error perr;
+    clv_error_clear(&perr);
+    if (strcmp(min_rate, "0") != 0 &&
+        clv_net_parse_rate(min_rate, &min_bps, &perr)) {
+        fprintf(stderr, "cleave serve: --min-rate: %s\n", perr.msg);
         return CLI_USAGE;
     }
     if (prof_runs > 1000) {
@@ -177,6 +228,11 @@ int cli_serve(int argc, char **argv)
     o.max_conns = (int)max_edges;
     o.max_plans = (int)max_plans;
     o.secret = token ? &secret : NULL;
+    o.insecure = insecure;
+    o.max_handshakes = (int)max_hs;
+    o.handshake_ms = (int)(hs_s * 1000 + 0.5);
+    o.idle_ms = (int)(idle_s * 1000 + 0.5);
+    o.min_rate = (uint64_t)(min_bps / 8);
     o.name = "cleave serve";
     o.log = quiet ? NULL : serve_log;
     o.node_ms = times;

@@ -67,6 +67,7 @@ void clv_net_limits_default(clv_net_limits *l)
     l->max_plan = 1u << 20;
     l->max_name = 4096;
     l->max_text = 4096;
+    l->accept = 0;
 }
 
 static const clv_net_limits *limits_or_default(const clv_net_limits *lim,
@@ -89,7 +90,9 @@ static bool is_control(clv_net_type t)
 
 uint64_t clv_net__type_cap(clv_net_type type, const clv_net_limits *lim)
 {
-    uint64_t cap = is_control(type) ? CLV_NET_MAX_CONTROL : lim->max_payload;
+    uint64_t cap = is_control(type) && CLV_NET_MAX_CONTROL < lim->max_payload
+                       ? CLV_NET_MAX_CONTROL
+                       : lim->max_payload;
     if (type == CLV_NET_PLAN) {
         uint64_t plan = 8 + 12 + 12 * (uint64_t)lim->max_plan;
         if (plan < cap)
@@ -514,6 +517,9 @@ int clv_net_header_parse(const uint8_t hdr[CLV_NET_HEADER_SIZE],
     if (clv_net__get32(hdr + H_RESERVED))
         return clv_error_set(err, CLV_EFORMAT,
                              "%s: reserved header field is not 0",
+                             clv_net_type_name(type));
+    if (lim->accept && !(lim->accept & CLV_NET_TYPE_BIT(type)))
+        return clv_error_set(err, CLV_EFORMAT, "%s is not accepted here",
                              clv_net_type_name(type));
     uint64_t len = clv_net__get64(hdr + H_PAYLOAD_LEN);
     uint64_t cap = clv_net__type_cap((clv_net_type)type, lim);

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,9 +34,13 @@ struct clv_net_conn {
     char peer[96];
     clv_net_limits lim;
     int timeout_ms;
+    uint64_t deadline_ns; /* absolute (clv_net_now_ns), 0 = none */
+    uint64_t min_rate;    /* bytes/s a payload must keep up, 0 = any */
     clv_net_pacer *pacer;
     clv_net_buf sbuf;
     bool eof;
+    bool loopback; /* the peer is 127.0.0.0/8, ::1, ::ffff:127.x or a
+                      local socket */
     clv_net_stats st;
 };
 
@@ -155,6 +160,29 @@ static int set_nonblock(int fd)
 
 /* ---- connections ----------------------------------------------------------- */
 
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        const uint8_t *b = a->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0,
+                                           0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(b, mapped, 12) == 0)
+            return b[12] == 127;
+        return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    }
+    return ss->ss_family == AF_UNIX || ss->ss_family == AF_UNSPEC;
+}
+
+bool clv_net_conn_is_loopback(const clv_net_conn *c)
+{
+    return c->loopback;
+}
+
 int clv_net_conn_from_fd(int fd, clv_net_conn **out, clv_error *err)
 {
     *out = NULL;
@@ -176,6 +204,7 @@ int clv_net_conn_from_fd(int fd, clv_net_conn **out, clv_error *err)
         format_sockaddr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
     else
         snprintf(c->peer, sizeof c->peer, "local");
+    c->loopback = is_loopback(&ss);
     if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -217,6 +246,16 @@ void clv_net_conn_set_timeout(clv_net_conn *c, int timeout_ms)
     c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
 }
 
+void clv_net_conn_set_deadline(clv_net_conn *c, uint64_t deadline_ns)
+{
+    c->deadline_ns = deadline_ns;
+}
+
+void clv_net_conn_set_min_rate(clv_net_conn *c, uint64_t bytes_per_s)
+{
+    c->min_rate = bytes_per_s;
+}
+
 void clv_net_conn_set_pacer(clv_net_conn *c, clv_net_pacer *p)
 {
     c->pacer = p;
@@ -252,6 +291,40 @@ static int wait_fd(int fd, short events, int timeout_ms)
     }
 }
 
+/* The earlier of two deadlines, 0 meaning none. */
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* How long a wait may last: timeout_ms, cut to what is left before
+ * `deadline` (0: none). -2 when the deadline has passed. */
+static int wait_budget(int timeout_ms, uint64_t deadline)
+{
+    if (!deadline)
+        return timeout_ms;
+    uint64_t now = clv_net_now_ns();
+    if (now >= deadline)
+        return -2;
+    uint64_t left = (deadline - now + 999999) / 1000000;
+    if (timeout_ms >= 0 && (uint64_t)timeout_ms < left)
+        return timeout_ms;
+    return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static int deadline_error(const clv_net_conn *c, uint64_t deadline,
+                          clv_error *err)
+{
+    if (deadline == c->deadline_ns)
+        return clv_error_set(err, CLV_ETIMEOUT,
+                             "%s: the connection's deadline passed",
+                             c->peer);
+    return clv_error_set(err, CLV_ETIMEOUT,
+                         "%s: a message arrived slower than the minimum "
+                         "rate (%llu bytes/s after the I/O timeout)",
+                         c->peer, (unsigned long long)c->min_rate);
+}
+
 int clv_net_conn_wait(clv_net_conn *c, int timeout_ms, clv_error *err)
 {
     int r = wait_fd(c->fd, POLLIN, timeout_ms);
@@ -265,6 +338,7 @@ int clv_net_conn_wait(clv_net_conn *c, int timeout_ms, clv_error *err)
 static int write_all(clv_net_conn *c, const uint8_t *p, size_t n,
                      int timeout_ms, clv_error *err)
 {
+    uint64_t deadline = c->deadline_ns;
     while (n) {
         ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
         if (k > 0) {
@@ -276,7 +350,12 @@ static int write_all(clv_net_conn *c, const uint8_t *p, size_t n,
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int r = wait_fd(c->fd, POLLOUT, timeout_ms);
+            int w = wait_budget(timeout_ms, deadline);
+            if (w == -2)
+                return deadline_error(c, deadline, err);
+            int r = wait_fd(c->fd, POLLOUT, w);
+            if (r == 0 && w != timeout_ms)
+                return deadline_error(c, deadline, err);
             if (r == 0)
                 return clv_error_set(err, CLV_ETIMEOUT,
                                      "%s: send timed out after %d ms without "
@@ -407,11 +486,12 @@ static ssize_t recv_stamped(int fd, void *p, size_t n, uint64_t *arrived)
     return recv(fd, p, n, 0);
 }
 
-/* Reads exactly n bytes. `boundary`: nothing of this message was read yet,
- * so an orderly close is a clean end. `arrived` (may be NULL): see
- * recv_stamped; set for the last byte. */
+/* Reads exactly n bytes by `deadline` (0: none; see wait_budget).
+ * `boundary`: nothing of this message was read yet, so an orderly close is
+ * a clean end. `arrived` (may be NULL): see recv_stamped; set for the last
+ * byte. */
 static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
-                    uint64_t *arrived, clv_error *err)
+                    uint64_t deadline, uint64_t *arrived, clv_error *err)
 {
     size_t got = 0;
     while (got < n) {
@@ -436,7 +516,12 @@ static int read_all(clv_net_conn *c, uint8_t *p, size_t n, bool boundary,
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int r = wait_fd(c->fd, POLLIN, c->timeout_ms);
+            int w = wait_budget(c->timeout_ms, deadline);
+            if (w == -2)
+                return deadline_error(c, deadline, err);
+            int r = wait_fd(c->fd, POLLIN, w);
+            if (r == 0 && w != c->timeout_ms)
+                return deadline_error(c, deadline, err);
             if (r == 0)
                 return clv_error_set(err, CLV_ETIMEOUT,
                                      "%s: receive timed out after %d ms "
@@ -491,7 +576,17 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
     clv_net_msg_release(m);
     c->eof = false;
     uint64_t k_header = 0, k_done = 0;
-    int rc = read_all(c, hdr, sizeof hdr, true, &k_header, err);
+    /* With a minimum rate, the header must follow its first byte within
+     * the I/O timeout (not one byte per timeout), and the payload keep up
+     * the rate: a peer that trickles cannot hold the reader for ever. */
+    uint64_t timeout_ns = c->timeout_ms < 0 ? 0 : (uint64_t)c->timeout_ms * 1000000u;
+    uint64_t deadline = c->deadline_ns;
+    int rc = read_all(c, hdr, 1, true, deadline, &k_header, err);
+    if (!rc && c->min_rate && timeout_ns)
+        deadline = earlier(deadline, clv_net_now_ns() + timeout_ns);
+    if (!rc)
+        rc = read_all(c, hdr + 1, sizeof hdr - 1, false, deadline, &k_header,
+                      err);
     if (rc)
         return rc;
     uint64_t t_header = clv_net_now_ns();
@@ -513,8 +608,13 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
                            clv_net_type_name(h.type));
         goto fail;
     }
-    if ((rc = read_all(c, payload, (size_t)h.payload_len, false, &k_done,
-                       err)))
+    if (c->min_rate && timeout_ns) {
+        double secs = (double)h.payload_len / (double)c->min_rate;
+        uint64_t extra = secs > 1e9 ? (uint64_t)1e18 : (uint64_t)(secs * 1e9);
+        deadline = earlier(c->deadline_ns, t_header + timeout_ns + extra);
+    }
+    if ((rc = read_all(c, payload, (size_t)h.payload_len, false, deadline,
+                       &k_done, err)))
         goto fail;
     uint64_t t_done = clv_net_now_ns();
     arrival_times(k_header, k_done, &t_header, &t_done);

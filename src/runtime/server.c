@@ -64,7 +64,8 @@ struct clv_server {
     pthread_cond_t done_cv; /* a frame finished (in-flight counts fell) */
     srv_job *q_head, *q_tail;
     srv_conn *conns;
-    int n_conns;
+    int n_conns;      /* listed: in the handshake, open, or closing */
+    int n_handshakes; /* in the handshake now */
     atomic_int stop;
     int started, joined, workers_quit;
     pthread_t accept_th;
@@ -75,6 +76,10 @@ struct clv_server {
     double *node_ms; /* the server's own times (o.node_ms copied), or NULL */
 };
 
+/* The largest payload a connection may send before HELLO_ACK: a HELLO
+ * with a full-length name, an AUTH, an ERROR. */
+#define HANDSHAKE_MAX_PAYLOAD (16u * 1024u)
+
 #define LOG(s, ...) clv_rt__log((s)->o.log, (s)->o.log_ctx, __VA_ARGS__)
 
 void clv_server_options_init(clv_server_options *o)
@@ -84,6 +89,9 @@ void clv_server_options_init(clv_server_options *o)
     o->threads = 2;
     o->engine_threads = 1;
     o->max_conns = 64;
+    o->max_handshakes = 16;
+    o->idle_ms = 120000;
+    o->min_rate = 8192;
     o->max_inflight = 4;
     o->max_plans = 4;
     o->io_timeout_ms = 10000;
@@ -386,28 +394,58 @@ static void *conn_main(void *arg)
     so.max_payload = s->o.max_payload;
     so.max_plans = (uint32_t)s->o.max_plans;
     clv_net_peer peer;
+    /* Until HELLO_ACK a stranger sends only small handshake messages, all
+     * of them before an absolute deadline. */
+    clv_net_limits lim;
+    clv_net_limits_default(&lim);
+    lim.max_payload = HANDSHAKE_MAX_PAYLOAD;
+    lim.accept = CLV_NET_TYPE_BIT(CLV_NET_HELLO) |
+                 CLV_NET_TYPE_BIT(CLV_NET_AUTH) |
+                 CLV_NET_TYPE_BIT(CLV_NET_ERROR) |
+                 CLV_NET_TYPE_BIT(CLV_NET_BYE);
+    clv_net_conn_set_limits(c->c, &lim);
     clv_net_conn_set_timeout(c->c, s->o.handshake_ms);
+    clv_net_conn_set_min_rate(c->c, s->o.min_rate);
+    clv_net_conn_set_deadline(c->c, clv_net_now_ns() +
+                                        (uint64_t)s->o.handshake_ms * 1000000u);
     rc = clv_net_handshake_server(c->c, &so, &peer, &err);
+    clv_net_conn_set_deadline(c->c, 0);
+    pthread_mutex_lock(&s->mu);
+    s->n_handshakes--;
+    bool full = !rc && s->st.conns_open >= (uint64_t)s->o.max_conns;
+    if (rc || full)
+        s->st.conns_refused++;
+    if (rc == CLV_ETIMEOUT)
+        s->st.conns_timed_out++;
+    if (!rc && !full) {
+        c->handshaken = 1;
+        s->st.conns_accepted++;
+        s->st.conns_open++;
+    }
+    pthread_mutex_unlock(&s->mu);
     if (rc) {
         LOG(s, "connection %llu (%s): handshake failed: %s",
             (unsigned long long)c->id, c->peer, clv_error_text(&err, rc));
         atomic_store(&c->dead, 1);
-        pthread_mutex_lock(&s->mu);
-        s->st.conns_refused++;
-        pthread_mutex_unlock(&s->mu);
+        goto out;
+    }
+    if (full) {
+        /* others finished their handshakes first */
+        LOG(s, "edge %llu (%s): refused: %d edges already connected",
+            (unsigned long long)c->id, c->peer, s->o.max_conns);
+        conn_refuse(c, CLV_NET_ERR_BUSY, "server busy: all edge slots taken");
         goto out;
     }
     snprintf(c->name, sizeof c->name, "%s", peer.name);
+    lim.max_payload = s->o.max_payload;
+    lim.accept = 0;
+    clv_net_conn_set_limits(c->c, &lim);
     clv_net_conn_set_timeout(c->c, s->o.io_timeout_ms);
-    pthread_mutex_lock(&s->mu);
-    c->handshaken = 1;
-    s->st.conns_accepted++;
-    s->st.conns_open++;
-    pthread_mutex_unlock(&s->mu);
     LOG(s, "edge %llu (%s) connected%s%s%s", (unsigned long long)c->id,
         c->peer, peer.name[0] ? " as '" : "", peer.name,
         peer.name[0] ? "'" : "");
 
+    uint64_t last_rx = clv_net_now_ns();
     while (!atomic_load(&s->stop) && !atomic_load(&c->dead)) {
         /* Back-pressure: read no more frames while too many are queued. */
         pthread_mutex_lock(&s->mu);
@@ -425,10 +463,29 @@ static void *conn_main(void *arg)
         if (atomic_load(&s->stop))
             break;
         rc = clv_net_conn_wait(c->c, 200, &err);
-        if (rc == 0)
+        if (rc == 0) {
+            /* idle: quiet, and nothing of its in flight (a slow frame's
+             * RESULT is not the edge's silence) */
+            uint64_t now = clv_net_now_ns();
+            pthread_mutex_lock(&s->mu);
+            bool waiting = c->inflight > 0;
+            pthread_mutex_unlock(&s->mu);
+            if (waiting)
+                last_rx = now;
+            if (s->o.idle_ms > 0 &&
+                now - last_rx > (uint64_t)s->o.idle_ms * 1000000u) {
+                LOG(s, "edge %llu (%s): idle for %d ms: closing",
+                    (unsigned long long)c->id, c->peer, s->o.idle_ms);
+                pthread_mutex_lock(&s->mu);
+                s->st.conns_timed_out++;
+                pthread_mutex_unlock(&s->mu);
+                break; /* conn_free says BYE */
+            }
             continue;
+        }
         if (rc > 0)
             rc = clv_net_recv(c->c, &m, &err);
+        last_rx = clv_net_now_ns();
         if (rc) {
             if (rc == CLV_ECLOSED && clv_net_conn_eof(c->c)) {
                 LOG(s, "edge %llu (%s) closed the connection",
@@ -438,6 +495,11 @@ static void *conn_main(void *arg)
                     (unsigned long long)c->id, c->peer,
                     clv_error_text(&err, rc));
                 bad = true;
+                if (rc == CLV_ETIMEOUT) {
+                    pthread_mutex_lock(&s->mu);
+                    s->st.conns_timed_out++;
+                    pthread_mutex_unlock(&s->mu);
+                }
                 if (rc == CLV_EFORMAT || rc == CLV_ELIMIT)
                     conn_refuse(c, rc == CLV_ELIMIT ? CLV_NET_ERR_LIMIT
                                                     : CLV_NET_ERR_PROTOCOL,
@@ -769,21 +831,52 @@ static void *accept_main(void *arg)
         }
         if (!nc)
             continue;
+        /* Slots: max_conns edges past the handshake, and apart from them
+         * max_handshakes strangers, each for at most handshake_ms. */
         pthread_mutex_lock(&s->mu);
-        bool busy = s->n_conns >= s->o.max_conns;
+        int open = (int)s->st.conns_open;
+        bool busy = open >= s->o.max_conns ||
+                    s->n_handshakes >= s->o.max_handshakes;
+        int shaking = s->n_handshakes;
         if (busy)
             s->st.conns_refused++;
+        else
+            s->n_handshakes++;
         pthread_mutex_unlock(&s->mu);
         if (busy) {
-            LOG(s, "%s: refused: %d edges already connected",
-                clv_net_conn_peer(nc), s->o.max_conns);
-            clv_net_send_error(nc, CLV_NET_ERR_BUSY, "server busy: %d edges",
-                               s->o.max_conns);
+            LOG(s, "%s: refused: %d edges connected, %d in the handshake",
+                clv_net_conn_peer(nc), open, shaking);
+            clv_net_conn_set_timeout(nc, 100);
+            clv_net_send_error(nc, CLV_NET_ERR_BUSY,
+                               "server busy: %d edges connected, %d in the "
+                               "handshake",
+                               open, shaking);
             clv_net_conn_free(nc);
+            continue;
+        }
+        if (!s->o.secret && !s->o.insecure && !clv_net_conn_is_loopback(nc)) {
+            /* protected mode, as Redis's: a server anyone may use is
+             * opened on purpose, not by a forgotten token */
+            LOG(s, "%s: refused: protected mode (no token, not loopback)",
+                clv_net_conn_peer(nc));
+            clv_net_conn_set_timeout(nc, 100);
+            clv_net_send_error(nc, CLV_NET_ERR_AUTH,
+                               "protected mode: this server has no token and "
+                               "serves only its own machine; give both sides "
+                               "--token-file, or start the server with "
+                               "--insecure");
+            clv_net_conn_free(nc);
+            pthread_mutex_lock(&s->mu);
+            s->n_handshakes--;
+            s->st.conns_refused++;
+            pthread_mutex_unlock(&s->mu);
             continue;
         }
         srv_conn *c = calloc(1, sizeof *c);
         if (!c) {
+            pthread_mutex_lock(&s->mu);
+            s->n_handshakes--;
+            pthread_mutex_unlock(&s->mu);
             clv_net_conn_free(nc);
             continue;
         }
@@ -792,10 +885,6 @@ static void *accept_main(void *arg)
         snprintf(c->peer, sizeof c->peer, "%s", clv_net_conn_peer(nc));
         pthread_mutex_init(&c->send_mu, NULL);
         atomic_init(&c->dead, 0);
-        clv_net_limits lim;
-        clv_net_limits_default(&lim);
-        lim.max_payload = s->o.max_payload;
-        clv_net_conn_set_limits(nc, &lim);
         pthread_mutex_lock(&s->mu);
         c->id = ++s->next_session;
         c->refs = 1;
@@ -805,6 +894,7 @@ static void *accept_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (pthread_create(&c->th, NULL, conn_main, c)) {
             pthread_mutex_lock(&s->mu);
+            s->n_handshakes--;
             c->joined = 1;
             bool free_it = conn_unref(s, c);
             pthread_mutex_unlock(&s->mu);
@@ -837,6 +927,7 @@ int clv_server_create(const clv_graph *g, const clv_server_options *o,
         return clv_error_set(err, CLV_EINVAL,
                              "the server needs a finalized graph");
     if (o->threads < 1 || o->threads > 256 || o->max_conns < 1 ||
+        o->max_handshakes < 1 || o->handshake_ms < 1 || o->idle_ms < 0 ||
         o->max_inflight < 1 || o->max_plans < 1 || o->engine_threads < 0 ||
         o->engine_threads > CLV_ENGINE_MAX_THREADS || o->max_payload < 1024)
         return clv_error_set(err, CLV_EINVAL,
@@ -917,6 +1008,9 @@ int clv_server_start(clv_server *s, clv_error *err)
     s->started = 1;
     LOG(s, "listening on port %d with %d workers", clv_server_port(s),
         s->n_workers);
+    if (!s->o.secret && !s->o.insecure)
+        LOG(s, "protected mode: without a token only edges on this machine "
+               "are served (--token-file, or --insecure to serve all)");
     return 0;
 }
 

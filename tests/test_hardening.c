@@ -1,0 +1,368 @@
+/* Strangers cannot hold the server (loopback only, bounded in time): a
+ * HELLO trickled one byte at a time meets the handshake's absolute
+ * deadline; connections in the handshake have their own small cap, so
+ * edges past it keep their slots; nothing but handshake messages is read
+ * before HELLO_ACK (a FRAME header is refused before its payload); an
+ * edge silent past the idle timeout is told BYE; a message under the
+ * minimum rate is cut off; a server without a token serves only its own
+ * machine unless told --insecure. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "cleave/load.h"
+#include "cleave/runtime.h"
+#include "net/internal.h"
+#include "runtime_util.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double since_ms(uint64_t t0)
+{
+    return (double)(clv_net_now_ns() - t0) / 1e6;
+}
+
+/* A raw TCP connection, nothing sent. */
+static clv_net_conn *raw_connect(const char *addr)
+{
+    clv_net_conn *c = NULL;
+    if (clv_net_connect(addr, 2000, &c, NULL))
+        return NULL;
+    clv_net_conn_set_timeout(c, 3000);
+    return c;
+}
+
+/* A connection past the handshake with the graph's digest. */
+static clv_net_conn *raw_edge(const char *addr, const clv_graph *g)
+{
+    clv_net_client_options co;
+    clv_net_client_options_init(&co);
+    clv_net_graph_digest(g, co.digest);
+    clv_net_conn *c = raw_connect(addr);
+    if (c && clv_net_handshake_client(c, &co, NULL, NULL)) {
+        clv_net_conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The encoding of a HELLO for g. */
+static void hello_bytes(const clv_graph *g, clv_net_buf *b)
+{
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_HELLO;
+    m.hello.version = CLV_NET_VERSION;
+    m.hello.role = CLV_NET_ROLE_EDGE;
+    clv_net_graph_digest(g, m.hello.digest);
+    m.hello.name = "slow";
+    CHECK(clv_net_encode(&m, b, NULL) == 0);
+}
+
+/* What the server does next on c: 'E' ERROR (its code to *code, its text
+ * to text), 'B' BYE, 'C' closed, 'T' nothing within the connection's
+ * timeout, 'M' another message. */
+static char next_event(clv_net_conn *c, int *code, char *text, size_t n)
+{
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    int rc = clv_net_recv(c, &m, NULL);
+    char ev = rc == CLV_ETIMEOUT ? 'T' : rc ? 'C'
+              : m.type == CLV_NET_ERROR ? 'E'
+              : m.type == CLV_NET_BYE   ? 'B'
+                                        : 'M';
+    if (ev == 'E') {
+        if (code)
+            *code = m.error.code;
+        if (text)
+            snprintf(text, n, "%s", m.error.text ? m.error.text : "");
+    }
+    clv_net_msg_release(&m);
+    return ev;
+}
+
+/* A three-frame run of a real edge, everything offloaded: true when
+ * every frame ran split. */
+static bool good_edge(const clv_graph *g, const char *addr)
+{
+    double *te, *tc;
+    if (!node_times(g, &te, &tc))
+        return false;
+    for (int i = 0; i < clv_graph_n_nodes(g); i++)
+        te[i] = 1, tc[i] = 0.01;
+    clv_edge_options o;
+    clv_edge_report r;
+    clv_edge_options_init(&o);
+    clv_edge_report_init(&r);
+    o.server = addr;
+    o.frames = 3;
+    o.planner = CLV_PLAN_CLOUD;
+    o.plan_bps = 50e6;
+    o.t_edge_ms = te;
+    o.t_cloud_ms = tc;
+    o.log = quiet_log;
+    int rc = clv_edge_run(g, &o, &r, NULL);
+    bool ok = rc == 0 && r.n_ok == 3 && r.n_fallback == 0 &&
+              r.frames[2].where == CLV_EDGE_SPLIT;
+    clv_edge_report_release(&r);
+    free(te);
+    free(tc);
+    return ok;
+}
+
+/* Slowloris in the handshake: 8 connections against a cap of 4 in the
+ * handshake; the 4 beyond it get BUSY at once, the 4 inside trickle a
+ * HELLO and are cut off at the deadline, not a byte per timeout later;
+ * a real edge then connects. */
+static void test_slow_handshake(const clv_graph *g)
+{
+    clv_server_options so;
+    clv_server_options_init(&so);
+    so.max_handshakes = 4;
+    so.handshake_ms = 800;
+    so.io_timeout_ms = 5000; /* the old per-byte timeout would never fire */
+    char addr[64];
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    clv_net_buf hello = {0};
+    hello_bytes(g, &hello);
+    enum { N = 8 };
+    clv_net_conn *c[N] = {0};
+    uint64_t t0 = clv_net_now_ns();
+    for (int i = 0; i < N; i++) {
+        c[i] = raw_connect(addr);
+        CHECK(c[i] != NULL);
+        sleep_ms(20); /* accepted in this order */
+    }
+    int busy = 0;
+    for (int i = 4; i < N; i++) {
+        int code = 0;
+        char text[256] = "";
+        if (c[i] && next_event(c[i], &code, text, sizeof text) == 'E' &&
+            code == CLV_NET_ERR_BUSY && strstr(text, "in the handshake"))
+            busy++;
+    }
+    CHECKF(busy == 4, "%d of 4 connections past the cap got BUSY", busy);
+    /* one byte every 50 ms: steady progress, never a whole HELLO */
+    bool cut[N] = {0};
+    size_t sent = 0;
+    while (since_ms(t0) < 2000 && sent + 1 < hello.len) {
+        for (int i = 0; i < 4; i++)
+            if (c[i] && !cut[i] &&
+                clv_net_send_bytes(c[i], hello.data + sent, 1, NULL, NULL))
+                cut[i] = true;
+        sent++;
+        sleep_ms(50);
+    }
+    int closed = 0;
+    for (int i = 0; i < 4; i++) {
+        clv_net_conn_set_timeout(c[i], 500);
+        char ev = c[i] ? next_event(c[i], NULL, NULL, 0) : 'T';
+        closed += ev == 'C' || ev == 'E';
+    }
+    CHECKF(closed == 4, "%d of 4 trickling handshakes were cut off", closed);
+    clv_server_stats st;
+    clv_server_stats_get(s, &st);
+    CHECKF(st.conns_timed_out >= 4, "%llu timed out",
+           (unsigned long long)st.conns_timed_out);
+    for (int i = 0; i < N; i++)
+        clv_net_conn_free(c[i]);
+    CHECK(good_edge(g, addr));
+    clv_net_buf_release(&hello);
+    clv_server_free(s);
+}
+
+/* Before HELLO_ACK: a FRAME header is refused before a byte of its
+ * payload is read (at once, not at the deadline), and so is a HELLO
+ * longer than the handshake's small limit. */
+static void test_before_hello(const clv_graph *g)
+{
+    clv_server_options so;
+    clv_server_options_init(&so);
+    so.handshake_ms = 3000;
+    char addr[64];
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    uint64_t sizes[2] = {(uint64_t)1 << 20, 60000};
+    clv_net_type types[2] = {CLV_NET_FRAME, CLV_NET_HELLO};
+    const char *want[2] = {"not accepted", "limit"};
+    for (int k = 0; k < 2; k++) {
+        clv_net_conn *c = raw_connect(addr);
+        CHECK(c != NULL);
+        if (!c)
+            continue;
+        uint8_t h[CLV_NET_HEADER_SIZE];
+        memcpy(h, CLV_NET_MAGIC, 4);
+        clv_net__put16(h + 4, CLV_NET_VERSION);
+        clv_net__put16(h + 6, (uint16_t)types[k]);
+        clv_net__put32(h + 8, 0);
+        clv_net__put32(h + 12, 0);
+        clv_net__put64(h + 16, sizes[k]);
+        clv_net__put32(h + 24, 0);
+        clv_net__put32(h + 28, clv_net_crc32c(0, h, 28));
+        uint64_t t0 = clv_net_now_ns();
+        CHECK(clv_net_send_bytes(c, h, sizeof h, NULL, NULL) == 0);
+        int code = 0;
+        char text[256] = "";
+        char ev = next_event(c, &code, text, sizeof text);
+        CHECKF(ev == 'E' && strstr(text, want[k]), "%s: event %c: %s",
+               clv_net_type_name(types[k]), ev, text);
+        CHECKF(since_ms(t0) < 1500, "%s refused after %.0f ms",
+               clv_net_type_name(types[k]), since_ms(t0));
+        clv_net_conn_free(c);
+    }
+    clv_server_free(s);
+}
+
+/* Past the handshake: an edge silent for idle_ms is told BYE; one that
+ * starts a message and trickles it below the minimum rate is cut off at
+ * the message's deadline, long before a byte-per-timeout reader would. */
+static void test_idle_and_slow_body(const clv_graph *g)
+{
+    clv_server_options so;
+    clv_server_options_init(&so);
+    so.idle_ms = 500;
+    so.io_timeout_ms = 400;
+    so.min_rate = 1000; /* bytes/s */
+    char addr[64];
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    clv_net_conn *c = raw_edge(addr, g);
+    CHECK(c != NULL);
+    if (c) {
+        uint64_t t0 = clv_net_now_ns();
+        char ev = next_event(c, NULL, NULL, 0);
+        double ms = since_ms(t0);
+        CHECKF(ev == 'B' && ms > 400 && ms < 2000,
+               "idle edge: event %c after %.0f ms", ev, ms);
+        clv_net_conn_free(c);
+    }
+    /* a PROBE of 600 bytes at 100 bytes/s: allowed 0.4 s + 0.6 s */
+    c = raw_edge(addr, g);
+    CHECK(c != NULL);
+    if (c) {
+        clv_net_buf b = {0};
+        clv_net_msg m;
+        clv_net_msg_init(&m);
+        m.type = CLV_NET_PROBE;
+        m.probe.fill = 600;
+        CHECK(clv_net_encode(&m, &b, NULL) == 0);
+        uint64_t t0 = clv_net_now_ns();
+        size_t at = 0;
+        bool refused = false;
+        while (at < b.len && since_ms(t0) < 4000 && !refused) {
+            size_t k = b.len - at < 10 ? b.len - at : 10;
+            refused = clv_net_send_bytes(c, b.data + at, k, NULL, NULL) != 0;
+            at += k;
+            sleep_ms(100);
+            refused |= clv_net_conn_wait(c, 0, NULL) > 0; /* ERROR or close */
+        }
+        double ms = since_ms(t0);
+        CHECKF(refused && ms < 2000, "slow body: refused %d after %.0f ms",
+               refused, ms);
+        clv_net_buf_release(&b);
+        clv_net_conn_free(c);
+    }
+    clv_server_stats st;
+    clv_server_stats_get(s, &st);
+    CHECKF(st.conns_timed_out == 2, "%llu timed out",
+           (unsigned long long)st.conns_timed_out);
+    clv_server_free(s);
+}
+
+/* A non-loopback address of this machine, or false. */
+static bool own_address(char *out, size_t n)
+{
+    struct ifaddrs *ifs = NULL, *i;
+    bool found = false;
+    if (getifaddrs(&ifs))
+        return false;
+    for (i = ifs; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(a->sin_addr.s_addr) >> 24) == 127)
+            continue;
+        found = inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n) != NULL;
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* Protected mode: without a token, a peer at a non-loopback address is
+ * refused with a message naming the way out; --insecure serves it. */
+static void test_protected_mode(const clv_graph *g)
+{
+    char ip[64];
+    if (!own_address(ip, sizeof ip)) {
+        printf("protected mode: this machine has no non-loopback IPv4 "
+               "address; only loopback checked\n");
+    }
+    for (int insecure = 0; insecure < 2; insecure++) {
+        clv_server_options o;
+        clv_server *s = NULL;
+        clv_error err = {0};
+        clv_server_options_init(&o);
+        o.listen = "*:0";
+        o.log = quiet_log;
+        o.insecure = insecure;
+        if (clv_server_create(g, &o, &s, &err) || clv_server_start(s, &err)) {
+            CHECKF(0, "server: %s", err.msg);
+            clv_server_free(s);
+            return;
+        }
+        char addr[96];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", clv_server_port(s));
+        CHECK(good_edge(g, addr)); /* loopback: always served */
+        if (own_address(ip, sizeof ip)) {
+            snprintf(addr, sizeof addr, "%s:%d", ip, clv_server_port(s));
+            clv_net_client_options co;
+            clv_net_client_options_init(&co);
+            clv_net_graph_digest(g, co.digest);
+            clv_net_conn *c = raw_connect(addr);
+            CHECK(c != NULL);
+            int rc = c ? clv_net_handshake_client(c, &co, NULL, &err) : -1;
+            if (insecure)
+                CHECKF(rc == 0, "insecure: %s", err.msg);
+            else
+                CHECKF(rc != 0 && strstr(err.msg, "protected mode") &&
+                           strstr(err.msg, "--insecure"),
+                       "protected: rc %d: %s", rc, err.msg);
+            clv_net_conn_free(c);
+        }
+        clv_server_free(s);
+    }
+}
+
+int main(void)
+{
+    clv_graph *g = NULL;
+    clv_error err = {0};
+    if (clv_zoo_build("lenet", 1, 0, &g, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    test_slow_handshake(g);
+    test_before_hello(g);
+    test_idle_and_slow_body(g);
+    test_protected_mode(g);
+    clv_graph_free(g);
+    return check_report("hardening");
+}
