@@ -84,8 +84,9 @@ typedef struct clv_server_options {
     int max_conns;        /* edges served at once (past the handshake);
                              more get ERROR BUSY; default 64 */
     int max_handshakes;   /* connections still in the handshake, counted
-                             apart from max_conns; more get ERROR BUSY;
-                             default 16 */
+                             apart from max_conns; while all are taken the
+                             server accepts nothing (newcomers wait in the
+                             listen queue); default 16 */
     int max_inflight;     /* frames of one connection queued or running
                              before its receiver stops reading (TCP then
                              slows the edge); default 4 */

@@ -319,6 +319,7 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
                  clv_error_text(&cerr, crc));
     }
     out->probe_bps = probe_bps;
+    clv_rt__take_server(&x); /* the first plan is made just below */
     double bps = o->plan_bps > 0 ? o->plan_bps : probe_bps;
     if (!(bps > 0) && o->schedule)
         bps = clv_net_schedule_rate_at(o->schedule, 0);
@@ -369,6 +370,20 @@ int clv_edge_run(const clv_graph *g, const clv_edge_options *o,
                 false, err);
             if (rc)
                 break;
+        } else if (clv_rt__take_server(&x) && x.o.planner != CLV_PLAN_EDGE) {
+            /* a server came up since the last plan (late, or another one
+             * after a reconnect): plan again with its times */
+            pthread_mutex_lock(&x.mu);
+            double est = clv_net_bw_estimate(x.bw);
+            pthread_mutex_unlock(&x.mu);
+            double bps = x.o.adapt && est > 0 ? est : x.cur->bps;
+            clv_error perr;
+            clv_error_clear(&perr);
+            ELOG(&x, "connected: planning again with %s times",
+                 x.rep->server_times ? "the server's" : "the given");
+            int prc = clv_rt__replan(&x, bps, false, &perr);
+            if (prc)
+                ELOG(&x, "re-planning failed: %s", clv_error_text(&perr, prc));
         } else if (x.o.adapt && x.o.server && x.o.planner != CLV_PLAN_EDGE &&
             x.o.planner != CLV_PLAN_CLOUD) {
             pthread_mutex_lock(&x.mu);
@@ -439,6 +454,7 @@ done:
     }
     clv_engine_free(x.whole);
     free(x.t_cloud_srv);
+    free(x.t_cloud_new);
     free(x.held);
     clv_net_bw_free(x.bw);
     clv_net_pacer_free(x.pacer);

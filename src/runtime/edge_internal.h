@@ -79,9 +79,14 @@ typedef struct edge_ctx {
     clv_net_bw *bw;
     uint8_t digest[CLV_NET_DIGEST_SIZE];
     double rtt_ms;            /* o.rtt_ms, else the first probe's */
-    double *t_cloud_srv;      /* the server's own times (server_times) */
+    double *t_cloud_srv;      /* the server's own times (server_times);
+                                 edge thread */
     const double *t_cloud;    /* what planning uses: t_cloud_srv or
-                                 o.t_cloud_ms */
+                                 o.t_cloud_ms; edge thread */
+    double *t_cloud_new;      /* times of the server just connected, not
+                                 yet taken by the edge thread; under mu */
+    int connected;            /* a connection came up since the edge
+                                 thread last planned; under mu */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -146,6 +151,10 @@ int clv_rt__use_partition(edge_ctx *x, const clv_partition *part,
                           clv_error *err);
 /* Plans for bandwidth `bps` and makes the plan's partition current. */
 int clv_rt__replan(edge_ctx *x, double bps, bool initial, clv_error *err);
+/* Edge thread: takes the times of a server connected since the last
+ * call, if any, for planning. Returns whether a connection came up since
+ * then (a late or new server: the caller plans again). */
+bool clv_rt__take_server(edge_ctx *x);
 
 /* edge_frames.c */
 void clv_rt__frame_free(edge_ctx *x, eframe *f);

@@ -297,6 +297,23 @@ static int plan_for(edge_ctx *x, double bps, clv_plan *plan, clv_error *err)
                         err);
 }
 
+bool clv_rt__take_server(edge_ctx *x)
+{
+    pthread_mutex_lock(&x->mu);
+    double *t = x->t_cloud_new;
+    bool connected = x->connected;
+    x->t_cloud_new = NULL;
+    x->connected = 0;
+    pthread_mutex_unlock(&x->mu);
+    if (t) {
+        free(x->t_cloud_srv);
+        x->t_cloud_srv = t;
+        x->t_cloud = t;
+        x->rep->server_times = true;
+    }
+    return connected;
+}
+
 int clv_rt__replan(edge_ctx *x, double bps, bool initial, clv_error *err)
 {
     clv_plan plan;

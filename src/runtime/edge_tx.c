@@ -29,12 +29,12 @@ void clv_rt__drop_conn(edge_ctx *x)
     x->conn = NULL;
 }
 
-/* Connects, shakes hands, paces, optionally probes, starts the receiver. */
 /* server_times: asks the server for its per-node times on the fresh
- * connection c (before the receiver thread runs) and keeps them for
- * planning. A server without times, or with a count that does not match
- * the model, is logged and the given cloud times stay. 0, or an I/O or
- * protocol error (the connection is then unusable). */
+ * connection c (before the receiver thread runs) and hands them to the
+ * edge thread for planning (x->t_cloud_new). A server without times, or
+ * with a count that does not match the model, is logged and the times
+ * planned with stay. 0, or an I/O or protocol error (the connection is
+ * then unusable). */
 static int request_times(edge_ctx *x, clv_net_conn *c, clv_error *err)
 {
     clv_net_msg m;
@@ -68,9 +68,10 @@ static int request_times(edge_ctx *x, clv_net_conn *c, clv_error *err)
             double sum = 0;
             for (int i = 0; i < n; i++)
                 sum += t[i] = m.times.ms[i];
-            x->t_cloud_srv = t;
-            x->t_cloud = t;
-            x->rep->server_times = true;
+            pthread_mutex_lock(&x->mu);
+            free(x->t_cloud_new);
+            x->t_cloud_new = t;
+            pthread_mutex_unlock(&x->mu);
             ELOG(x, "the server's own times: %.1f ms for the whole model "
                     "(%u runs)",
                  sum, (unsigned)m.times.runs);
@@ -110,8 +111,8 @@ int clv_rt__open_conn(edge_ctx *x, bool probe, double *probe_bps,
     x->max_held = (int)track;
     x->n_held = 0;
     clv_net_conn_set_timeout(c, 15000);
-    if (x->o.server_times && !x->t_cloud_srv &&
-        (rc = request_times(x, c, err)))
+    /* every connection: a reconnect may reach another server */
+    if (x->o.server_times && (rc = request_times(x, c, err)))
         goto fail;
     if (x->pacer)
         clv_net_conn_set_pacer(c, x->pacer);
@@ -144,6 +145,7 @@ int clv_rt__open_conn(edge_ctx *x, bool probe, double *probe_bps,
     pthread_mutex_lock(&x->mu);
     x->conn = c;
     x->conn_up = 1;
+    x->connected = 1;
     pthread_mutex_unlock(&x->mu);
     if (pthread_create(&x->rx, NULL, clv_rt__rx_main, a)) {
         free(a);

@@ -821,6 +821,19 @@ static void *accept_main(void *arg)
     clv_error_clear(&err);
     while (!atomic_load(&s->stop)) {
         clv_net_conn *nc = NULL;
+        /* With every handshake slot taken, accept nothing: newcomers wait
+         * in the kernel's listen queue (a burst of edges connecting at
+         * once is served in turn, not refused), and the slots free up by
+         * the handshake deadline at the latest. */
+        pthread_mutex_lock(&s->mu);
+        bool wait = s->n_handshakes >= s->o.max_handshakes;
+        pthread_mutex_unlock(&s->mu);
+        if (wait) {
+            reap(s, false);
+            struct timespec ts = {0, 20000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         int rc = clv_net_accept(s->lis, 200, &nc, &err);
         reap(s, false);
         if (rc) {
@@ -831,26 +844,23 @@ static void *accept_main(void *arg)
         }
         if (!nc)
             continue;
-        /* Slots: max_conns edges past the handshake, and apart from them
-         * max_handshakes strangers, each for at most handshake_ms. */
+        /* Slots: max_conns edges past the handshake; apart from them
+         * max_handshakes connections in it (see above), each for at most
+         * handshake_ms. */
         pthread_mutex_lock(&s->mu);
         int open = (int)s->st.conns_open;
-        bool busy = open >= s->o.max_conns ||
-                    s->n_handshakes >= s->o.max_handshakes;
-        int shaking = s->n_handshakes;
+        bool busy = open >= s->o.max_conns;
         if (busy)
             s->st.conns_refused++;
         else
             s->n_handshakes++;
         pthread_mutex_unlock(&s->mu);
         if (busy) {
-            LOG(s, "%s: refused: %d edges connected, %d in the handshake",
-                clv_net_conn_peer(nc), open, shaking);
+            LOG(s, "%s: refused: %d edges already connected",
+                clv_net_conn_peer(nc), open);
             clv_net_conn_set_timeout(nc, 100);
             clv_net_send_error(nc, CLV_NET_ERR_BUSY,
-                               "server busy: %d edges connected, %d in the "
-                               "handshake",
-                               open, shaking);
+                               "server busy: %d edges connected", open);
             clv_net_conn_free(nc);
             continue;
         }
