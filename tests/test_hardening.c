@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -439,6 +440,202 @@ static void test_late_server(const clv_graph *g)
     free(tc);
 }
 
+/* ---- a rogue server ------------------------------------------------------ */
+
+enum rogue_mode {
+    ROGUE_ZEROS,   /* claims 1e-6 ms per node, answers all zeros */
+    ROGUE_NAN,     /* answers NaN */
+    ROGUE_ENCODED, /* answers an "encoded" tensor longer than the output */
+    ROGUE_HUGE     /* claims 1e308 ms for a node (raw bytes) */
+};
+
+typedef struct rogue {
+    const clv_graph *g;
+    enum rogue_mode mode;
+    clv_net_listener *lis;
+    volatile int stop;
+    int conns;
+} rogue;
+
+/* Sends a TIMES of n nodes at 1e-6 ms each, with node 0 at 1e308 ms in
+ * ROGUE_HUGE (whose encoding the encoder refuses: patched in the bytes). */
+static void rogue_times(clv_net_conn *c, int n, enum rogue_mode mode)
+{
+    double *ms = calloc((size_t)n, sizeof *ms);
+    for (int i = 0; i < n; i++)
+        ms[i] = 1e-6;
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_TIMES;
+    m.times.n = (uint32_t)n;
+    m.times.ms = ms;
+    m.times.runs = 1;
+    clv_net_buf b = {0};
+    CHECK(clv_net_encode(&m, &b, NULL) == 0);
+    if (mode == ROGUE_HUGE) {
+        double huge = 1e308;
+        uint64_t bits;
+        memcpy(&bits, &huge, 8);
+        uint8_t *pl = b.data + CLV_NET_HEADER_SIZE;
+        clv_net__put64(pl + 12, bits);
+        clv_net__put32(b.data + 12,
+                       clv_net_crc32c(0, pl, b.len - CLV_NET_HEADER_SIZE));
+        clv_net__put32(b.data + 28, clv_net_crc32c(0, b.data, 28));
+    }
+    clv_net_send_bytes(c, b.data, b.len, NULL, NULL);
+    clv_net_buf_release(&b);
+    free(ms);
+}
+
+static void rogue_result(rogue *r, clv_net_conn *c, const clv_net_frame *f)
+{
+    int out = clv_graph_output(r->g, 0);
+    const clv_tensor *t = clv_graph_tensor(r->g, out);
+    uint64_t nb = clv_tensor_bytes(t);
+    float *v = calloc((size_t)nb / 4 + 1024, sizeof *v);
+    if (r->mode == ROGUE_NAN)
+        for (uint64_t i = 0; i < nb / 4; i++)
+            v[i] = (float)NAN;
+    clv_net_tensor nt;
+    memset(&nt, 0, sizeof nt);
+    CHECK(clv_net_tensor_from_graph(r->g, out, v, &nt, NULL) == 0);
+    if (r->mode == ROGUE_ENCODED) {
+        nt.codec = 1;
+        nt.nbytes = nb + 4096; /* past the edge's output buffer */
+    }
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_RESULT;
+    m.result.frame_id = f->frame_id;
+    m.result.plan_version = f->plan_version;
+    m.result.n_tensors = 1;
+    m.result.tensors = &nt;
+    clv_net_send(c, &m, NULL, NULL);
+    free(v);
+}
+
+static void *rogue_main(void *arg)
+{
+    rogue *r = arg;
+    while (!r->stop) {
+        clv_net_conn *c = NULL;
+        if (clv_net_accept(r->lis, 100, &c, NULL) || !c)
+            continue;
+        r->conns++;
+        clv_net_server_options so;
+        clv_net_server_options_init(&so);
+        clv_net_graph_digest(r->g, so.digest);
+        so.max_plans = 4;
+        clv_net_conn_set_timeout(c, 2000);
+        if (clv_net_handshake_server(c, &so, NULL, NULL)) {
+            clv_net_conn_free(c);
+            continue;
+        }
+        clv_net_msg m;
+        clv_net_msg_init(&m);
+        while (!r->stop) {
+            int w = clv_net_conn_wait(c, 100, NULL);
+            if (w == 0)
+                continue;
+            if (w < 0 || clv_net_recv(c, &m, NULL))
+                break;
+            if (m.type == CLV_NET_TIMES_REQUEST) {
+                rogue_times(c, clv_graph_n_nodes(r->g), r->mode);
+            } else if (m.type == CLV_NET_PLAN) {
+                clv_net_msg a;
+                clv_net_msg_init(&a);
+                a.type = CLV_NET_PLAN_ACK;
+                a.plan_ack.version = m.plan.version;
+                clv_net_send(c, &a, NULL, NULL);
+            } else if (m.type == CLV_NET_FRAME) {
+                rogue_result(r, c, &m.frame);
+            } else if (m.type == CLV_NET_PROBE) {
+                clv_net_answer_probe(c, &m, NULL);
+            } else if (m.type == CLV_NET_BYE) {
+                break;
+            }
+        }
+        clv_net_msg_release(&m);
+        clv_net_conn_free(c);
+    }
+    return NULL;
+}
+
+/* The edge against a rogue server: whatever it claims and answers, every
+ * frame ends with the whole model's result; a lie found drops the server
+ * for the rest of the run. */
+static void test_rogue_server(const clv_graph *g)
+{
+    int n = clv_graph_n_nodes(g);
+    /* the truth, for every frame: the whole model on the edge alone */
+    double *te, *tc;
+    if (!node_times(g, &te, &tc))
+        return;
+    for (int i = 0; i < n; i++)
+        te[i] = 5, tc[i] = 5;
+    clv_edge_options o;
+    clv_edge_report truth;
+    edge_only_options(&o, te, tc, 12);
+    o.sequential = 0;
+    o.keep_outputs = true;
+    clv_edge_report_init(&truth);
+    CHECK(clv_edge_run(g, &o, &truth, NULL) == 0 && truth.n_ok == 12);
+    uint64_t nb = clv_tensor_bytes(
+        clv_graph_tensor(g, clv_graph_output(g, 0)));
+    static const char *names[] = {"zeros", "nan", "encoded", "huge"};
+    for (int mode = ROGUE_ZEROS; mode <= ROGUE_HUGE; mode++) {
+        rogue r = {g, (enum rogue_mode)mode, NULL, 0, 0};
+        clv_error err = {0};
+        if (clv_net_listen("127.0.0.1:0", &r.lis, &err)) {
+            CHECKF(0, "listen: %s", err.msg);
+            break;
+        }
+        char addr[64];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d",
+                 clv_net_listener_port(r.lis));
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, rogue_main, &r) == 0);
+        clv_edge_report rep;
+        clv_edge_report_init(&rep);
+        clv_edge_options_init(&o);
+        o.server = addr;
+        o.frames = 12;
+        o.planner = CLV_PLAN_DSL;
+        o.plan_bps = 1e9;
+        o.server_times = true;
+        o.t_edge_ms = te;
+        o.t_cloud_ms = tc;
+        o.keep_outputs = true;
+        o.reconnect_ms = 50;
+        o.audit_every = mode == ROGUE_ZEROS ? 1 : 0;
+        o.log = quiet_log;
+        int rc = clv_edge_run(g, &o, &rep, &err);
+        int good = 0, split = 0;
+        for (int k = 0; k < rep.n_frames && rep.outputs; k++) {
+            good += rep.frames[k].status == 0 && rep.outputs[k] &&
+                    memcmp(rep.outputs[k], truth.outputs[k], (size_t)nb) == 0;
+            split += rep.frames[k].where == CLV_EDGE_SPLIT;
+        }
+        CHECKF(rc == 0 && good == 12, "%s: rc %d, %d of 12 frames right",
+               names[mode], rc, good);
+        CHECKF(split == 0, "%s: %d frames taken from the server",
+               names[mode], split);
+        if (mode == ROGUE_ZEROS || mode == ROGUE_NAN)
+            CHECKF(rep.audit_failures >= 1 && r.conns == 1,
+                   "%s: %d audit failures, %d connections", names[mode],
+                   rep.audit_failures, r.conns);
+        if (mode == ROGUE_HUGE)
+            CHECKF(!rep.server_times, "huge: the server's times were taken");
+        r.stop = 1;
+        pthread_join(th, NULL);
+        clv_net_listener_free(r.lis);
+        clv_edge_report_release(&rep);
+    }
+    clv_edge_report_release(&truth);
+    free(te);
+    free(tc);
+}
+
 int main(void)
 {
     clv_graph *g = NULL;
@@ -452,6 +649,7 @@ int main(void)
     test_idle_and_slow_body(g);
     test_protected_mode(g);
     test_late_server(g);
+    test_rogue_server(g);
     clv_graph_free(g);
     return check_report("hardening");
 }

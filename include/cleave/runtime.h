@@ -285,10 +285,15 @@ typedef struct clv_edge_options {
                                 at most 8x); default 250 */
     int connect_timeout_ms;  /* default 3000 */
     const clv_net_secret *secret; /* borrowed; NULL: no authentication */
-    bool insecure;        /* without a secret, serve peers beyond loopback
-                             too; false (default): a server without a
-                             secret refuses them (protected mode) */
     const char *name;        /* the edge's name in HELLO; may be NULL */
+    int audit_every;         /* also run every Nth frame the server
+                                finished on the edge and compare the two
+                                results bit for bit (a split run equals the
+                                whole model's exactly); a difference, or a
+                                non-finite value the edge does not get
+                                itself, makes the server untrusted for the
+                                rest of the run: no more frames go to it.
+                                0: never (default) */
     clv_edge_input_fn input; /* NULL: seeded random inputs in [0, 1), or
                                 random pixels / 255 when frame_codec is
                                 u8, png or jpeg */
@@ -395,6 +400,8 @@ typedef struct clv_edge_report {
     double probe_bps;       /* the active probe's estimate, 0 if none */
     double bw_bps;          /* the passive estimate at the end */
     int n_ok, n_failed, n_fallback, reconnects;
+    int audits;             /* server results checked (audit_every) */
+    int audit_failures;     /* ... that differed: the server was dropped */
     int engines_made;       /* edge engines built (one per partition the
                                cache did not hold; not the whole model's) */
     int n_bursts;           /* with options.burst: bursts, and the makespan

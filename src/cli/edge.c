@@ -96,6 +96,11 @@ static const char edge_usage_more[] =
     "  --trace F.json      a Chrome trace of every stage of every frame\n"
     "  --json              the summary as JSON\n"
     "  --token-file F      the shared secret the server requires\n"
+    "  --audit N           also run every Nth frame the server finished\n"
+    "                      here and compare the results bit for bit; a\n"
+    "                      difference drops the server for the rest of the\n"
+    "                      run (default: 32 without a token, whose server\n"
+    "                      could be anyone; 0 with one)\n"
     "  --seed N            weight seed of zoo: models and of random inputs\n"
     "  --quiet             no log lines\n";
 
@@ -164,6 +169,11 @@ static void print_summary(const clv_edge_report *r)
            r->n_frames, r->n_ok, r->n_failed, r->n_fallback);
     printf("latency     p50 %.1f ms, p95 %.1f ms, max %.1f ms, mean %.1f ms\n",
            r->p50_ms, r->p95_ms, r->max_ms, r->mean_ms);
+    if (r->audits)
+        printf("audits      %d server results checked against the whole "
+               "model here, %d differed%s\n",
+               r->audits, r->audit_failures,
+               r->audit_failures ? ": the server was dropped" : "");
     printf("throughput  %.2f frames/s\n", r->fps);
     printf("bytes sent  %llu (%.1f KiB per frame)\n",
            (unsigned long long)r->bytes_sent,
@@ -305,7 +315,8 @@ int cli_edge(int argc, char **argv)
     double quota = 0, rtt = 0;
     bool json = false, quiet = false, adapt = true;
     int ret = CLI_FAIL;
-    uint64_t max_plans = 4, jobs = 10, bursts = 1;
+    uint64_t max_plans = 4, jobs = 10, bursts = 1, audit = 0;
+    bool have_audit = false;
     bool have_jobs = false, have_bursts = false, compare = false;
     const cli_opt opts[] = {
         {"compare", 0, CLI_FLAG, &compare, NULL},
@@ -320,6 +331,7 @@ int cli_edge(int argc, char **argv)
         {"link-schedule", 0, CLI_STR, &sched, NULL},
         {"trace", 0, CLI_STR, &trace, NULL},
         {"token-file", 0, CLI_STR, &token, NULL},
+        {"audit", 0, CLI_U64, &audit, &have_audit},
         {"edge-profile", 0, CLI_STR, &eprof, NULL},
         {"cloud-profile", 0, CLI_STR, &cprof, NULL},
         {"cloud-times", 0, CLI_STR, &cloud_times, NULL},
@@ -567,6 +579,8 @@ int cli_edge(int argc, char **argv)
     o.dads_fps = dads_fps;
     o.rtt_ms = rtt;
     o.secret = token ? &secret : NULL;
+    o.audit_every = (int)(have_audit ? (audit > 1000000 ? 1000000 : audit)
+                                     : token ? 0 : 32);
     o.name = "cleave edge";
     o.seed = seed;
     o.codec = cut_codec;

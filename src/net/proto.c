@@ -428,10 +428,12 @@ static int encode_payload(wr *w, const clv_net_msg *m, clv_error *err)
             return clv_error_set(err, CLV_EINVAL, "TIMES: %u times but no "
                                  "array", (unsigned)m->times.n);
         for (uint32_t i = 0; i < m->times.n; i++)
-            if (!isfinite(m->times.ms[i]) || m->times.ms[i] < 0)
+            if (!(m->times.ms[i] >= 0 &&
+                  m->times.ms[i] <= CLV_NET_MAX_NODE_MS))
                 return clv_error_set(err, CLV_EINVAL,
-                                     "TIMES: time %u is %g", (unsigned)i,
-                                     m->times.ms[i]);
+                                     "TIMES: time %u is %g ms (at most %g)",
+                                     (unsigned)i, m->times.ms[i],
+                                     CLV_NET_MAX_NODE_MS);
         w_u32(w, (uint32_t)m->times.status);
         w_u32(w, m->times.runs);
         w_u32(w, m->times.n);

@@ -85,11 +85,54 @@ int clv_rt__run_local(edge_ctx *x, eframe *f, clv_error *err)
     return rc;
 }
 
+/* Checks frame f's server result (f->out) against the whole model run on
+ * the edge: the same bits, or the server is not trusted again (its
+ * connection is dropped and never made again) and the edge's result
+ * stands. */
+static void finish_audit(edge_ctx *x, eframe *f)
+{
+    clv_error err;
+    clv_error_clear(&err);
+    void **srv = f->out;
+    f->out = NULL;
+    int rc = clv_rt__run_local(x, f, &err);
+    bool same = !rc;
+    for (int i = 0; i < x->n_out && same; i++) {
+        uint64_t nb = clv_tensor_bytes(
+            clv_graph_tensor(x->g, clv_graph_output(x->g, i)));
+        same = memcmp(srv[i], f->out[i], (size_t)nb) == 0;
+    }
+    for (int i = 0; i < x->n_out; i++)
+        free(srv[i]);
+    free(srv);
+    x->rep->audits++;
+    if (!rc && !same) {
+        x->rep->audit_failures++;
+        f->rec->where = CLV_EDGE_FALLBACK;
+        pthread_mutex_lock(&x->mu);
+        bool first = !x->untrusted;
+        x->untrusted = 1;
+        if (x->conn_up)
+            clv_rt__lose_connection(x);
+        pthread_mutex_unlock(&x->mu);
+        if (first)
+            ELOG(x, "frame %llu: the server's result differs from the "
+                    "whole model's on the edge: the server is not trusted; "
+                    "every further frame runs on the edge",
+                 (unsigned long long)f->id);
+    }
+    clv_rt__frame_finish(x, f, rc, rc ? clv_error_text(&err, rc) : NULL);
+}
+
 /* Finishes a frame on the edge because the server could not. */
 static void finish_fallback(edge_ctx *x, eframe *f)
 {
     clv_error err;
     clv_error_clear(&err);
+    if (f->audit) {
+        finish_audit(x, f);
+        return;
+    }
     f->rec->where = CLV_EDGE_FALLBACK;
     int rc = clv_rt__run_local(x, f, &err);
     clv_rt__frame_finish(x, f, rc, rc ? clv_error_text(&err, rc) : NULL);

@@ -64,6 +64,8 @@ typedef struct eframe {
     uint64_t payload;         /* FRAME payload bytes */
     uint64_t sent_ns;
     int sending;              /* the sender still writes it; under mu */
+    int audit;                /* its server result (in out) is to be checked
+                                 against the whole model's on the edge */
     struct eframe *next;
 } eframe;
 
@@ -102,6 +104,9 @@ typedef struct edge_ctx {
     int in_system;            /* frames started and not done */
     int done;                 /* frames finished */
     int computing_done;       /* the edge thread has made every frame */
+    int untrusted;            /* a server result failed an audit: no more
+                                 connections; under mu */
+    uint64_t n_results;       /* good RESULTs taken; receiver only */
     int quit;                 /* the sender may end */
 
     clv_codec_ctx *enc;       /* the sender's encoder */

@@ -34,6 +34,11 @@ static int take_result(edge_ctx *x, eframe *f, const clv_net_result *res,
         rc = clv_net_tensor_check(x->g, t, err);
         if (rc)
             return rc;
+        if (t->codec != CLV_NET_CODEC_RAW) /* its bytes are not the size */
+            return clv_error_set(err, CLV_EFORMAT,
+                                 "RESULT %llu: tensor %u is encoded (codec "
+                                 "%d); results are raw",
+                                 (unsigned long long)f->id, t->id, t->codec);
         int o = -1;
         for (int k = 0; k < x->n_out; k++)
             if (clv_graph_output(x->g, k) == (int)t->id)
@@ -47,6 +52,12 @@ static int take_result(edge_ctx *x, eframe *f, const clv_net_result *res,
                                  "plan does not return",
                                  (unsigned long long)f->id, t->id);
         memcpy(f->out[o], t->data, (size_t)t->nbytes);
+        if (t->dtype == CLV_DT_FLOAT) {
+            const float *v = f->out[o];
+            for (uint64_t e = 0; e < t->nbytes / 4 && !f->audit; e++)
+                f->audit = !isfinite(v[e]); /* believed only if the edge
+                                               gets it too */
+        }
     }
     /* graph outputs made on the edge */
     if (p->eng)
@@ -135,6 +146,17 @@ void *clv_rt__rx_main(void *arg)
             clv_net_bw_add(x->bw, f->payload, m.result.recv_ns);
             pthread_mutex_unlock(&x->mu);
             r->where = CLV_EDGE_SPLIT;
+            x->n_results++;
+            if (x->o.audit_every > 0 &&
+                x->n_results % (uint64_t)x->o.audit_every == 1 % (uint64_t)x->o.audit_every)
+                f->audit = 1;
+            if (f->audit) {
+                /* the edge thread checks it (clv_rt__drain_fallback) */
+                pthread_mutex_lock(&x->mu);
+                clv_rt__push_fallback(x, f);
+                pthread_mutex_unlock(&x->mu);
+                continue;
+            }
             clv_rt__frame_finish(x, f, 0, NULL);
         } else if (m.type == CLV_NET_PROBE_ACK) {
             pthread_mutex_lock(&x->mu);

@@ -374,7 +374,7 @@ void *clv_rt__tx_main(void *arg)
             clv_rt__push_fallback(x, clv_rt__fq_pop(&x->sendq_head, &x->sendq_tail));
             continue;
         }
-        if (!x->conn && x->o.server && !x->computing_done &&
+        if (!x->conn && x->o.server && !x->computing_done && !x->untrusted &&
             clv_net_now_ns() >= next_try) {
             pthread_mutex_unlock(&x->mu);
             int rc = clv_rt__open_conn(x, false, NULL, &err);
