@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* ftruncate, fileno */
 /*
  * Tests of the ONNX reader and writer. The models come from
  * scripts/gen_onnx_cases.py (python3-onnx), written into
@@ -5,6 +6,8 @@
  * checker (full_check, which runs ONNX shape inference too).
  */
 #include <math.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -737,6 +740,72 @@ static void test_nesting(void)
 
 /* ---- clv_load_model ---------------------------------------------------- */
 
+static long max_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Files are checked before they are read: a (sparse) file past the ONNX
+ * size limit, or one of 1.5 GB whose first bytes are no ONNX field, is
+ * refused without its bytes being read (the process does not grow); a
+ * file too large for the memory available is refused by its size. */
+static void test_checked_before_read(void)
+{
+    static const struct {
+        const char *name;
+        uint64_t size;
+        int code;
+        const char *words;
+    } cases[] = {
+        {"huge.onnx", (uint64_t)3 << 30, CLV_ELIMIT, "larger than the limit"},
+        {"zeros.onnx", (uint64_t)1536 << 20, CLV_EFORMAT, "not an ONNX model"},
+        {"empty.onnx", 0, CLV_EFORMAT, "empty file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", CASES, cases[i].name);
+        FILE *f = fopen(path, "wb");
+        CHECK(f != NULL);
+        if (!f)
+            continue;
+        CHECK(ftruncate(fileno(f), (off_t)cases[i].size) == 0);
+        fclose(f);
+        long before = max_rss_kib();
+        clv_graph *g = NULL;
+        clv_error err;
+        clv_error_clear(&err);
+        int rc = clv_load_onnx(path, &g, &err);
+        long grew = max_rss_kib() - before;
+        CHECKF(rc == cases[i].code && strstr(err.msg, cases[i].words) &&
+                   strstr(err.msg, cases[i].name),
+               "%s: rc %d: %s", cases[i].name, rc, err.msg);
+        CHECKF(grew < 64 * 1024, "%s: the process grew by %ld KiB",
+               cases[i].name, grew);
+        remove(path);
+    }
+    /* larger than the memory available (this machine's, read from /proc):
+     * refused by its size, whatever the limit */
+    uint64_t avail = clv_util_mem_available();
+    if (avail && avail < ((uint64_t)1 << 40)) {
+        char path[512], *buf = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/more_than_memory.bin", CASES);
+        FILE *f = fopen(path, "wb");
+        CHECK(f && ftruncate(fileno(f), (off_t)(avail + (1u << 30))) == 0);
+        if (f)
+            fclose(f);
+        clv_error err;
+        clv_error_clear(&err);
+        int rc = clv_util_read_file(path, UINT64_MAX - 1, &buf, &len, &err);
+        CHECKF(rc == CLV_ENOMEM && strstr(err.msg, "memory available"),
+               "rc %d: %s", rc, err.msg);
+        free(buf);
+        remove(path);
+    }
+}
+
 static void test_load_model(void)
 {
     clv_graph *g = NULL;
@@ -831,5 +900,6 @@ int main(void)
     test_truncated();
     test_nesting();
     test_load_model();
+    test_checked_before_read();
     return check_report("test_onnx");
 }

@@ -21,6 +21,9 @@ extern "C" {
 
 /* Limits that protect the loaders from hostile files. */
 #define CLV_LOAD_MAX_FILE ((uint64_t)4 << 30)  /* bytes of one model file */
+/* bytes of one .onnx file: protobuf's own 2 GiB limit (larger ONNX models
+ * keep their weights in external data files, which are read separately) */
+#define CLV_ONNX_MAX_FILE ((uint64_t)2 << 30)
 #define CLV_LOAD_MAX_NODES 100000
 
 /* ---- ONNX -------------------------------------------------------------- */

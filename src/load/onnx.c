@@ -8,6 +8,7 @@
  * then name an existing tensor. clv_graph_finalize() does the rest (sorting,
  * cycle detection, canonical attributes, shapes, folding).
  */
+#define _POSIX_C_SOURCE 200809L /* fileno */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cleave/load.h"
 #include "load/onnx_internal.h"
@@ -932,6 +934,42 @@ static int rd_graph(reader *r, const Onnx__GraphProto *gp)
     return 0;
 }
 
+/* Reads a protobuf varint at p[*at..n); false when it runs past n or
+ * past 10 bytes. */
+static bool head_varint(const uint8_t *p, size_t n, size_t *at, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 70 && *at < n; shift += 7) {
+        uint8_t b = p[(*at)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* Whether the first bytes `p[0..n)` of a file of `size` bytes begin like
+ * an ONNX ModelProto: a field ModelProto has, with its wire type, and a
+ * length that fits in the file. Catches a file that is not a model
+ * before it is read whole (protobuf has no magic number). */
+static bool head_is_model(const uint8_t *p, size_t n, uint64_t size)
+{
+    static const struct {
+        uint8_t field, wire;
+    } known[] = {{1, 0}, {2, 2}, {3, 2},  {4, 2},  {5, 0},  {6, 2},
+                 {7, 2}, {8, 2}, {14, 2}, {20, 2}, {25, 2}};
+    size_t at = 0;
+    uint64_t tag, v;
+    if (!head_varint(p, n, &at, &tag))
+        return false;
+    bool ok = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        ok |= (tag >> 3) == known[i].field && (tag & 7) == known[i].wire;
+    if (!ok || !head_varint(p, n, &at, &v))
+        return false;
+    return (tag & 7) != 2 || v <= size - at;
+}
+
 int clv_load_onnx_mem(const void *buf, size_t len, const char *label,
                       const char *dir, clv_graph **out, clv_error *err)
 {
@@ -948,10 +986,15 @@ int clv_load_onnx_mem(const void *buf, size_t len, const char *label,
     if (!out || (!buf && len))
         return clv_error_set(err, CLV_EINVAL, "%s: no buffer or no output",
                              r.label);
-    if ((uint64_t)len > CLV_LOAD_MAX_FILE)
+    if ((uint64_t)len > CLV_ONNX_MAX_FILE)
         return rd_fail(&r, CLV_ELIMIT,
                        "larger than the limit of %llu bytes",
-                       (unsigned long long)CLV_LOAD_MAX_FILE);
+                       (unsigned long long)CLV_ONNX_MAX_FILE);
+    if (!head_is_model(buf, len < 32 ? len : 32, len))
+        return rd_fail(&r, CLV_EFORMAT,
+                       len ? "not an ONNX model (its first bytes are no "
+                             "ONNX protobuf field)"
+                           : "an empty file, not an ONNX model");
 
     rc = clv_onnx__check_depth(&onnx__model_proto__descriptor, buf, len);
     if (rc == CLV_ELIMIT)
@@ -1018,7 +1061,26 @@ int clv_load_onnx(const char *path, clv_graph **out, clv_error *err)
         *out = NULL;
     if (!path || !out)
         return clv_error_set(err, CLV_EINVAL, "clv_load_onnx: no path");
-    rc = clv_util_read_file(path, CLV_LOAD_MAX_FILE, &buf, &len, err);
+    /* the first bytes and the size before the rest: a file that is no
+     * model, or too large, is refused without being read whole */
+    uint8_t head[32];
+    size_t got = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        got = fread(head, 1, sizeof head, f);
+        struct stat st;
+        bool reg = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+        fclose(f);
+        if (reg && (uint64_t)st.st_size <= CLV_ONNX_MAX_FILE &&
+            !head_is_model(head, got, (uint64_t)st.st_size))
+            return clv_error_set(err, CLV_EFORMAT,
+                                 got ? "%s: not an ONNX model (its first "
+                                       "bytes are no ONNX protobuf field)"
+                                     : "%s: an empty file, not an ONNX "
+                                       "model",
+                                 path);
+    }
+    rc = clv_util_read_file(path, CLV_ONNX_MAX_FILE, &buf, &len, err);
     if (rc)
         return rc;
     const char *slash = strrchr(path, '/');

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 char *clv_util_strdup(const char *s)
@@ -40,6 +41,35 @@ int clv_util_read_file(const char *path, uint64_t max, char **buf,
     if (!f)
         return clv_error_set(err, CLV_EIO, "%s: cannot open: %s", path,
                              strerror(errno));
+    /* A regular file's size is known before a byte is read: one too
+     * large for the limit, or for the memory this machine has free, is
+     * refused at once (not after filling memory with it). */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        uint64_t size = (uint64_t)st.st_size;
+        uint64_t avail = clv_util_mem_available();
+        if (size > max) {
+            rc = clv_error_set(err, CLV_ELIMIT,
+                               "%s: %llu bytes, larger than the limit of "
+                               "%llu bytes",
+                               path, (unsigned long long)size,
+                               (unsigned long long)max);
+            goto fail;
+        }
+        if (avail && size > avail) {
+            rc = clv_error_set(err, CLV_ENOMEM,
+                               "%s: %.1f MiB, more than the %.1f MiB of "
+                               "memory available",
+                               path, (double)size / 1048576.0,
+                               (double)avail / 1048576.0);
+            goto fail;
+        }
+        cap = (size_t)size + 1; /* one read, and the EOF seen after it */
+        if (!(data = malloc(cap + 1))) {
+            rc = clv_error_set(err, CLV_ENOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+    }
     for (;;) {
         if (used == cap) {
             size_t ncap = cap ? cap * 2 : 65536;
@@ -92,6 +122,38 @@ fail:
     free(data);
     fclose(f);
     return rc;
+}
+
+uint64_t clv_util_mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    uint64_t kib = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+            kib = v;
+            break;
+        }
+    }
+    fclose(f);
+    uint64_t bytes = kib * 1024u;
+    /* a cgroup's limit, when lower (cgroup v2) */
+    f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f) {
+        unsigned long long lim;
+        FILE *u = fopen("/sys/fs/cgroup/memory.current", "r");
+        unsigned long long cur = 0;
+        if (fscanf(f, "%llu", &lim) == 1 && u && fscanf(u, "%llu", &cur) == 1 &&
+            lim > cur && (!bytes || lim - cur < bytes))
+            bytes = lim - cur;
+        if (u)
+            fclose(u);
+        fclose(f);
+    }
+    return bytes;
 }
 
 void clv_rng_seed(clv_rng *r, uint64_t seed)

@@ -16,8 +16,15 @@ char *clv_util_strndup(const char *s, size_t n);
 
 /* Reads the whole file `path` into a malloc'd buffer (NUL-terminated, the
  * terminator not counted in *len). Fails with CLV_EIO (message names the
- * path and the system's reason) or CLV_ELIMIT when the file is larger than
- * `max` bytes. The caller frees *buf. */
+ * path and the system's reason), CLV_ELIMIT when the file is larger than
+ * `max` bytes, or CLV_ENOMEM when it is larger than the memory available
+ * (clv_util_mem_available); a regular file's size is checked before any
+ * of it is read. The caller frees *buf. */
+/* Bytes of memory this process may still take: /proc/meminfo's
+ * MemAvailable, or its cgroup's room (memory.max - memory.current) when
+ * lower; 0 when unknown. */
+uint64_t clv_util_mem_available(void);
+
 int clv_util_read_file(const char *path, uint64_t max, char **buf,
                        size_t *len, clv_error *err);
 
