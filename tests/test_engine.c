@@ -21,6 +21,7 @@
 #include "cleave/engine.h"
 #include "cleave/graph.h"
 #include "check.h"
+#include "cleave/load.h"
 #include "util/util.h"
 
 /* ---- building one-node graphs ------------------------------------------- */
@@ -1982,6 +1983,52 @@ static void test_engine_api(void)
     clv_graph_free(g);
 }
 
+/* Engines sharing a store of packed weights: the same bits as an engine
+ * of its own, one copy of the weights for two engines, freed with the
+ * last of them. */
+static void test_shared_weights(void)
+{
+    clv_graph *g = NULL;
+    CHECK(clv_zoo_build("resnet18", 1, 64, &g, NULL) == 0);
+    if (!g)
+        return;
+    clv_engine_weights *w = clv_engine_weights_create();
+    clv_engine_options so = {0};
+    so.shared = w;
+    clv_engine *own = NULL, *a = NULL, *b = NULL;
+    CHECK(clv_engine_create(g, NULL, 0, NULL, &own, NULL) == 0);
+    CHECK(clv_engine_create(g, NULL, 0, &so, &a, NULL) == 0);
+    uint64_t one = clv_engine_weights_bytes(w);
+    CHECK(clv_engine_create(g, NULL, 0, &so, &b, NULL) == 0);
+    CHECKF(one > 10u << 20 && clv_engine_weights_bytes(w) == one,
+           "store: %llu then %llu bytes", (unsigned long long)one,
+           (unsigned long long)clv_engine_weights_bytes(w));
+    CHECK(a && own && clv_engine_own_bytes(a) + one / 2 <
+                          clv_engine_own_bytes(own));
+    const clv_tensor *in = clv_graph_tensor(g, clv_graph_input(g, 0));
+    const clv_tensor *out = clv_graph_tensor(g, clv_graph_output(g, 0));
+    size_t ni = (size_t)clv_tensor_bytes(in), no = (size_t)clv_tensor_bytes(out);
+    float *x = malloc(ni);
+    for (size_t i = 0; i < ni / 4; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+    void *y[3] = {malloc(no), malloc(no), malloc(no)};
+    clv_engine *e[3] = {own, a, b};
+    const void *ins[1] = {x};
+    for (int k = 0; k < 3; k++)
+        CHECK(e[k] && clv_engine_run(e[k], ins, &y[k], NULL) == 0);
+    CHECK(memcmp(y[0], y[1], no) == 0 && memcmp(y[0], y[2], no) == 0);
+    clv_engine_free(a);
+    CHECK(clv_engine_weights_bytes(w) == one);
+    clv_engine_free(b);
+    CHECK(clv_engine_weights_bytes(w) == 0);
+    clv_engine_free(own);
+    clv_engine_weights_free(w);
+    for (int k = 0; k < 3; k++)
+        free(y[k]);
+    free(x);
+    clv_graph_free(g);
+}
+
 int main(void)
 {
     test_conv();
@@ -1993,5 +2040,6 @@ int main(void)
     test_resize();
     test_darknet();
     test_engine_api();
+    test_shared_weights();
     return check_report("test_engine");
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "cleave/engine.h"
 #include "cleave/load.h"
 #include "cleave/runtime.h"
 #include "net/internal.h"
@@ -440,6 +441,273 @@ static void test_late_server(const clv_graph *g)
     free(tc);
 }
 
+/* ---- the memory budget and the queue -------------------------------------- */
+
+/* Sends PLAN `version` whose cloud part is nodes [from, n) (a suffix, as
+ * every partition's cloud part is), taking the tensors they read from
+ * earlier nodes or the graph's input and returning the graph's output;
+ * returns its PLAN_ACK's status, or -1. */
+static int plan_from(clv_net_conn *c, const clv_graph *g, uint64_t version,
+                     int from)
+{
+    int nn = clv_graph_n_nodes(g);
+    uint32_t *nodes = calloc((size_t)nn + 1, sizeof *nodes);
+    uint32_t ins[64];
+    uint32_t n_in = 0;
+    for (int i = from; i < nn; i++) {
+        nodes[i - from] = (uint32_t)i;
+        const clv_node *nd = clv_graph_node(g, i);
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int t = nd->inputs[k];
+            if (t < 0)
+                continue;
+            const clv_tensor *ts = clv_graph_tensor(g, t);
+            if ((ts->flags & CLV_TENSOR_CONST) ||
+                (ts->producer >= from && ts->producer >= 0))
+                continue;
+            bool dup = false;
+            for (uint32_t j = 0; j < n_in; j++)
+                dup |= ins[j] == (uint32_t)t;
+            if (!dup && n_in < 64)
+                ins[n_in++] = (uint32_t)t;
+        }
+    }
+    uint32_t out = (uint32_t)clv_graph_output(g, 0);
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_PLAN;
+    m.plan.version = version;
+    m.plan.n_nodes = (uint32_t)(nn - from);
+    m.plan.nodes = nodes;
+    m.plan.n_inputs = n_in;
+    m.plan.inputs = ins;
+    m.plan.n_outputs = 1;
+    m.plan.outputs = &out;
+    int status = -1;
+    if (clv_net_send(c, &m, NULL, NULL) == 0 &&
+        clv_net_recv(c, &m, NULL) == 0 && m.type == CLV_NET_PLAN_ACK)
+        status = m.plan_ack.status;
+    clv_net_msg_release(&m);
+    free(nodes);
+    return status;
+}
+
+/* Packed weights are shared: eight edges with a whole-model plan each
+ * hold one copy of them, not eight; a plan that may not fit in the budget
+ * is answered BUSY before an engine is made. */
+static void test_budget_plans(const clv_graph *g)
+{
+    /* what one engine of the whole model holds on its own */
+    clv_engine *e = NULL;
+    CHECK(clv_engine_create(g, NULL, 0, NULL, &e, NULL) == 0);
+    uint64_t alone = e ? clv_engine_own_bytes(e) : 0;
+    clv_engine_free(e);
+    clv_server_options so;
+    clv_server_options_init(&so);
+    char addr[64];
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    enum { N = 8 };
+    clv_net_conn *c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = raw_edge(addr, g);
+        CHECK(c[i] && plan_from(c[i], g, 1, 0) == 0);
+    }
+    clv_server_stats st;
+    clv_server_stats_get(s, &st);
+    CHECKF(st.engines_made == N && st.mem_used < alone * 2,
+           "%llu engines hold %.1f MiB; one alone holds %.1f MiB",
+           (unsigned long long)st.engines_made, st.mem_used / 1048576.0,
+           alone / 1048576.0);
+    for (int i = 0; i < N; i++)
+        clv_net_conn_free(c[i]);
+    clv_server_free(s);
+
+    /* a budget below one whole-model engine: that PLAN is BUSY, a small
+     * one (the last two nodes) is taken */
+    clv_server_options_init(&so);
+    so.max_memory = alone / 2;
+    s = start_server_with(g, &so, addr, sizeof addr);
+    clv_net_conn *one = s ? raw_edge(addr, g) : NULL;
+    CHECK(one != NULL);
+    if (one) {
+        CHECK(plan_from(one, g, 1, 0) == CLV_NET_ERR_BUSY);
+        CHECK(plan_from(one, g, 2, clv_graph_n_nodes(g) - 2) == 0);
+        clv_server_stats_get(s, &st);
+        CHECKF(st.plans_shed == 1 && st.engines_made == 1 &&
+                   st.mem_peak <= so.max_memory,
+               "%llu shed, %llu made, peak %llu of %llu",
+               (unsigned long long)st.plans_shed,
+               (unsigned long long)st.engines_made,
+               (unsigned long long)st.mem_peak,
+               (unsigned long long)so.max_memory);
+        clv_net_conn_free(one);
+    }
+    clv_server_free(s);
+}
+
+/* Sends FRAME `id` of plan `version` carrying tensor t (zeros). */
+static int send_tensor_frame(clv_net_conn *c, const clv_graph *g, int t,
+                             uint64_t version, uint64_t id)
+{
+    uint64_t nb = clv_tensor_bytes(clv_graph_tensor(g, t));
+    void *data = calloc(1, (size_t)nb);
+    clv_net_tensor nt;
+    int rc = clv_net_tensor_from_graph(g, t, data, &nt, NULL);
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    m.type = CLV_NET_FRAME;
+    m.frame.plan_version = version;
+    m.frame.frame_id = id;
+    m.frame.n_tensors = 1;
+    m.frame.tensors = &nt;
+    if (!rc)
+        rc = clv_net_send(c, &m, NULL, NULL);
+    free(data);
+    return rc;
+}
+
+/* x (1x64x64x64, 1 MiB) -> Relu -> GlobalAveragePool -> y: a cloud part
+ * (the pool) that needs little memory and reads a large cut tensor. */
+static clv_graph *pool_graph(void)
+{
+    clv_graph *g = clv_graph_create();
+    int64_t big[4] = {1, 64, 64, 64};
+    int x, r, y;
+    clv_graph_add_tensor(g, "x", CLV_DT_FLOAT, 4, big, &x, NULL);
+    clv_graph_add_tensor(g, "r", CLV_DT_FLOAT, -1, NULL, &r, NULL);
+    clv_graph_add_tensor(g, "y", CLV_DT_FLOAT, -1, NULL, &y, NULL);
+    clv_graph_mark_input(g, x);
+    clv_graph_mark_output(g, y);
+    clv_graph_add_node(g, "relu", CLV_OP_RELU, 1, &x, 1, &r, NULL, NULL);
+    clv_graph_add_node(g, "pool", CLV_OP_GLOBALAVERAGEPOOL, 1, &r, 1, &y, NULL,
+                       NULL);
+    if (clv_graph_finalize(g, NULL)) {
+        clv_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* More frames than the queue holds: the excess is answered BUSY without
+ * being kept, every frame gets exactly one RESULT. A FRAME larger than
+ * what is left of the memory budget is answered BUSY as well, its payload
+ * read through a small buffer, never allocated. */
+static void test_budget_frames(const clv_graph *lenet)
+{
+    clv_graph *pg = pool_graph();
+    CHECK(pg != NULL);
+    for (int by_memory = 0; by_memory < 2 && pg; by_memory++) {
+        const clv_graph *g = by_memory ? pg : lenet;
+        clv_server_options so;
+        clv_server_options_init(&so);
+        so.threads = 1;
+        so.max_queue = by_memory ? 64 : 2;
+        so.max_inflight = 64;
+        if (by_memory)
+            so.max_memory = 512u << 10; /* half a frame */
+        char addr[64];
+        clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+        clv_net_conn *c = s ? raw_edge(addr, g) : NULL;
+        CHECK(c != NULL);
+        if (!c) {
+            clv_server_free(s);
+            continue;
+        }
+        int from = by_memory ? 1 : 0; /* the pool alone, or everything */
+        int t = by_memory ? clv_graph_node(g, 1)->inputs[0]
+                          : clv_graph_input(g, 0);
+        CHECK(plan_from(c, g, 1, from) == 0);
+        enum { N = 20 };
+        for (int k = 0; k < N; k++)
+            CHECK(send_tensor_frame(c, g, t, 1, (uint64_t)k) == 0);
+        int got[N] = {0}, ok = 0, busy = 0;
+        clv_net_msg m;
+        clv_net_msg_init(&m);
+        for (int k = 0; k < N; k++) {
+            if (clv_net_recv(c, &m, NULL) || m.type != CLV_NET_RESULT ||
+                m.result.frame_id >= N)
+                break;
+            got[m.result.frame_id]++;
+            ok += m.result.status == 0;
+            busy += m.result.status == CLV_NET_ERR_BUSY;
+        }
+        clv_net_msg_release(&m);
+        int once = 0;
+        for (int k = 0; k < N; k++)
+            once += got[k] == 1;
+        clv_server_stats st;
+        clv_server_stats_get(s, &st);
+        CHECKF(once == N && ok + busy == N && busy > 0 &&
+                   st.frames_shed == (uint64_t)busy &&
+                   (by_memory ? ok == 0 && st.mem_peak < so.max_memory
+                              : ok >= 2),
+               "%s: %d frames answered once, %d ok, %d busy, %llu shed, "
+               "peak %llu",
+               by_memory ? "memory" : "queue", once, ok, busy,
+               (unsigned long long)st.frames_shed,
+               (unsigned long long)st.mem_peak);
+        clv_net_conn_free(c);
+        clv_server_free(s);
+    }
+    clv_graph_free(pg);
+}
+
+/* An edge whose server sheds: it backs off, every frame still ends with
+ * the whole model's result. */
+static void test_edge_backs_off(const clv_graph *g)
+{
+    clv_server_options so;
+    clv_server_options_init(&so);
+    so.threads = 1;
+    so.max_queue = 1;
+    char addr[64];
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    double *te, *tc;
+    if (!s || !node_times(g, &te, &tc)) {
+        clv_server_free(s);
+        return;
+    }
+    int n = clv_graph_n_nodes(g);
+    for (int i = 0; i < n; i++)
+        te[i] = 5, tc[i] = 0.01;
+    clv_edge_options o;
+    clv_edge_report r, truth;
+    edge_only_options(&o, te, tc, 40);
+    o.sequential = 0;
+    o.keep_outputs = true;
+    clv_edge_report_init(&truth);
+    CHECK(clv_edge_run(g, &o, &truth, NULL) == 0);
+    clv_edge_options_init(&o);
+    o.server = addr;
+    o.frames = 40;
+    o.planner = CLV_PLAN_CLOUD;
+    o.plan_bps = 1e9;
+    o.t_edge_ms = te;
+    o.t_cloud_ms = tc;
+    o.keep_outputs = true;
+    o.log = quiet_log;
+    clv_edge_report_init(&r);
+    CHECK(clv_edge_run(g, &o, &r, NULL) == 0);
+    uint64_t nb = clv_tensor_bytes(clv_graph_tensor(g, clv_graph_output(g, 0)));
+    int same = 0, split = 0;
+    for (int k = 0; k < r.n_frames; k++) {
+        same += r.outputs[k] && truth.outputs[k] &&
+                memcmp(r.outputs[k], truth.outputs[k], (size_t)nb) == 0;
+        split += r.frames[k].where == CLV_EDGE_SPLIT;
+    }
+    CHECKF(r.n_ok == 40 && same == 40 && r.n_busy > 0 && split > 0,
+           "%d ok, %d right, %d busy, %d split", r.n_ok, same, r.n_busy,
+           split);
+    clv_edge_report_release(&r);
+    clv_edge_report_release(&truth);
+    free(te);
+    free(tc);
+    clv_server_free(s);
+}
+
 /* ---- a rogue server ------------------------------------------------------ */
 
 enum rogue_mode {
@@ -650,6 +918,14 @@ int main(void)
     test_protected_mode(g);
     test_late_server(g);
     test_rogue_server(g);
+    test_budget_frames(g);
+    test_edge_backs_off(g);
+    clv_graph *big = NULL;
+    if (clv_zoo_build("resnet18", 1, 64, &big, &err) == 0)
+        test_budget_plans(big);
+    else
+        CHECKF(0, "resnet18: %s", err.msg);
+    clv_graph_free(big);
     clv_graph_free(g);
     return check_report("hardening");
 }

@@ -89,9 +89,27 @@ typedef struct clv_engine_options {
      * with the normalisation and activation after them (per-node timing
      * needs this; the results are the same bits). */
     bool no_fuse;
+    /* A store the engine shares packed weights through (borrowed; it must
+     * outlive the engine): engines made with one store hold one copy of
+     * each distinct packed weight array, however many of them run the
+     * same nodes. NULL: the engine keeps its own. */
+    struct clv_engine_weights *shared;
 } clv_engine_options;
 
 typedef struct clv_engine clv_engine;
+
+/* A thread-safe store of packed weights shared by engines (see
+ * clv_engine_options.shared): arrays are matched by content, counted by
+ * the engines using them and freed with the last one. */
+typedef struct clv_engine_weights clv_engine_weights;
+
+/* A new empty store, or NULL when out of memory. */
+clv_engine_weights *clv_engine_weights_create(void);
+/* Frees the store; every engine that used it must be freed first.
+ * Accepts NULL. */
+void clv_engine_weights_free(clv_engine_weights *w);
+/* Bytes of packed weights the store holds now. */
+uint64_t clv_engine_weights_bytes(clv_engine_weights *w);
 
 /*
  * Makes an engine that runs nodes `nodes[0..n_nodes-1]` (node indices of
@@ -154,6 +172,10 @@ int clv_engine_fused_into(const clv_engine *e, int i);
 
 /* Bytes of the engine's arena (intermediate tensors and scratch). */
 size_t clv_engine_arena_bytes(const clv_engine *e);
+
+/* Bytes the engine holds for itself: its arena and its plans, with the
+ * packed weights it does not share through a store. */
+size_t clv_engine_own_bytes(const clv_engine *e);
 
 /* The number of threads the engine runs kernels on. */
 int clv_engine_threads(const clv_engine *e);

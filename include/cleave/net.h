@@ -360,6 +360,10 @@ typedef struct clv_net_msg {
     uint64_t payload_len;
     uint64_t t_header_ns;
     uint64_t t_done_ns;
+    /* Set by clv_net_recv() when the connection's admit hook refused the
+     * payload: it was read and checked but not kept, and only `type` and,
+     * for a FRAME, frame.plan_version and frame.frame_id are filled. */
+    bool shed;
     /* Private: memory the message owns (the received payload, decoded
      * arrays). Do not touch. */
     void *owned_payload_;
@@ -585,6 +589,14 @@ void clv_net_conn_set_limits(clv_net_conn *c, const clv_net_limits *lim);
  * pacer makes the sender wait does not count. Default 30000. Set it before
  * threads start sending and receiving. */
 void clv_net_conn_set_timeout(clv_net_conn *c, int timeout_ms);
+
+/* Called by clv_net_recv() once a header has passed its checks, before
+ * the payload is allocated: 0 takes the message; anything else sheds it
+ * (its payload is read through a small buffer and checked, nothing is
+ * allocated, and the message comes back with `shed` set). */
+typedef int (*clv_net_admit_fn)(void *ctx, clv_net_type type,
+                                uint64_t payload_len);
+void clv_net_conn_set_admit(clv_net_conn *c, clv_net_admit_fn fn, void *ctx);
 
 /* Whether the peer is on this machine: a loopback address (127.0.0.0/8,
  * ::1, ::ffff:127.0.0.0/104) or a local socket. */

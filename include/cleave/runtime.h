@@ -106,6 +106,17 @@ typedef struct clv_server_options {
                              (clv_net_conn_set_min_rate); 0 = any; default
                              8192 (64 kbit/s) */
     uint64_t max_payload; /* the largest payload taken; default 64 MiB */
+    uint64_t max_memory;  /* the budget for engines (weights shared, one
+                             copy per distinct array), their buffers and
+                             the frames received and queued: a PLAN or a
+                             FRAME that would pass it is answered BUSY
+                             before anything is allocated for it; 0
+                             (default): 3/4 of the memory available when
+                             the server is made */
+    int max_queue;        /* frames queued for the workers, all edges
+                             together; more are answered BUSY unread (the
+                             edge backs off): a bound on queueing delay;
+                             default 16 per worker thread */
     const clv_net_secret *secret; /* borrowed; NULL: no authentication */
     bool insecure;        /* without a secret, serve peers beyond loopback
                              too; false (default): a server without a
@@ -137,6 +148,12 @@ typedef struct clv_server_stats {
     uint64_t frames_done;     /* RESULTs with status 0 */
     uint64_t frames_failed;   /* RESULTs with an error status */
     uint64_t plans;           /* PLANs taken */
+    uint64_t frames_shed;     /* FRAMEs answered BUSY: queue full or over
+                                 the memory budget */
+    uint64_t plans_shed;      /* PLANs answered BUSY: over the budget */
+    uint64_t mem_used;        /* bytes the budget counts now, and ... */
+    uint64_t mem_peak;        /* ... at most so far */
+    uint64_t max_memory;      /* the budget (the option, or the machine's) */
     uint64_t engines_made;    /* engines created (one per connection and plan) */
 } clv_server_stats;
 
@@ -400,6 +417,9 @@ typedef struct clv_edge_report {
     double probe_bps;       /* the active probe's estimate, 0 if none */
     double bw_bps;          /* the passive estimate at the end */
     int n_ok, n_failed, n_fallback, reconnects;
+    int n_busy;             /* RESULTs the server answered BUSY (those
+                               frames, and the next ones for a growing
+                               back-off, ran on the edge) */
     int audits;             /* server results checked (audit_every) */
     int audit_failures;     /* ... that differed: the server was dropped */
     int engines_made;       /* edge engines built (one per partition the

@@ -17,7 +17,8 @@ static const char serve_usage[] =
     "                    [--seed N] [--profile-runs N | --profile F]\n"
     "                    [--insecure] [--max-handshakes N]\n"
     "                    [--handshake-timeout S] [--idle-timeout S]\n"
-    "                    [--min-rate RATE]\n"
+    "                    [--min-rate RATE] [--max-memory SIZE]\n"
+    "                    [--max-queue N]\n"
     "\n"
     "The cloud server: accepts edges (`cleave edge`) that run the same model,\n"
     "takes their plans and runs the cloud part of every frame they send on a\n"
@@ -55,6 +56,16 @@ static const char serve_usage[] =
     "  --min-rate RATE   slowest transfer of one message once started, as\n"
     "                    edge --bandwidth takes it (default 64kbit)\n"
     "\n"
+    "Overload sheds instead of queueing: engines share one copy of the\n"
+    "model's packed weights, and a PLAN or FRAME that would pass the memory\n"
+    "budget, or a FRAME beyond the queue, is answered BUSY before anything\n"
+    "is allocated for it (the edge runs those frames itself and backs off).\n"
+    "  --max-memory SIZE the budget: engines, their buffers, frames held\n"
+    "                    (e.g. 2G, 512M; default 3/4 of the memory\n"
+    "                    available at start)\n"
+    "  --max-queue N     frames held for the workers, all edges together\n"
+    "                    (default 16 per --threads): bounds queueing delay\n"
+    "\n"
     "  --seed N          weight seed of zoo: and .cfg models (default 1)\n"
     "  --profile-runs N  before listening, time every node of the model on\n"
     "                    this machine over N runs (default 5; 0: do not) and\n"
@@ -62,6 +73,33 @@ static const char serve_usage[] =
     "                    with what the cloud really costs\n"
     "  --profile F       send the times of this `cleave profile` file instead\n"
     "  --quiet           log only errors\n";
+
+/* A byte count: a number with an optional binary suffix K, M, G or T
+ * (case-insensitive, "B" or "iB" after it allowed). 0, or -1 when not
+ * one. */
+static int serve_size(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0) || v > 1e18)
+        return -1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1048576.0; end++; break;
+    case 'g': case 'G': mul = 1073741824.0; end++; break;
+    case 't': case 'T': mul = 1099511627776.0; end++; break;
+    default: break;
+    }
+    if ((end[0] == 'i' || end[0] == 'I') && mul > 1)
+        end++;
+    if (end[0] == 'b' || end[0] == 'B')
+        end++;
+    if (*end || v * mul > 1.8e19)
+        return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
 
 /* The one server a signal may stop (the handler needs a global). */
 static clv_server *serve_stop_target;
@@ -134,7 +172,8 @@ int cli_serve(int argc, char **argv)
     uint64_t threads = 2, max_edges = 64, seed = 1, prof_runs = 5;
     uint64_t max_plans = 4, max_hs = 16;
     double hs_s = 5, idle_s = 120;
-    const char *min_rate = "64kbit";
+    const char *min_rate = "64kbit", *max_mem = NULL;
+    uint64_t max_queue = 0;
     bool quiet = false, insecure = false;
     const cli_opt opts[] = {
         {"model", 0, CLI_STR, &model, NULL},
@@ -152,6 +191,8 @@ int cli_serve(int argc, char **argv)
         {"handshake-timeout", 0, CLI_DBL, &hs_s, NULL},
         {"idle-timeout", 0, CLI_DBL, &idle_s, NULL},
         {"min-rate", 0, CLI_STR, &min_rate, NULL},
+        {"max-memory", 0, CLI_STR, &max_mem, NULL},
+        {"max-queue", 0, CLI_U64, &max_queue, NULL},
         {NULL, 0, CLI_FLAG, NULL, NULL}};
     int prc = cli_parse("serve", CLI_TEXT(serve_usage), opts, argc, argv, "", NULL, 0,
                         NULL);
@@ -196,6 +237,21 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "cleave serve: --min-rate: %s\n", perr.msg);
         return CLI_USAGE;
     }
+    uint64_t mem_bytes = 0;
+    if (max_mem && serve_size(max_mem, &mem_bytes)) {
+        fprintf(stderr, "cleave serve: --max-memory: '%s' is not a size "
+                        "(a number with K, M, G or T: 512M, 2G)\n",
+                max_mem);
+        return CLI_USAGE;
+    }
+    if (max_mem && mem_bytes < (16u << 20)) {
+        fprintf(stderr, "cleave serve: --max-memory must be at least 16M\n");
+        return CLI_USAGE;
+    }
+    if (max_queue > 100000) {
+        fprintf(stderr, "cleave serve: --max-queue must be 1 to 100000\n");
+        return CLI_USAGE;
+    }
     if (prof_runs > 1000) {
         fprintf(stderr, "cleave serve: --profile-runs must be 0 to 1000\n");
         return CLI_USAGE;
@@ -229,6 +285,8 @@ int cli_serve(int argc, char **argv)
     o.max_plans = (int)max_plans;
     o.secret = token ? &secret : NULL;
     o.insecure = insecure;
+    o.max_memory = mem_bytes;
+    o.max_queue = (int)max_queue;
     o.max_handshakes = (int)max_hs;
     o.handshake_ms = (int)(hs_s * 1000 + 0.5);
     o.idle_ms = (int)(idle_s * 1000 + 0.5);
@@ -264,12 +322,18 @@ int cli_serve(int argc, char **argv)
     clv_server_stats st;
     clv_server_stats_get(s, &st);
     fprintf(stderr, "cleave serve: %llu edges, %llu frames done, %llu "
-                    "failed, %llu connections dropped, %llu refused\n",
+                    "failed, %llu shed (busy), %llu connections dropped, "
+                    "%llu refused, %llu timed out; memory peak %.1f of "
+                    "%.1f MiB\n",
             (unsigned long long)st.conns_accepted,
             (unsigned long long)st.frames_done,
             (unsigned long long)st.frames_failed,
+            (unsigned long long)st.frames_shed,
             (unsigned long long)st.conns_dropped,
-            (unsigned long long)st.conns_refused);
+            (unsigned long long)st.conns_refused,
+            (unsigned long long)st.conns_timed_out,
+            (double)st.mem_peak / 1048576.0,
+            (double)st.max_memory / 1048576.0);
     serve_stop_target = NULL;
     clv_server_free(s);
     clv_graph_free(g);

@@ -26,6 +26,7 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,88 @@ struct clv_engine {
 
     void **kept; /* memory of plans, freed with the engine */
     int n_kept, cap_kept;
+    size_t kept_bytes;
+
+    clv_engine_weights *shared; /* the store of shared weights, or NULL */
+    void **held;                /* the arrays of it this engine uses */
+    int n_held, cap_held;
 };
+
+/* ---- the shared store of packed weights ---------------------------------- */
+
+typedef struct wentry {
+    uint64_t hash;
+    size_t bytes;
+    void *data;
+    int refs;
+} wentry;
+
+struct clv_engine_weights {
+    pthread_mutex_t mu;
+    wentry *v;
+    int n, cap;
+    uint64_t bytes;
+};
+
+clv_engine_weights *clv_engine_weights_create(void)
+{
+    clv_engine_weights *w = calloc(1, sizeof *w);
+    if (w)
+        pthread_mutex_init(&w->mu, NULL);
+    return w;
+}
+
+void clv_engine_weights_free(clv_engine_weights *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < w->n; i++)
+        free(w->v[i].data);
+    free(w->v);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+uint64_t clv_engine_weights_bytes(clv_engine_weights *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t b = w->bytes;
+    pthread_mutex_unlock(&w->mu);
+    return b;
+}
+
+/* A 64-bit hash of the bytes (8 at a time, multiplied and rotated). */
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, b + i, 8);
+        h ^= v * 0xff51afd7ed558ccdu;
+        h = (h << 27 | h >> 37) * 0xc4ceb9fe1a85ec53u;
+    }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3u;
+    return h ^ (h >> 31);
+}
+
+/* Drops one engine's use of `data`; the last use frees it. */
+static void weights_release(clv_engine_weights *w, void *data)
+{
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->n; i++)
+        if (w->v[i].data == data) {
+            if (--w->v[i].refs == 0) {
+                free(data);
+                w->bytes -= w->v[i].bytes;
+                w->v[i] = w->v[--w->n];
+            }
+            break;
+        }
+    pthread_mutex_unlock(&w->mu);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -103,6 +185,58 @@ static void *alloc_big(size_t bytes)
 #endif
     memset(m, 0, sz);
     return m;
+}
+
+void *clv_engine__share(clv_engine__planner *p, void *m, size_t bytes)
+{
+    clv_engine *e = p->e;
+    clv_engine_weights *w = e->shared;
+    if (!w || !m)
+        return m;
+    if (e->n_held == e->cap_held) {
+        int cap = e->cap_held ? 2 * e->cap_held : 16;
+        void **h = realloc(e->held, (size_t)cap * sizeof *h);
+        if (!h)
+            return m; /* kept as the engine's own: still correct */
+        e->held = h;
+        e->cap_held = cap;
+    }
+    uint64_t hash = hash_bytes(m, bytes);
+    void *use = NULL;
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->n && !use; i++)
+        if (w->v[i].hash == hash && w->v[i].bytes == bytes &&
+            memcmp(w->v[i].data, m, bytes) == 0) {
+            w->v[i].refs++;
+            use = w->v[i].data;
+        }
+    if (!use && w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 64;
+        wentry *v = realloc(w->v, (size_t)cap * sizeof *v);
+        if (v) {
+            w->v = v;
+            w->cap = cap;
+        }
+    }
+    if (!use && w->n < w->cap) {
+        w->v[w->n++] = (wentry){hash, bytes, m, 1};
+        w->bytes += bytes;
+        use = m;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!use)
+        return m; /* the store is full of memory errors: keep our own */
+    /* m leaves the engine's own memory: the store holds it, or it goes */
+    for (int i = e->n_kept - 1; i >= 0; i--)
+        if (e->kept[i] == m) {
+            e->kept[i] = e->kept[--e->n_kept];
+            break;
+        }
+    e->kept_bytes -= bytes;
+    if (use != m)
+        free(m);
+    e->held[e->n_held++] = use;
+    return use;
 }
 
 void *clv_engine__keep(clv_engine__planner *p, size_t bytes)
@@ -126,6 +260,7 @@ void *clv_engine__keep(clv_engine__planner *p, size_t bytes)
         return NULL;
     }
     e->kept[e->n_kept++] = m;
+    e->kept_bytes += bytes;
     return m;
 }
 
@@ -189,6 +324,9 @@ void clv_engine_free(clv_engine *e)
     for (int i = 0; i < e->n_kept; i++)
         free(e->kept[i]);
     free(e->kept);
+    for (int i = 0; i < e->n_held; i++)
+        weights_release(e->shared, e->held[i]);
+    free(e->held);
     free(e->steps);
     free(e->in);
     free(e->out);
@@ -260,6 +398,11 @@ int clv_engine_fused_into(const clv_engine *e, int i)
 size_t clv_engine_arena_bytes(const clv_engine *e)
 {
     return e->arena_bytes;
+}
+
+size_t clv_engine_own_bytes(const clv_engine *e)
+{
+    return e->arena_bytes + e->kept_bytes;
 }
 
 int clv_engine_threads(const clv_engine *e)
@@ -564,6 +707,7 @@ int clv_engine_create(const clv_graph *g, const int *nodes, int n_nodes,
     e->g = g;
     e->threads = threads;
     e->n_tensors = nt;
+    e->shared = opt ? opt->shared : NULL;
     pl.g = g;
     pl.e = e;
     pl.threads = threads;

@@ -297,6 +297,11 @@ clv_engine__plan_fn clv_engine__planner_for(clv_op op);
  * NULL when out of memory, with a message in p->err. */
 void *clv_engine__keep(clv_engine__planner *p, size_t bytes);
 
+/* Packed weights `m` (`bytes`, from clv_engine__keep, filled): with a
+ * shared store, the store's copy of the same bytes (m is then freed) or m
+ * itself, now the store's; without one, m. Use the pointer returned. */
+void *clv_engine__share(clv_engine__planner *p, void *m, size_t bytes);
+
 /* "node 'name': " + message; returns code. */
 int clv_engine__node_error(clv_engine__planner *p, const clv_engine__step *s,
                            int code, const char *fmt, ...)

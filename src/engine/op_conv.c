@@ -785,7 +785,8 @@ static int plan_gconv(clv_engine__planner *pl, clv_engine__step *s,
         }
         p->off = off;
         p->pix = pix;
-        p->Wt = Wt;
+        p->Wt = clv_engine__share(pl, Wt, clv_engine__pack_wt_floats(p->Mg, p->K) *
+                                              (size_t)p->G * sizeof *Wt);
         p->chq = p->Mq / NR < 8 ? p->Mq / NR : 8;
         p->ncq = (p->Mq / NR + p->chq - 1) / p->chq;
         /* pixels per piece: the transposed block of about 64 KiB; when the
@@ -818,7 +819,8 @@ static int plan_gconv(clv_engine__planner *pl, clv_engine__step *s,
     for (int64_t g = 0; g < p->G; g++)
         clv_engine__pack_a((const float *)W->data + g * p->Mg * p->K, p->K,
                            p->Mg, p->K, p->kc, A + g * p->Mp * p->K);
-    p->A = A;
+    p->A = A = clv_engine__share(pl, A, clv_engine__pack_a_floats(p->Mg, p->K) *
+                                            (size_t)p->G * sizeof *A);
     if (cost_wide < cost_pack) {
         int32_t *off;
         p->kind = CONV_WIDE;
@@ -1035,7 +1037,7 @@ static int join_plan(clv_engine__planner *pl, clv_engine__step *s,
     }
     *wt = **W;
     wt->dims[0] = m;
-    wt->data = data;
+    wt->data = clv_engine__share(pl, data, (size_t)(m * p->K) * sizeof *data);
     *W = wt;
     p->M = m;
     p->Mg = m;

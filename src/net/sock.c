@@ -36,6 +36,8 @@ struct clv_net_conn {
     int timeout_ms;
     uint64_t deadline_ns; /* absolute (clv_net_now_ns), 0 = none */
     uint64_t min_rate;    /* bytes/s a payload must keep up, 0 = any */
+    clv_net_admit_fn admit;
+    void *admit_ctx;
     clv_net_pacer *pacer;
     clv_net_buf sbuf;
     bool eof;
@@ -249,6 +251,12 @@ void clv_net_conn_set_timeout(clv_net_conn *c, int timeout_ms)
 void clv_net_conn_set_deadline(clv_net_conn *c, uint64_t deadline_ns)
 {
     c->deadline_ns = deadline_ns;
+}
+
+void clv_net_conn_set_admit(clv_net_conn *c, clv_net_admit_fn fn, void *ctx)
+{
+    c->admit = fn;
+    c->admit_ctx = ctx;
 }
 
 void clv_net_conn_set_min_rate(clv_net_conn *c, uint64_t bytes_per_s)
@@ -568,6 +576,48 @@ static void arrival_times(uint64_t k_header, uint64_t k_done,
     *t_done = done;
 }
 
+/* Reads and checks a payload the admit hook refused, through a small
+ * buffer: the stream stays in step, nothing is allocated. m gets the type
+ * and, for a FRAME, its plan version and frame id. */
+static int shed(clv_net_conn *c, const clv_net_header *h, uint64_t deadline,
+                uint64_t t_header, clv_net_msg *m, clv_error *err)
+{
+    uint8_t buf[16384], first[16] = {0};
+    uint64_t left = h->payload_len, at = 0;
+    uint32_t crc = 0;
+    while (left) {
+        size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
+        int rc = read_all(c, buf, k, false, deadline, NULL, err);
+        if (rc)
+            return rc;
+        if (at < sizeof first)
+            memcpy(first + at, buf,
+                   sizeof first - at < k ? sizeof first - at : k);
+        crc = clv_net_crc32c(crc, buf, k);
+        at += k;
+        left -= k;
+    }
+    if (crc != h->payload_crc)
+        return clv_error_set(err, CLV_EFORMAT,
+                             "%s: %s: payload checksum mismatch", c->peer,
+                             clv_net_type_name(h->type));
+    if (h->type == CLV_NET_FRAME && h->payload_len < 16)
+        return clv_error_set(err, CLV_EFORMAT, "%s: FRAME: truncated",
+                             c->peer);
+    clv_net_msg_init(m);
+    m->type = h->type;
+    m->shed = true;
+    m->payload_len = h->payload_len;
+    if (h->type == CLV_NET_FRAME) {
+        m->frame.plan_version = clv_net__get64(first);
+        m->frame.frame_id = clv_net__get64(first + 8);
+    }
+    m->t_header_ns = t_header;
+    m->t_done_ns = clv_net_now_ns();
+    c->st.msgs_received++;
+    return 0;
+}
+
 int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
 {
     uint8_t hdr[CLV_NET_HEADER_SIZE];
@@ -592,6 +642,13 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
     uint64_t t_header = clv_net_now_ns();
     if ((rc = clv_net_header_parse(hdr, &c->lim, &h, err)))
         goto fail;
+    if (c->min_rate && timeout_ns) {
+        double secs = (double)h.payload_len / (double)c->min_rate;
+        uint64_t extra = secs > 1e9 ? (uint64_t)1e18 : (uint64_t)(secs * 1e9);
+        deadline = earlier(c->deadline_ns, t_header + timeout_ns + extra);
+    }
+    if (c->admit && c->admit(c->admit_ctx, h.type, h.payload_len))
+        return shed(c, &h, deadline, t_header, m, err);
     /* The length was checked against the limits: now it may be allocated.
      * One spare byte keeps malloc(0) out of the picture. */
     if (h.payload_len >= SIZE_MAX) {
@@ -607,11 +664,6 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
                            (unsigned long long)h.payload_len,
                            clv_net_type_name(h.type));
         goto fail;
-    }
-    if (c->min_rate && timeout_ns) {
-        double secs = (double)h.payload_len / (double)c->min_rate;
-        uint64_t extra = secs > 1e9 ? (uint64_t)1e18 : (uint64_t)(secs * 1e9);
-        deadline = earlier(c->deadline_ns, t_header + timeout_ns + extra);
     }
     if ((rc = read_all(c, payload, (size_t)h.payload_len, false, deadline,
                        &k_done, err)))

@@ -138,7 +138,7 @@ static int edge_frame(edge_ctx *x, uint64_t k, clv_error *err)
     f->plan = x->cur;
     f->plan->refs++;
     f->codec = f->plan->codec;
-    bool up = x->conn_up;
+    bool up = x->conn_up && clv_net_now_ns() >= x->busy_until;
     x->in_system++;
     pthread_mutex_unlock(&x->mu);
     eplan *p = f->plan;

@@ -106,6 +106,9 @@ typedef struct edge_ctx {
     int computing_done;       /* the edge thread has made every frame */
     int untrusted;            /* a server result failed an audit: no more
                                  connections; under mu */
+    uint64_t busy_until;      /* the server said BUSY: frames run on the
+                                 edge until then (clv_net_now_ns); under mu */
+    int busy_ms;              /* the next back-off; under mu */
     uint64_t n_results;       /* good RESULTs taken; receiver only */
     int quit;                 /* the sender may end */
 

@@ -133,6 +133,20 @@ void *clv_rt__rx_main(void *arg)
             r->cloud_recv_ns = m.result.recv_ns;
             r->cloud_queue_ns = m.result.queue_ns;
             r->cloud_compute_ns = m.result.compute_ns;
+            pthread_mutex_lock(&x->mu);
+            if (m.result.status == CLV_NET_ERR_BUSY) {
+                /* the server sheds load: keep frames here a while,
+                 * longer each time it says so again */
+                x->rep->n_busy++;
+                x->busy_ms = x->busy_ms ? x->busy_ms * 2 : 100;
+                if (x->busy_ms > 2000)
+                    x->busy_ms = 2000;
+                x->busy_until = clv_net_now_ns() +
+                                (uint64_t)x->busy_ms * 1000000u;
+            } else if (m.result.status == 0) {
+                x->busy_ms = 0;
+            }
+            pthread_mutex_unlock(&x->mu);
             rc = take_result(x, f, &m.result, &err);
             if (rc) {
                 ELOG(x, "frame %llu: %s; finishing it on the edge",
@@ -167,6 +181,12 @@ void *clv_rt__rx_main(void *arg)
                 ELOG(x, "the server refused plan %llu: %s",
                      (unsigned long long)m.plan_ack.version,
                      m.plan_ack.message ? m.plan_ack.message : "");
+            if (m.plan_ack.status == CLV_NET_ERR_BUSY) {
+                pthread_mutex_lock(&x->mu);
+                x->busy_ms = 2000;
+                x->busy_until = clv_net_now_ns() + 2000000000ull;
+                pthread_mutex_unlock(&x->mu);
+            }
         } else if (m.type == CLV_NET_BYE || m.type == CLV_NET_ERROR) {
             pthread_mutex_lock(&x->mu);
             if (x->conn_up && x->conn == c && !x->quit) {

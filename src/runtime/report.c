@@ -77,6 +77,7 @@ char *clv_edge_report_json(const clv_edge_report *r)
     cJSON_AddNumberToObject(o, "failed", r->n_failed);
     cJSON_AddNumberToObject(o, "fallback", r->n_fallback);
     cJSON_AddNumberToObject(o, "reconnects", r->reconnects);
+    cJSON_AddNumberToObject(o, "busy", r->n_busy);
     cJSON_AddNumberToObject(o, "audits", r->audits);
     cJSON_AddNumberToObject(o, "audit_failures", r->audit_failures);
     l = cJSON_AddObjectToObject(o, "latency_ms");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "runtime/internal.h"
+#include "util/util.h"
 
 typedef struct srv_plan {
     uint64_t version;
@@ -23,6 +24,7 @@ typedef struct srv_plan {
                             a FRAME first carries an encoded tensor (the
                             plan is busy while a worker decodes into them) */
     uint32_t n_ret;      /* tensors returned: the PLAN's outputs */
+    uint64_t mem;        /* bytes counted in the budget for it */
     int *ret_pos;        /* their positions among the engine outputs */
     int busy;            /* a worker runs it (engines are single-threaded) */
     int inflight;        /* frames queued or running with it */
@@ -51,6 +53,7 @@ typedef struct srv_job {
     clv_net_msg msg;
     uint64_t t_queued;
     uint64_t recv_ns;
+    uint64_t held_bytes; /* its payload, counted in the budget */
     struct srv_job *next;
 } srv_job;
 
@@ -63,6 +66,10 @@ struct clv_server {
     pthread_cond_t work_cv; /* a job may be runnable, or quitting */
     pthread_cond_t done_cv; /* a frame finished (in-flight counts fell) */
     srv_job *q_head, *q_tail;
+    int q_len;
+    uint64_t mem_used;  /* the budget's count, without the shared weights;
+                           under mu */
+    clv_engine_weights *weights; /* packed weights shared by all engines */
     srv_conn *conns;
     int n_conns;      /* listed: in the handshake, open, or closing */
     int n_handshakes; /* in the handshake now */
@@ -99,6 +106,91 @@ void clv_server_options_init(clv_server_options *o)
     o->max_payload = (uint64_t)64 << 20;
 }
 
+/* ---- the memory budget ------------------------------------------------------ */
+
+/* What the budget counts now. Under s->mu. */
+static uint64_t mem_now(clv_server *s)
+{
+    return s->mem_used + clv_engine_weights_bytes(s->weights);
+}
+
+/* Counts `bytes` against the budget if they fit; false if not. Under
+ * s->mu. */
+static bool mem_take(clv_server *s, uint64_t bytes)
+{
+    uint64_t now = mem_now(s);
+    if (now + bytes > s->st.max_memory)
+        return false;
+    s->mem_used += bytes;
+    if (now + bytes > s->st.mem_peak)
+        s->st.mem_peak = now + bytes;
+    return true;
+}
+
+/* Counts bytes already allocated, whether they fit or not. Under s->mu. */
+static void mem_add(clv_server *s, uint64_t bytes)
+{
+    s->mem_used += bytes;
+    uint64_t now = mem_now(s);
+    if (now > s->st.mem_peak)
+        s->st.mem_peak = now;
+}
+
+static void mem_give(clv_server *s, uint64_t bytes)
+{
+    s->mem_used -= bytes < s->mem_used ? bytes : s->mem_used;
+}
+
+/* The admit hook of a connection past the handshake (see
+ * clv_net_conn_set_admit): a FRAME is read only when the frames held
+ * (admitted, queued or running, all edges) are fewer than max_queue and
+ * its payload fits in the budget; both are then held for it until
+ * frame_release(). Other messages are small or bounded by the limits. */
+static int admit(void *ctx, clv_net_type type, uint64_t payload_len)
+{
+    srv_conn *c = ctx;
+    clv_server *s = c->srv;
+    if (type != CLV_NET_FRAME)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    bool ok = s->q_len < s->o.max_queue && mem_take(s, payload_len);
+    if (ok)
+        s->q_len++;
+    pthread_mutex_unlock(&s->mu);
+    return ok ? 0 : 1;
+}
+
+/* Gives back what admit() held for a frame. Under s->mu. */
+static void frame_release(clv_server *s, uint64_t payload_len)
+{
+    s->q_len--;
+    mem_give(s, payload_len);
+}
+
+/* A bound on what an engine of these cloud nodes may allocate before it
+ * exists: every tensor they make (the arena is at most that) and every
+ * constant they read (packed weights are about their size). */
+static uint64_t plan_bound(const clv_graph *g, const clv_net_plan *np)
+{
+    uint64_t b = 0;
+    int nn = clv_graph_n_nodes(g);
+    for (uint32_t i = 0; i < np->n_nodes; i++) {
+        if (np->nodes[i] >= (uint32_t)nn)
+            continue;
+        const clv_node *n = clv_graph_node(g, (int)np->nodes[i]);
+        for (int k = 0; k < n->n_outputs; k++)
+            b += clv_tensor_bytes(clv_graph_tensor(g, n->outputs[k]));
+        for (int k = 0; k < n->n_inputs; k++) {
+            const clv_tensor *t = n->inputs[k] >= 0
+                                      ? clv_graph_tensor(g, n->inputs[k])
+                                      : NULL;
+            if (t && (t->flags & CLV_TENSOR_CONST))
+                b += clv_tensor_bytes(t) + (64u << 10);
+        }
+    }
+    return b;
+}
+
 /* ---- plans ----------------------------------------------------------------- */
 
 static void plan_free(srv_plan *p)
@@ -107,6 +199,7 @@ static void plan_free(srv_plan *p)
         return;
     clv_engine_free(p->eng);
     clv_partition_release(&p->part);
+    /* (its bytes leave the budget in the caller, under s->mu) */
     if (p->out_bufs)
         for (int i = 0; i < p->n_out; i++)
             free(p->out_bufs[i]);
@@ -138,6 +231,7 @@ static int plan_make(clv_server *s, const clv_net_plan *np, srv_plan **out,
         goto fail;
     clv_engine_options eo = {0};
     eo.threads = s->o.engine_threads;
+    eo.shared = s->weights;
     rc = clv_engine_create(g, p->part.cloud_nodes, p->part.n_cloud, &eo,
                            &p->eng, err);
     if (rc)
@@ -154,10 +248,12 @@ static int plan_make(clv_server *s, const clv_net_plan *np, srv_plan **out,
     /* the RESULT returns the PLAN's outputs in the PLAN's order */
     for (uint32_t i = 0; i < np->n_outputs; i++)
         p->ret_pos[i] = clv_engine_find_output(p->eng, (int)np->outputs[i]);
+    p->mem = clv_engine_own_bytes(p->eng); /* + decode buffers when made */
     for (int i = 0; i < p->n_out; i++) {
         const clv_tensor *t =
             clv_graph_tensor(g, clv_engine_output(p->eng, i));
         uint64_t nb = clv_tensor_bytes(t);
+        p->mem += nb;
         p->out_bufs[i] = malloc(nb ? nb : 1);
         if (!p->out_bufs[i]) {
             rc = clv_error_set(err, CLV_ENOMEM, "out of memory");
@@ -183,6 +279,7 @@ static void plans_gc(clv_server *s, srv_conn *c)
         bool idle = !p->busy && p->inflight == 0;
         if (idle && kept >= s->o.max_plans) {
             *pp = p->next;
+            mem_give(s, p->mem);
             plan_free(p);
             continue;
         }
@@ -235,10 +332,12 @@ static void conn_free(clv_server *s, srv_conn *c)
         clv_net_conn_set_timeout(c->c, 1000);
         clv_net_send(c->c, &m, NULL, NULL);
     }
-    (void)s;
     while (c->plans) {
         srv_plan *p = c->plans;
         c->plans = p->next;
+        pthread_mutex_lock(&s->mu);
+        mem_give(s, p->mem);
+        pthread_mutex_unlock(&s->mu);
         plan_free(p);
     }
     clv_net_conn_free(c->c);
@@ -313,7 +412,30 @@ static void handle_plan(clv_server *s, srv_conn *c, const clv_net_plan *np)
         clv_partition_release(&part);
         again = true;
     } else {
-        rc = plan_make(s, np, &p, &err);
+        /* within the budget before a byte is allocated for it */
+        uint64_t bound = plan_bound(s->g, np);
+        pthread_mutex_lock(&s->mu);
+        bool fits = mem_take(s, bound);
+        if (!fits)
+            s->st.plans_shed++;
+        uint64_t used = mem_now(s);
+        pthread_mutex_unlock(&s->mu);
+        if (!fits) {
+            rc = clv_error_set(&err, CLV_ENOMEM,
+                               "server busy: the plan may need %.1f MiB, "
+                               "the memory budget has %.1f of %.1f MiB "
+                               "left",
+                               (double)bound / 1048576.0,
+                               (double)(s->st.max_memory - (used < s->st.max_memory ? used : s->st.max_memory)) / 1048576.0,
+                               (double)s->st.max_memory / 1048576.0);
+        } else {
+            rc = plan_make(s, np, &p, &err);
+            pthread_mutex_lock(&s->mu);
+            mem_give(s, bound);
+            if (!rc)
+                mem_add(s, p->mem);
+            pthread_mutex_unlock(&s->mu);
+        }
     }
     clv_net_msg ack;
     clv_net_msg_init(&ack);
@@ -323,7 +445,8 @@ static void handle_plan(clv_server *s, srv_conn *c, const clv_net_plan *np)
         LOG(s, "edge %llu (%s): plan %llu refused: %s",
             (unsigned long long)c->id, c->peer,
             (unsigned long long)np->version, clv_error_text(&err, rc));
-        ack.plan_ack.status = CLV_NET_ERR_PLAN;
+        ack.plan_ack.status = rc == CLV_ENOMEM ? CLV_NET_ERR_BUSY
+                                               : CLV_NET_ERR_PLAN;
         ack.plan_ack.message = clv_error_text(&err, rc);
     } else if (!again) {
         pthread_mutex_lock(&s->mu);
@@ -440,6 +563,7 @@ static void *conn_main(void *arg)
     lim.max_payload = s->o.max_payload;
     lim.accept = 0;
     clv_net_conn_set_limits(c->c, &lim);
+    clv_net_conn_set_admit(c->c, admit, c);
     clv_net_conn_set_timeout(c->c, s->o.io_timeout_ms);
     LOG(s, "edge %llu (%s) connected%s%s%s", (unsigned long long)c->id,
         c->peer, peer.name[0] ? " as '" : "", peer.name,
@@ -537,10 +661,28 @@ static void *conn_main(void *arg)
             }
         } else if (m.type == CLV_NET_PLAN) {
             handle_plan(s, c, &m.plan);
-        } else if (m.type == CLV_NET_FRAME) {
+        } else if (m.type == CLV_NET_FRAME && m.shed) {
+            /* turned away at its header (admit): queue full or over the
+             * memory budget; the edge backs off */
             uint64_t recv_ns = m.t_done_ns - m.t_header_ns;
             pthread_mutex_lock(&s->mu);
+            s->st.frames_shed++;
+            int held = s->q_len;
+            pthread_mutex_unlock(&s->mu);
+            char text[128];
+            snprintf(text, sizeof text,
+                     "server busy: %d frames held (at most %d) or the "
+                     "memory budget is spent",
+                     held, s->o.max_queue);
+            send_result_error(c, m.frame.frame_id, m.frame.plan_version,
+                              CLV_NET_ERR_BUSY, text, recv_ns);
+        } else if (m.type == CLV_NET_FRAME) {
+            uint64_t recv_ns = m.t_done_ns - m.t_header_ns;
+            uint64_t held_bytes = m.payload_len; /* admitted: see admit() */
+            pthread_mutex_lock(&s->mu);
             srv_plan *p = plan_use(c, m.frame.plan_version);
+            if (!p)
+                frame_release(s, held_bytes);
             if (p)
                 p->inflight++; /* keeps it from plans_gc */
             pthread_mutex_unlock(&s->mu);
@@ -562,6 +704,7 @@ static void *conn_main(void *arg)
             if (rc) {
                 pthread_mutex_lock(&s->mu);
                 p->inflight--;
+                frame_release(s, held_bytes);
                 pthread_mutex_unlock(&s->mu);
                 LOG(s, "edge %llu (%s): dropped: %s",
                     (unsigned long long)c->id, c->peer,
@@ -574,6 +717,7 @@ static void *conn_main(void *arg)
             if (!j) {
                 pthread_mutex_lock(&s->mu);
                 p->inflight--;
+                frame_release(s, held_bytes);
                 pthread_mutex_unlock(&s->mu);
                 send_result_error(c, m.frame.frame_id, m.frame.plan_version,
                                   CLV_NET_ERR_INTERNAL, "out of memory",
@@ -582,6 +726,7 @@ static void *conn_main(void *arg)
             }
             j->conn = c;
             j->plan = p;
+            j->held_bytes = held_bytes;
             j->msg = m; /* the job takes the payload */
             clv_net_msg_init(&m);
             j->recv_ns = recv_ns;
@@ -649,6 +794,10 @@ static int decode_input(clv_server *s, srv_plan *p, int i,
         uint64_t nb = clv_tensor_bytes(gt);
         if (!(p->in_bufs[i] = malloc(nb ? nb : 1)))
             return clv_error_set(err, CLV_ENOMEM, "out of memory");
+        pthread_mutex_lock(&s->mu);
+        p->mem += nb; /* the plan is busy: no one else reads p->mem */
+        mem_add(s, nb);
+        pthread_mutex_unlock(&s->mu);
     }
     int rc = clv_codec_decode(*cx, nt->data, nt->nbytes, gt->ndim, gt->dims,
                               p->in_bufs[i], NULL, err);
@@ -759,6 +908,7 @@ static void *worker_main(void *arg)
         j->plan->busy = 0;
         j->plan->inflight--;
         c->inflight--;
+        frame_release(s, j->held_bytes);
         plans_gc(s, c);
         bool free_it = conn_unref(s, c);
         pthread_cond_broadcast(&s->work_cv);
@@ -936,7 +1086,7 @@ int clv_server_create(const clv_graph *g, const clv_server_options *o,
     if (!g || !clv_graph_is_finalized(g))
         return clv_error_set(err, CLV_EINVAL,
                              "the server needs a finalized graph");
-    if (o->threads < 1 || o->threads > 256 || o->max_conns < 1 ||
+    if (o->max_queue < 0 || o->threads < 1 || o->threads > 256 || o->max_conns < 1 ||
         o->max_handshakes < 1 || o->handshake_ms < 1 || o->idle_ms < 0 ||
         o->max_inflight < 1 || o->max_plans < 1 || o->engine_threads < 0 ||
         o->engine_threads > CLV_ENGINE_MAX_THREADS || o->max_payload < 1024)
@@ -950,6 +1100,14 @@ int clv_server_create(const clv_graph *g, const clv_server_options *o,
         return clv_error_set(err, CLV_ENOMEM, "out of memory");
     s->g = g;
     s->o = *o;
+    if (s->o.max_queue == 0)
+        s->o.max_queue = 16 * s->o.threads;
+    s->st.max_memory = s->o.max_memory;
+    if (!s->st.max_memory) {
+        uint64_t avail = clv_util_mem_available();
+        s->st.max_memory = avail ? avail / 4 * 3 : (uint64_t)4 << 30;
+    }
+
     if (!s->o.listen)
         s->o.listen = "*:7878";
     atomic_init(&s->stop, 0);
@@ -983,6 +1141,10 @@ int clv_server_create(const clv_graph *g, const clv_server_options *o,
         return rc;
     }
     s->workers = calloc((size_t)s->o.threads, sizeof *s->workers);
+    if (s->workers && !(s->weights = clv_engine_weights_create())) {
+        free(s->workers);
+        s->workers = NULL;
+    }
     if (!s->workers) {
         clv_net_listener_free(s->lis);
         free(s->node_ms);
@@ -1041,6 +1203,7 @@ void clv_server_join(clv_server *s)
 void clv_server_stats_get(clv_server *s, clv_server_stats *out)
 {
     pthread_mutex_lock(&s->mu);
+    s->st.mem_used = mem_now(s);
     *out = s->st;
     pthread_mutex_unlock(&s->mu);
 }
@@ -1052,6 +1215,7 @@ void clv_server_free(clv_server *s)
     clv_server_stop(s);
     clv_server_join(s);
     clv_net_listener_free(s->lis);
+    clv_engine_weights_free(s->weights);
     free(s->workers);
     free(s->node_ms);
     pthread_mutex_destroy(&s->mu);
