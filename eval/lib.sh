@@ -2,7 +2,8 @@
 # binary): a scratch directory $work removed on exit, also on error and
 # Ctrl-C; a `cleave serve` on a free loopback port, stopped on exit too.
 #   eval_init NAME        make $work (/tmp/cleave_NAME.XXXXXX), set traps
-#   start_server MODEL    serve MODEL on 127.0.0.1:$port; $srv its pid
+#   start_server MODEL [ARGS...]  serve MODEL on 127.0.0.1:$port (more
+#                         `cleave serve` options after it); $srv its pid
 #   stop_server           stop it
 srv=
 eval_cleanup() {
@@ -20,7 +21,7 @@ free_port() {
 start_server() {
   port=$(free_port)
   "$cleave" serve --model "$1" --listen "127.0.0.1:$port" --quiet \
-    --profile-runs 0 2>"$work/serve.log" &
+    --profile-runs 0 "${@:2}" 2>"$work/serve.log" &
   srv=$!
   for _ in $(seq 1 100); do
     grep -q "on port" "$work/serve.log" 2>/dev/null && return 0

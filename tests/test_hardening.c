@@ -12,11 +12,13 @@
 #include <ifaddrs.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cleave/engine.h"
@@ -904,6 +906,252 @@ static void test_rogue_server(const clv_graph *g)
     free(tc);
 }
 
+/* ---- an on-path relay ---------------------------------------------------- */
+
+/* Forwards bytes between an edge and the server; once the handshake has
+ * passed (the server's second message, HELLO_ACK after CHALLENGE), it
+ * injects one message of its own, into one direction, on its first
+ * connection only. */
+typedef struct relay {
+    clv_net_listener *lis;
+    const char *server;
+    const clv_graph *g;
+    int to_server; /* inject toward the server (a PLAN), else the edge
+                      (a RESULT for frame 0) */
+    volatile int stop;
+    int injected, conns;
+} relay;
+
+/* Counts whole messages in a byte stream (header, payload, MAC). */
+typedef struct msg_counter {
+    uint8_t hdr[CLV_NET_HEADER_SIZE];
+    size_t have;
+    uint64_t left; /* of the current message after its header */
+    int count;
+} msg_counter;
+
+static void count_bytes(msg_counter *m, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (m->have < sizeof m->hdr) {
+            size_t k = sizeof m->hdr - m->have < n ? sizeof m->hdr - m->have : n;
+            memcpy(m->hdr + m->have, p, k);
+            m->have += k, p += k, n -= k;
+            if (m->have == sizeof m->hdr) {
+                m->left = clv_net__get64(m->hdr + 16) +
+                          ((clv_net__get32(m->hdr + 8) & CLV_NET_FLAG_MAC)
+                               ? CLV_NET_MAC_SIZE
+                               : 0);
+                if (!m->left)
+                    m->count++, m->have = 0;
+            }
+            continue;
+        }
+        size_t k = m->left < n ? (size_t)m->left : n;
+        m->left -= k, p += k, n -= k;
+        if (!m->left)
+            m->count++, m->have = 0;
+    }
+}
+
+static void relay_inject(relay *r, int fd_edge, int fd_srv)
+{
+    clv_net_msg m;
+    clv_net_msg_init(&m);
+    clv_net_buf b = {0};
+    uint32_t nodes[64], in = (uint32_t)clv_graph_input(r->g, 0);
+    uint32_t out = (uint32_t)clv_graph_output(r->g, 0);
+    int nn = clv_graph_n_nodes(r->g) < 64 ? clv_graph_n_nodes(r->g) : 64;
+    for (int i = 0; i < nn; i++)
+        nodes[i] = (uint32_t)i; /* a valid plan: all of it on the server */
+    float zero[16] = {0};
+    clv_net_tensor nt;
+    memset(&nt, 0, sizeof nt);
+    if (r->to_server) {
+        m.type = CLV_NET_PLAN;
+        m.plan.version = 999;
+        m.plan.n_nodes = (uint32_t)nn;
+        m.plan.nodes = nodes;
+        m.plan.n_inputs = 1;
+        m.plan.inputs = &in;
+        m.plan.n_outputs = 1;
+        m.plan.outputs = &out;
+    } else {
+        int o = clv_graph_output(r->g, 0); /* lenet: 1x10 */
+        clv_net_tensor_from_graph(r->g, o, zero, &nt, NULL);
+        m.type = CLV_NET_RESULT;
+        m.result.frame_id = 0;
+        m.result.plan_version = 1;
+        m.result.n_tensors = 1;
+        m.result.tensors = &nt;
+    }
+    if (clv_net_encode(&m, &b, NULL) == 0) {
+        int fd = r->to_server ? fd_srv : fd_edge;
+        r->injected += write(fd, b.data, b.len) == (ssize_t)b.len;
+    }
+    clv_net_buf_release(&b);
+}
+
+static void *relay_main(void *arg)
+{
+    relay *r = arg;
+    while (!r->stop) {
+        clv_net_conn *e = NULL, *s = NULL;
+        if (clv_net_accept(r->lis, 100, &e, NULL) || !e)
+            continue;
+        if (clv_net_connect(r->server, 2000, &s, NULL)) {
+            clv_net_conn_free(e);
+            continue;
+        }
+        r->conns++;
+        int fe = clv_net__conn_fd(e), fs = clv_net__conn_fd(s);
+        msg_counter from_srv = {0};
+        bool inject = r->conns == 1, open = true;
+        uint8_t buf[65536];
+        while (open && !r->stop) {
+            struct pollfd p[2] = {{fe, POLLIN, 0}, {fs, POLLIN, 0}};
+            if (poll(p, 2, 100) <= 0)
+                continue;
+            for (int k = 0; k < 2 && open; k++) {
+                if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                ssize_t n = read(p[k].fd, buf, sizeof buf);
+                if (n <= 0) {
+                    open = false;
+                    break;
+                }
+                int to = k == 0 ? fs : fe;
+                for (ssize_t at = 0; at < n;) {
+                    struct pollfd w = {to, POLLOUT, 0};
+                    poll(&w, 1, 1000);
+                    ssize_t m = write(to, buf + at, (size_t)(n - at));
+                    if (m <= 0) {
+                        open = false;
+                        break;
+                    }
+                    at += m;
+                }
+                if (k == 1)
+                    count_bytes(&from_srv, buf, (size_t)n);
+                if (inject && from_srv.count >= 2 && from_srv.have == 0) {
+                    relay_inject(r, fe, fs);
+                    inject = false;
+                }
+            }
+        }
+        clv_net_conn_free(e);
+        clv_net_conn_free(s);
+    }
+    return NULL;
+}
+
+/* What the server logged: whether a line held `needle`. */
+typedef struct log_watch {
+    pthread_mutex_t mu;
+    const char *needle[2];
+    int seen[2];
+} log_watch;
+
+static void watch_log(void *ctx, const char *line)
+{
+    log_watch *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < 2; i++)
+        w->seen[i] += strstr(line, w->needle[i]) != NULL;
+    pthread_mutex_unlock(&w->mu);
+    quiet_log(NULL, line);
+}
+
+/* A relay between a real edge and a real server, both with the token,
+ * lets their handshake pass and then injects a message: a PLAN toward the
+ * server, or a RESULT toward the edge. Each side refuses it (no MAC from
+ * the session keys) and drops the connection; the edge reconnects (the
+ * relay then only forwards) and every frame ends with the whole model's
+ * result. */
+static void test_relay(const clv_graph *g)
+{
+    clv_net_secret secret;
+    CHECK(clv_net_secret_from_token("relay-test-token", 16, &secret, NULL) == 0);
+    double *te, *tc;
+    if (!node_times(g, &te, &tc))
+        return;
+    int n = clv_graph_n_nodes(g);
+    for (int i = 0; i < n; i++)
+        te[i] = 5, tc[i] = 0.01;
+    clv_edge_options o;
+    clv_edge_report truth;
+    edge_only_options(&o, te, tc, 30);
+    o.sequential = 0;
+    o.keep_outputs = true;
+    clv_edge_report_init(&truth);
+    CHECK(clv_edge_run(g, &o, &truth, NULL) == 0);
+    uint64_t nb = clv_tensor_bytes(clv_graph_tensor(g, clv_graph_output(g, 0)));
+    for (int dir = 0; dir < 2; dir++) {
+        log_watch w = {PTHREAD_MUTEX_INITIALIZER,
+                       {"without a MAC", "plan 999: "}, {0, 0}};
+        clv_server_options so;
+        clv_server_options_init(&so);
+        so.secret = &secret;
+        so.listen = "127.0.0.1:0";
+        so.log = watch_log;
+        so.log_ctx = &w;
+        clv_server *s = NULL;
+        clv_error err = {0};
+        if (clv_server_create(g, &so, &s, &err) || clv_server_start(s, &err)) {
+            CHECKF(0, "server: %s", err.msg);
+            clv_server_free(s);
+            break;
+        }
+        char saddr[64], raddr[64];
+        snprintf(saddr, sizeof saddr, "127.0.0.1:%d", clv_server_port(s));
+        relay r = {NULL, saddr, g, dir == 0, 0, 0, 0};
+        CHECK(clv_net_listen("127.0.0.1:0", &r.lis, NULL) == 0);
+        snprintf(raddr, sizeof raddr, "127.0.0.1:%d",
+                 clv_net_listener_port(r.lis));
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, relay_main, &r) == 0);
+        clv_edge_report rep;
+        clv_edge_report_init(&rep);
+        clv_edge_options_init(&o);
+        o.server = raddr;
+        o.frames = 30;
+        o.fps = 60; /* long enough for a reconnect */
+        o.planner = CLV_PLAN_CLOUD;
+        o.plan_bps = 1e9;
+        o.t_edge_ms = te;
+        o.t_cloud_ms = tc;
+        o.secret = &secret;
+        o.keep_outputs = true;
+        o.reconnect_ms = 50;
+        o.log = quiet_log;
+        CHECK(clv_edge_run(g, &o, &rep, &err) == 0);
+        int same = 0, split = 0;
+        for (int k = 0; k < rep.n_frames; k++) {
+            same += rep.outputs[k] && truth.outputs[k] &&
+                    memcmp(rep.outputs[k], truth.outputs[k], (size_t)nb) == 0;
+            split += rep.frames[k].where == CLV_EDGE_SPLIT;
+        }
+        const char *name = dir == 0 ? "toward the server" : "toward the edge";
+        CHECKF(r.injected == 1 && r.conns >= 2 && rep.reconnects >= 1,
+               "%s: injected %d, %d connections, %d reconnects", name,
+               r.injected, r.conns, rep.reconnects);
+        CHECKF(same == 30 && split > 0, "%s: %d of 30 right, %d split",
+               name, same, split);
+        if (dir == 0)
+            CHECKF(w.seen[0] >= 1 && w.seen[1] == 0,
+                   "the server: refused %d, took the injected plan %d",
+                   w.seen[0], w.seen[1]);
+        r.stop = 1;
+        pthread_join(th, NULL);
+        clv_net_listener_free(r.lis);
+        clv_edge_report_release(&rep);
+        clv_server_free(s);
+    }
+    clv_edge_report_release(&truth);
+    free(te);
+    free(tc);
+}
+
 int main(void)
 {
     clv_graph *g = NULL;
@@ -918,6 +1166,7 @@ int main(void)
     test_protected_mode(g);
     test_late_server(g);
     test_rogue_server(g);
+    test_relay(g);
     test_budget_frames(g);
     test_edge_backs_off(g);
     clv_graph *big = NULL;

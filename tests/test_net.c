@@ -596,7 +596,7 @@ static void test_limits(void)
         uint8_t val;
     } bad[] = {{0, 'X'}, {4, CLV_NET_VERSION + 1}, {4, CLV_NET_VERSION - 1}, {6, 0},
                {6, CLV_NET_TYPE_END}, /* the first type beyond the table */
-               {8, 1}, {24, 1}};
+               {8, 2}, {24, 1}}; /* flag 1 is the MAC flag */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t c[32];
         memcpy(c, hdr, 32);

@@ -96,6 +96,9 @@ extern "C" {
 #define CLV_NET_DIGEST_SIZE 32    /* SHA-256 */
 #define CLV_NET_NONCE_SIZE 32
 #define CLV_NET_MAC_SIZE 32       /* HMAC-SHA256 */
+/* Header flag: a MAC of CLV_NET_MAC_SIZE bytes follows the payload (every
+ * message after an authenticated handshake; docs/protocol.md). */
+#define CLV_NET_FLAG_MAC 1u
 #define CLV_NET_DEFAULT_PORT 7878
 
 /* Payloads of the control messages (HELLO, CHALLENGE, AUTH, HELLO_ACK,

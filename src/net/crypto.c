@@ -57,6 +57,41 @@ void clv_net_hmac_sha256(const void *key, size_t key_len, const void *data,
          (const unsigned char *)data, len, out, &n);
 }
 
+int clv_net__hmac_init(clv_net__hmac *h, const uint8_t key[32])
+{
+    uint8_t ipad[64];
+    for (int i = 0; i < 64; i++) {
+        uint8_t k = i < 32 ? key[i] : 0;
+        ipad[i] = k ^ 0x36;
+        h->opad[i] = k ^ 0x5c;
+    }
+    int rc = clv_net__sha256_init(&h->inner);
+    if (!rc)
+        clv_net__sha256_update(&h->inner, ipad, sizeof ipad);
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    return rc;
+}
+
+void clv_net__hmac_update(clv_net__hmac *h, const void *data, size_t len)
+{
+    clv_net__sha256_update(&h->inner, data, len);
+}
+
+void clv_net__hmac_final(clv_net__hmac *h, uint8_t out[32])
+{
+    uint8_t in[32];
+    clv_net__sha256 outer;
+    clv_net__sha256_final(&h->inner, in);
+    if (clv_net__sha256_init(&outer) == 0) {
+        clv_net__sha256_update(&outer, h->opad, sizeof h->opad);
+        clv_net__sha256_update(&outer, in, sizeof in);
+        clv_net__sha256_final(&outer, out);
+    } else {
+        memset(out, 0, 32); /* never equal to a real MAC by chance */
+    }
+    OPENSSL_cleanse(h->opad, sizeof h->opad);
+}
+
 int clv_net__memcmp_ct(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) != 0;

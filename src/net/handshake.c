@@ -3,10 +3,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "net/internal.h"
 
 static const char EDGE_TAG[] = "cleave-auth-v1 edge";   /* NUL included */
 static const char CLOUD_TAG[] = "cleave-auth-v1 cloud"; /* NUL included */
+/* the keys of the messages after the handshake, one per direction */
+static const char EDGE_KEY_TAG[] = "cleave-session-v1 edge";
+static const char CLOUD_KEY_TAG[] = "cleave-session-v1 cloud";
 
 /* HMAC(key, tag || a || b || digest), tag with its NUL. */
 static void auth_mac(const clv_net_secret *s, const char *tag, size_t taglen,
@@ -26,6 +31,24 @@ static void auth_mac(const clv_net_secret *s, const char *tag, size_t taglen,
     memcpy(msg + n, digest, CLV_NET_DIGEST_SIZE);
     n += CLV_NET_DIGEST_SIZE;
     clv_net_hmac_sha256(s->key, sizeof s->key, msg, n, out);
+}
+
+/* Keys connection c after an authenticated handshake: messages from the
+ * edge with HMAC(key, EDGE_KEY_TAG || nonce_e || nonce_c || digest), from
+ * the cloud with CLOUD_KEY_TAG; `edge` says which side c is. */
+static void key_session(clv_net_conn *c, const clv_net_secret *s, bool edge,
+                        const uint8_t nonce_e[CLV_NET_NONCE_SIZE],
+                        const uint8_t nonce_c[CLV_NET_NONCE_SIZE],
+                        const uint8_t digest[CLV_NET_DIGEST_SIZE])
+{
+    uint8_t ke[32], kc[32];
+    auth_mac(s, EDGE_KEY_TAG, sizeof EDGE_KEY_TAG, nonce_e, nonce_c, digest,
+             ke);
+    auth_mac(s, CLOUD_KEY_TAG, sizeof CLOUD_KEY_TAG, nonce_e, nonce_c,
+             digest, kc);
+    clv_net__conn_key(c, edge ? ke : kc, edge ? kc : ke);
+    OPENSSL_cleanse(ke, sizeof ke);
+    OPENSSL_cleanse(kc, sizeof kc);
 }
 
 static void hex8(const uint8_t *d, char out[17])
@@ -135,6 +158,7 @@ int clv_net_handshake_client(clv_net_conn *c,
             goto done;
         }
         authed = true;
+        key_session(c, o->secret, true, nonce, snonce, o->digest);
     } else if (o->secret && o->require_server_auth) {
         clv_net_send_error(c, CLV_NET_ERR_AUTH,
                            "the edge requires an authenticated server");
@@ -258,6 +282,8 @@ int clv_net_handshake_server(clv_net_conn *c,
     }
     if ((rc = clv_net_send(c, &m, NULL, err)))
         goto done;
+    if (o->secret)
+        key_session(c, o->secret, false, cnonce, snonce, digest);
     if (out)
         *out = peer;
 done:

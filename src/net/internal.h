@@ -69,6 +69,28 @@ int clv_net__sha256_init(clv_net__sha256 *s);
 void clv_net__sha256_update(clv_net__sha256 *s, const void *data, size_t len);
 void clv_net__sha256_final(clv_net__sha256 *s, uint8_t out[32]);
 
+/* Streaming HMAC-SHA256 over the SHA-256 above (RFC 2104): init with a
+ * 32-byte key, updates, final (which frees). 0 or CLV_ENOMEM. */
+typedef struct clv_net__hmac {
+    clv_net__sha256 inner;
+    uint8_t opad[64];
+} clv_net__hmac;
+int clv_net__hmac_init(clv_net__hmac *h, const uint8_t key[32]);
+void clv_net__hmac_update(clv_net__hmac *h, const void *data, size_t len);
+void clv_net__hmac_final(clv_net__hmac *h, uint8_t out[32]);
+
+/* Keys a connection's messages from now on (handshake.c, after an
+ * authenticated handshake): every message sent carries the header flag
+ * CLV_NET_FLAG_MAC and, after its payload, HMAC-SHA256(send_key, seq ||
+ * header || payload) with seq the count of messages sent since; every
+ * message received must carry one made with recv_key and the count of
+ * messages received since. */
+void clv_net__conn_key(clv_net_conn *c, const uint8_t send_key[32],
+                       const uint8_t recv_key[32]);
+
+/* The socket of a connection (for tests that relay raw bytes). */
+int clv_net__conn_fd(const clv_net_conn *c);
+
 /* Constant-time comparison of n bytes: 0 when equal. */
 int clv_net__memcmp_ct(const void *a, const void *b, size_t n);
 

@@ -512,7 +512,7 @@ int clv_net_header_parse(const uint8_t hdr[CLV_NET_HEADER_SIZE],
         return clv_error_set(err, CLV_EFORMAT, "unknown message type %u",
                              (unsigned)type);
     uint32_t flags = clv_net__get32(hdr + H_FLAGS);
-    if (flags)
+    if (flags & ~CLV_NET_FLAG_MAC)
         return clv_error_set(err, CLV_EFORMAT,
                              "%s: unknown header flags 0x%x",
                              clv_net_type_name(type), (unsigned)flags);

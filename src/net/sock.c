@@ -21,6 +21,8 @@
 #include "net/internal.h"
 #include "util/util.h"
 
+#include <openssl/crypto.h>
+
 #define DEFAULT_TIMEOUT_MS 30000
 
 /* Linux names the control message after the option (asm/socket.h hides
@@ -38,6 +40,9 @@ struct clv_net_conn {
     uint64_t min_rate;    /* bytes/s a payload must keep up, 0 = any */
     clv_net_admit_fn admit;
     void *admit_ctx;
+    bool keyed;                 /* messages carry MACs (clv_net__conn_key) */
+    uint8_t key_send[32], key_recv[32];
+    uint64_t seq_send, seq_recv;
     clv_net_pacer *pacer;
     clv_net_buf sbuf;
     bool eof;
@@ -180,6 +185,11 @@ static bool is_loopback(const struct sockaddr_storage *ss)
     return ss->ss_family == AF_UNIX || ss->ss_family == AF_UNSPEC;
 }
 
+int clv_net__conn_fd(const clv_net_conn *c)
+{
+    return c->fd;
+}
+
 bool clv_net_conn_is_loopback(const clv_net_conn *c)
 {
     return c->loopback;
@@ -220,10 +230,39 @@ int clv_net_conn_from_fd(int fd, clv_net_conn **out, clv_error *err)
     return 0;
 }
 
+void clv_net__conn_key(clv_net_conn *c, const uint8_t send_key[32],
+                       const uint8_t recv_key[32])
+{
+    memcpy(c->key_send, send_key, 32);
+    memcpy(c->key_recv, recv_key, 32);
+    c->seq_send = c->seq_recv = 0;
+    c->keyed = true;
+}
+
+/* HMAC(key, seq || header || payload) of one message: the header as sent
+ * (flag and CRC included), the payload in one piece (NULL with n == 0:
+ * clv_net__hmac_update adds nothing). */
+static int message_mac(const uint8_t key[32], uint64_t seq, const uint8_t *hdr,
+                       const uint8_t *payload, size_t n, uint8_t out[32])
+{
+    clv_net__hmac h;
+    uint8_t s[8];
+    clv_net__put64(s, seq);
+    if (clv_net__hmac_init(&h, key))
+        return CLV_ENOMEM;
+    clv_net__hmac_update(&h, s, 8);
+    clv_net__hmac_update(&h, hdr, CLV_NET_HEADER_SIZE);
+    clv_net__hmac_update(&h, payload, n);
+    clv_net__hmac_final(&h, out);
+    return 0;
+}
+
 void clv_net_conn_free(clv_net_conn *c)
 {
     if (!c)
         return;
+    OPENSSL_cleanse(c->key_send, sizeof c->key_send);
+    OPENSSL_cleanse(c->key_recv, sizeof c->key_recv);
     if (c->fd >= 0)
         close(c->fd);
     clv_net_buf_release(&c->sbuf);
@@ -420,6 +459,21 @@ static int send_msg(clv_net_conn *c, const clv_net_msg *m, int timeout_ms,
     int rc = clv_net_encode(m, &c->sbuf, err);
     if (rc)
         return rc;
+    if (c->keyed) {
+        /* flag the header (its CRC covers the flags), then the MAC */
+        uint8_t *h = c->sbuf.data;
+        clv_net__put32(h + 8, CLV_NET_FLAG_MAC);
+        clv_net__put32(h + 28, clv_net_crc32c(0, h, 28));
+        if ((rc = clv_net__buf_reserve(&c->sbuf, CLV_NET_MAC_SIZE)))
+            return clv_error_set(err, rc, "out of memory");
+        h = c->sbuf.data;
+        if ((rc = message_mac(c->key_send, c->seq_send++, h,
+                              h + CLV_NET_HEADER_SIZE,
+                              c->sbuf.len - CLV_NET_HEADER_SIZE,
+                              h + c->sbuf.len)))
+            return clv_error_set(err, rc, "out of memory");
+        c->sbuf.len += CLV_NET_MAC_SIZE;
+    }
     if (info)
         info->bytes = c->sbuf.len;
     rc = send_paced(c, c->sbuf.data, c->sbuf.len, timeout_ms, info, err);
@@ -576,26 +630,73 @@ static void arrival_times(uint64_t k_header, uint64_t k_done,
     *t_done = done;
 }
 
+/* Reads the MAC after a payload and checks it: of hdr and payload[0..n),
+ * or, with `partial` (the shed path), of what that stream already took.
+ * 0, or CLV_EFORMAT naming the message. */
+static int check_mac(clv_net_conn *c, const uint8_t *hdr,
+                     const uint8_t *payload, size_t n, clv_net__hmac *partial,
+                     uint64_t deadline, clv_error *err)
+{
+    uint8_t got[CLV_NET_MAC_SIZE], want[CLV_NET_MAC_SIZE];
+    int rc = read_all(c, got, sizeof got, false, deadline, NULL, err);
+    if (rc)
+        return rc;
+    if (partial)
+        clv_net__hmac_final(partial, want);
+    else if (message_mac(c->key_recv, c->seq_recv, hdr, payload, n, want))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
+    uint64_t seq = c->seq_recv++;
+    if (clv_net__memcmp_ct(got, want, sizeof got))
+        return clv_error_set(err, CLV_EFORMAT,
+                             "%s (message %llu since the handshake) fails "
+                             "its MAC: forged, altered, replayed or out of "
+                             "order",
+                             clv_net_type_name(
+                                 (clv_net_type)clv_net__get16(hdr + 6)),
+                             (unsigned long long)seq);
+    return 0;
+}
+
 /* Reads and checks a payload the admit hook refused, through a small
  * buffer: the stream stays in step, nothing is allocated. m gets the type
  * and, for a FRAME, its plan version and frame id. */
-static int shed(clv_net_conn *c, const clv_net_header *h, uint64_t deadline,
-                uint64_t t_header, clv_net_msg *m, clv_error *err)
+static int shed(clv_net_conn *c, const clv_net_header *h, const uint8_t *hdr,
+                uint64_t deadline, uint64_t t_header, clv_net_msg *m,
+                clv_error *err)
 {
     uint8_t buf[16384], first[16] = {0};
     uint64_t left = h->payload_len, at = 0;
     uint32_t crc = 0;
+    clv_net__hmac mac;
+    if (c->keyed) {
+        uint8_t s[8];
+        clv_net__put64(s, c->seq_recv);
+        if (clv_net__hmac_init(&mac, c->key_recv))
+            return clv_error_set(err, CLV_ENOMEM, "out of memory");
+        clv_net__hmac_update(&mac, s, 8);
+        clv_net__hmac_update(&mac, hdr, CLV_NET_HEADER_SIZE);
+    }
     while (left) {
         size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
         int rc = read_all(c, buf, k, false, deadline, NULL, err);
-        if (rc)
+        if (rc) {
+            if (c->keyed)
+                clv_net__hmac_final(&mac, buf); /* frees it */
             return rc;
+        }
         if (at < sizeof first)
             memcpy(first + at, buf,
                    sizeof first - at < k ? sizeof first - at : k);
         crc = clv_net_crc32c(crc, buf, k);
+        if (c->keyed)
+            clv_net__hmac_update(&mac, buf, k);
         at += k;
         left -= k;
+    }
+    if (c->keyed) {
+        int rc = check_mac(c, hdr, NULL, 0, &mac, deadline, err);
+        if (rc)
+            return rc;
     }
     if (crc != h->payload_crc)
         return clv_error_set(err, CLV_EFORMAT,
@@ -642,13 +743,23 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
     uint64_t t_header = clv_net_now_ns();
     if ((rc = clv_net_header_parse(hdr, &c->lim, &h, err)))
         goto fail;
+    if (c->keyed != ((h.flags & CLV_NET_FLAG_MAC) != 0)) {
+        rc = clv_error_set(err, CLV_EFORMAT,
+                           c->keyed ? "%s without a MAC on an authenticated "
+                                      "connection (injected, or a peer "
+                                      "that does not protect its messages)"
+                                    : "%s with a MAC on a connection that "
+                                      "has no key",
+                           clv_net_type_name(h.type));
+        goto fail;
+    }
     if (c->min_rate && timeout_ns) {
         double secs = (double)h.payload_len / (double)c->min_rate;
         uint64_t extra = secs > 1e9 ? (uint64_t)1e18 : (uint64_t)(secs * 1e9);
         deadline = earlier(c->deadline_ns, t_header + timeout_ns + extra);
     }
     if (c->admit && c->admit(c->admit_ctx, h.type, h.payload_len))
-        return shed(c, &h, deadline, t_header, m, err);
+        return shed(c, &h, hdr, deadline, t_header, m, err);
     /* The length was checked against the limits: now it may be allocated.
      * One spare byte keeps malloc(0) out of the picture. */
     if (h.payload_len >= SIZE_MAX) {
@@ -667,6 +778,9 @@ int clv_net_recv(clv_net_conn *c, clv_net_msg *m, clv_error *err)
     }
     if ((rc = read_all(c, payload, (size_t)h.payload_len, false, deadline,
                        &k_done, err)))
+        goto fail;
+    if (c->keyed && (rc = check_mac(c, hdr, payload, (size_t)h.payload_len,
+                                    NULL, deadline, err)))
         goto fail;
     uint64_t t_done = clv_net_now_ns();
     arrival_times(k_header, k_done, &t_header, &t_done);
