@@ -10,47 +10,61 @@
 
 #include "runtime/edge_internal.h"
 
-/* Takes a RESULT's tensors into frame f; 0 or an error. */
-static int take_result(edge_ctx *x, eframe *f, const clv_net_result *res,
-                       clv_error *err)
+int clv_rt__check_result(const clv_graph *g, const clv_partition *part,
+                         const clv_net_result *res, clv_error *err)
 {
-    eplan *p = f->plan;
+    unsigned long long id = (unsigned long long)res->frame_id;
     if (res->status)
         return clv_error_set(err, CLV_EIO, "the server could not run frame "
                              "%llu: %s: %s",
-                             (unsigned long long)f->id,
-                             clv_net_err_text(res->status),
+                             id, clv_net_err_text(res->status),
                              res->message ? res->message : "");
-    if (res->n_tensors != (uint32_t)p->part.n_ret)
+    if (res->n_tensors != (uint32_t)part->n_ret)
         return clv_error_set(err, CLV_EFORMAT,
-                             "RESULT %llu carries %u tensors, expected %d",
-                             (unsigned long long)f->id, res->n_tensors,
-                             p->part.n_ret);
-    int rc = clv_rt__alloc_outputs(x, f, err);
-    if (rc)
-        return rc;
+                             "RESULT %llu carries %u tensors, expected %d", id,
+                             res->n_tensors, part->n_ret);
     for (uint32_t i = 0; i < res->n_tensors; i++) {
         const clv_net_tensor *t = &res->tensors[i];
-        rc = clv_net_tensor_check(x->g, t, err);
+        int rc = clv_net_tensor_check(g, t, err);
         if (rc)
             return rc;
         if (t->codec != CLV_NET_CODEC_RAW) /* its bytes are not the size */
             return clv_error_set(err, CLV_EFORMAT,
                                  "RESULT %llu: tensor %u is encoded (codec "
                                  "%d); results are raw",
-                                 (unsigned long long)f->id, t->id, t->codec);
+                                 id, t->id, t->codec);
+        bool output = false, expected = false;
+        for (int k = 0; k < clv_graph_n_outputs(g); k++)
+            output |= clv_graph_output(g, k) == (int)t->id;
+        for (int k = 0; k < part->n_ret; k++)
+            expected |= (uint32_t)part->ret[k] == t->id;
+        for (uint32_t j = 0; j < i; j++)
+            expected &= res->tensors[j].id != t->id;
+        if (!output || !expected)
+            return clv_error_set(err, CLV_EFORMAT,
+                                 "RESULT %llu carries tensor %u, which the "
+                                 "plan does not return (or twice)",
+                                 id, t->id);
+    }
+    return 0;
+}
+
+/* Takes a RESULT's tensors into frame f; 0 or an error. */
+static int take_result(edge_ctx *x, eframe *f, const clv_net_result *res,
+                       clv_error *err)
+{
+    eplan *p = f->plan;
+    int rc = clv_rt__check_result(x->g, &p->part, res, err);
+    if (!rc)
+        rc = clv_rt__alloc_outputs(x, f, err);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < res->n_tensors; i++) {
+        const clv_net_tensor *t = &res->tensors[i];
         int o = -1;
         for (int k = 0; k < x->n_out; k++)
             if (clv_graph_output(x->g, k) == (int)t->id)
                 o = k;
-        bool expected = false;
-        for (int k = 0; k < p->part.n_ret; k++)
-            expected |= (uint32_t)p->part.ret[k] == t->id;
-        if (o < 0 || !expected)
-            return clv_error_set(err, CLV_EFORMAT,
-                                 "RESULT %llu carries tensor %u, which the "
-                                 "plan does not return",
-                                 (unsigned long long)f->id, t->id);
         memcpy(f->out[o], t->data, (size_t)t->nbytes);
         if (t->dtype == CLV_DT_FLOAT) {
             const float *v = f->out[o];

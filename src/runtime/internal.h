@@ -26,4 +26,12 @@ int clv_rt__plan(const clv_graph *g, const double *te, const double *tc,
                  const clv_plan_options *o, const clv_codec *frame_codec,
                  clv_plan *plan, clv_error *err);
 
+/* The edge's checks of a RESULT for a frame of partition `part` before it
+ * takes a byte of it: a good status, exactly the partition's returned
+ * tensors (each once), raw, of the model's dtype, shape and size. 0, or
+ * an error naming the fault (edge_rx.c; the rogue-server fuzzer calls it
+ * too). */
+int clv_rt__check_result(const clv_graph *g, const clv_partition *part,
+                         const clv_net_result *res, clv_error *err);
+
 #endif
