@@ -1,8 +1,9 @@
 /*
  * What the runtime tests share: a log callback that stays quiet unless
- * CLEAVE_TEST_VERBOSE is set, a cloud server on a free loopback port, and
- * per-node time arrays. Shared by test_runtime.c and
- * test_runtime_predict.c.
+ * CLEAVE_TEST_VERBOSE is set, a cloud server on a free loopback port,
+ * per-node time arrays, a good edge's run, and the whole model's outputs
+ * to compare a run's with. Shared by the test_runtime*.c files and
+ * test_hardening.c.
  */
 #ifndef CLEAVE_TESTS_RUNTIME_UTIL_H
 #define CLEAVE_TESTS_RUNTIME_UTIL_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cleave/runtime.h"
 
@@ -84,6 +86,65 @@ static inline bool node_times(const clv_graph *g, double **te, double **tc)
     free(*tc);
     *te = *tc = NULL;
     return false;
+}
+
+/* A three-frame run of a real edge against the server at `addr`,
+ * everything offloaded (the cloud planner, edge 1 ms and cloud 0.01 ms a
+ * node): true when every frame ran split and none fell back. */
+static inline bool good_edge(const clv_graph *g, const char *addr)
+{
+    double *te, *tc;
+    if (!node_times(g, &te, &tc))
+        return false;
+    for (int i = 0; i < clv_graph_n_nodes(g); i++)
+        te[i] = 1, tc[i] = 0.01;
+    clv_edge_options o;
+    clv_edge_report r;
+    clv_edge_options_init(&o);
+    clv_edge_report_init(&r);
+    o.server = addr;
+    o.frames = 3;
+    o.planner = CLV_PLAN_CLOUD;
+    o.plan_bps = 50e6;
+    o.t_edge_ms = te;
+    o.t_cloud_ms = tc;
+    o.log = quiet_log;
+    int rc = clv_edge_run(g, &o, &r, NULL);
+    bool ok = rc == 0 && r.n_ok == 3 && r.n_fallback == 0 &&
+              r.frames[2].where == CLV_EDGE_SPLIT;
+    clv_edge_report_release(&r);
+    free(te);
+    free(tc);
+    return ok;
+}
+
+/* The truth for `frames` frames: the whole model on the edge alone, each
+ * frame's outputs kept in *truth (initialised here; release it). true
+ * when every frame ran. */
+static inline bool truth_run(const clv_graph *g, const double *te,
+                             const double *tc, int frames,
+                             clv_edge_report *truth)
+{
+    clv_edge_options o;
+    edge_only_options(&o, te, tc, frames);
+    o.sequential = 0;
+    o.keep_outputs = true;
+    clv_edge_report_init(truth);
+    return clv_edge_run(g, &o, truth, NULL) == 0 && truth->n_ok == frames;
+}
+
+/* How many of the report's frames hold exactly the outputs (the first
+ * graph output) of `truth`'s. */
+static inline int same_outputs(const clv_graph *g, const clv_edge_report *r,
+                               const clv_edge_report *truth)
+{
+    uint64_t nb = clv_tensor_bytes(clv_graph_tensor(g, clv_graph_output(g, 0)));
+    int same = 0;
+    for (int k = 0; k < r->n_frames && k < truth->n_frames; k++)
+        same += r->outputs && truth->outputs && r->outputs[k] &&
+                truth->outputs[k] &&
+                memcmp(r->outputs[k], truth->outputs[k], (size_t)nb) == 0;
+    return same;
 }
 
 #endif

@@ -111,34 +111,6 @@ static char next_event(clv_net_conn *c, int *code, char *text, size_t n)
     return ev;
 }
 
-/* A three-frame run of a real edge, everything offloaded: true when
- * every frame ran split. */
-static bool good_edge(const clv_graph *g, const char *addr)
-{
-    double *te, *tc;
-    if (!node_times(g, &te, &tc))
-        return false;
-    for (int i = 0; i < clv_graph_n_nodes(g); i++)
-        te[i] = 1, tc[i] = 0.01;
-    clv_edge_options o;
-    clv_edge_report r;
-    clv_edge_options_init(&o);
-    clv_edge_report_init(&r);
-    o.server = addr;
-    o.frames = 3;
-    o.planner = CLV_PLAN_CLOUD;
-    o.plan_bps = 50e6;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.log = quiet_log;
-    int rc = clv_edge_run(g, &o, &r, NULL);
-    bool ok = rc == 0 && r.n_ok == 3 && r.n_fallback == 0 &&
-              r.frames[2].where == CLV_EDGE_SPLIT;
-    clv_edge_report_release(&r);
-    free(te);
-    free(tc);
-    return ok;
-}
 
 /* Slowloris in the handshake: 8 connections against a cap of 4 in the
  * handshake. The 4 inside trickle a HELLO a byte at a time and are cut
@@ -677,11 +649,7 @@ static void test_edge_backs_off(const clv_graph *g)
         te[i] = 5, tc[i] = 0.01;
     clv_edge_options o;
     clv_edge_report r, truth;
-    edge_only_options(&o, te, tc, 40);
-    o.sequential = 0;
-    o.keep_outputs = true;
-    clv_edge_report_init(&truth);
-    CHECK(clv_edge_run(g, &o, &truth, NULL) == 0);
+    CHECK(truth_run(g, te, tc, 40, &truth));
     clv_edge_options_init(&o);
     o.server = addr;
     o.frames = 40;
@@ -693,13 +661,9 @@ static void test_edge_backs_off(const clv_graph *g)
     o.log = quiet_log;
     clv_edge_report_init(&r);
     CHECK(clv_edge_run(g, &o, &r, NULL) == 0);
-    uint64_t nb = clv_tensor_bytes(clv_graph_tensor(g, clv_graph_output(g, 0)));
-    int same = 0, split = 0;
-    for (int k = 0; k < r.n_frames; k++) {
-        same += r.outputs[k] && truth.outputs[k] &&
-                memcmp(r.outputs[k], truth.outputs[k], (size_t)nb) == 0;
+    int same = same_outputs(g, &r, &truth), split = 0;
+    for (int k = 0; k < r.n_frames; k++)
         split += r.frames[k].where == CLV_EDGE_SPLIT;
-    }
     CHECKF(r.n_ok == 40 && same == 40 && r.n_busy > 0 && split > 0,
            "%d ok, %d right, %d busy, %d split", r.n_ok, same, r.n_busy,
            split);
@@ -845,13 +809,7 @@ static void test_rogue_server(const clv_graph *g)
         te[i] = 5, tc[i] = 5;
     clv_edge_options o;
     clv_edge_report truth;
-    edge_only_options(&o, te, tc, 12);
-    o.sequential = 0;
-    o.keep_outputs = true;
-    clv_edge_report_init(&truth);
-    CHECK(clv_edge_run(g, &o, &truth, NULL) == 0 && truth.n_ok == 12);
-    uint64_t nb = clv_tensor_bytes(
-        clv_graph_tensor(g, clv_graph_output(g, 0)));
+    CHECK(truth_run(g, te, tc, 12, &truth));
     static const char *names[] = {"zeros", "nan", "encoded", "huge"};
     for (int mode = ROGUE_ZEROS; mode <= ROGUE_HUGE; mode++) {
         rogue r = {g, (enum rogue_mode)mode, NULL, 0, 0};
@@ -880,12 +838,9 @@ static void test_rogue_server(const clv_graph *g)
         o.audit_every = mode == ROGUE_ZEROS ? 1 : 0;
         o.log = quiet_log;
         int rc = clv_edge_run(g, &o, &rep, &err);
-        int good = 0, split = 0;
-        for (int k = 0; k < rep.n_frames && rep.outputs; k++) {
-            good += rep.frames[k].status == 0 && rep.outputs[k] &&
-                    memcmp(rep.outputs[k], truth.outputs[k], (size_t)nb) == 0;
+        int good = same_outputs(g, &rep, &truth), split = 0;
+        for (int k = 0; k < rep.n_frames; k++)
             split += rep.frames[k].where == CLV_EDGE_SPLIT;
-        }
         CHECKF(rc == 0 && good == 12, "%s: rc %d, %d of 12 frames right",
                names[mode], rc, good);
         CHECKF(split == 0, "%s: %d frames taken from the server",
@@ -1080,12 +1035,7 @@ static void test_relay(const clv_graph *g)
         te[i] = 5, tc[i] = 0.01;
     clv_edge_options o;
     clv_edge_report truth;
-    edge_only_options(&o, te, tc, 30);
-    o.sequential = 0;
-    o.keep_outputs = true;
-    clv_edge_report_init(&truth);
-    CHECK(clv_edge_run(g, &o, &truth, NULL) == 0);
-    uint64_t nb = clv_tensor_bytes(clv_graph_tensor(g, clv_graph_output(g, 0)));
+    CHECK(truth_run(g, te, tc, 30, &truth));
     for (int dir = 0; dir < 2; dir++) {
         log_watch w = {PTHREAD_MUTEX_INITIALIZER,
                        {"without a MAC", "plan 999: "}, {0, 0}};
@@ -1125,12 +1075,9 @@ static void test_relay(const clv_graph *g)
         o.reconnect_ms = 50;
         o.log = quiet_log;
         CHECK(clv_edge_run(g, &o, &rep, &err) == 0);
-        int same = 0, split = 0;
-        for (int k = 0; k < rep.n_frames; k++) {
-            same += rep.outputs[k] && truth.outputs[k] &&
-                    memcmp(rep.outputs[k], truth.outputs[k], (size_t)nb) == 0;
+        int same = same_outputs(g, &rep, &truth), split = 0;
+        for (int k = 0; k < rep.n_frames; k++)
             split += rep.frames[k].where == CLV_EDGE_SPLIT;
-        }
         const char *name = dir == 0 ? "toward the server" : "toward the edge";
         CHECKF(r.injected == 1 && r.conns >= 2 && rep.reconnects >= 1,
                "%s: injected %d, %d connections, %d reconnects", name,

@@ -56,30 +56,6 @@ static bool closed_by_server(clv_net_conn *c)
     return false;
 }
 
-/* A good edge run (cloud planner): every frame split and ok. */
-static bool good_edge(const clv_graph *g, const char *addr)
-{
-    int n = clv_graph_n_nodes(g);
-    double te[64], tc[64];
-    for (int i = 0; i < n && i < 64; i++)
-        te[i] = 1, tc[i] = 0.01;
-    clv_edge_options o;
-    clv_edge_report r;
-    clv_edge_options_init(&o);
-    clv_edge_report_init(&r);
-    o.server = addr;
-    o.frames = 3;
-    o.planner = CLV_PLAN_CLOUD;
-    o.plan_bps = 50e6;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.log = quiet_log;
-    int rc = clv_edge_run(g, &o, &r, NULL);
-    bool ok = rc == 0 && r.n_ok == 3 && r.n_fallback == 0 &&
-              r.frames[2].where == CLV_EDGE_SPLIT;
-    clv_edge_report_release(&r);
-    return ok;
-}
 
 static void send_plan(clv_net_conn *c, const clv_graph *g, uint64_t version)
 {
