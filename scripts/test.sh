@@ -24,6 +24,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== eval quick variants (the experiments' scripts must not rot)"
 QUICK=1 bash eval/jps/table1.sh build
 QUICK=1 bash eval/jalad/run.sh build
+QUICK=1 bash eval/overload/run.sh build
 
 if [ "${AARCH64:-1}" != 0 ]; then
   bash scripts/test-aarch64.sh build
