@@ -469,6 +469,8 @@ static int plan_from(clv_net_conn *c, const clv_graph *g, uint64_t version,
 /* Packed weights are shared: eight edges with a whole-model plan each
  * hold one copy of them, not eight; a plan that may not fit in the budget
  * is answered BUSY before an engine is made. */
+static void test_plan_after_busy(const clv_graph *g, uint64_t alone);
+
 static void test_budget_plans(const clv_graph *g)
 {
     /* what one engine of the whole model holds on its own */
@@ -520,6 +522,7 @@ static void test_budget_plans(const clv_graph *g)
         clv_net_conn_free(one);
     }
     clv_server_free(s);
+    test_plan_after_busy(g, alone);
 }
 
 /* Sends FRAME `id` of plan `version` carrying tensor t (zeros). */
@@ -669,6 +672,66 @@ static void test_edge_backs_off(const clv_graph *g)
            split);
     clv_edge_report_release(&r);
     clv_edge_report_release(&truth);
+    free(te);
+    free(tc);
+    clv_server_free(s);
+}
+
+/* A PLAN the server refuses for memory is sent again after the back-off:
+ * while another connection's whole-model plan holds the budget, the
+ * edge's own is BUSY and its frames run on the edge; once that
+ * connection is gone, the edge's plan is taken and its frames split. */
+static void test_plan_after_busy(const clv_graph *g, uint64_t alone)
+{
+    clv_server_options so;
+    clv_server_options_init(&so);
+    so.max_memory = alone + alone / 2;
+    char addr[64];
+    clv_server *s = start_server_with(g, &so, addr, sizeof addr);
+    clv_net_conn *hog = s ? raw_edge(addr, g) : NULL;
+    CHECK(hog && plan_from(hog, g, 1, 0) == 0);
+    double *te, *tc;
+    if (!hog || !node_times(g, &te, &tc)) {
+        clv_net_conn_free(hog);
+        clv_server_free(s);
+        return;
+    }
+    for (int i = 0; i < clv_graph_n_nodes(g); i++)
+        te[i] = 5, tc[i] = 0.01;
+    edge_run_arg a = {g, NULL, NULL, -1};
+    clv_edge_options o;
+    clv_edge_report r;
+    clv_edge_options_init(&o);
+    clv_edge_report_init(&r);
+    o.server = addr;
+    o.frames = 90;
+    o.fps = 20;
+    o.planner = CLV_PLAN_CLOUD;
+    o.plan_bps = 1e9;
+    o.t_edge_ms = te;
+    o.t_cloud_ms = tc;
+    o.log = quiet_log;
+    a.o = &o;
+    a.r = &r;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, edge_run_thread, &a) == 0);
+    sleep_ms(800);
+    clv_net_conn_free(hog); /* its plan, and the budget, are freed */
+    pthread_join(th, NULL);
+    int first = -1, split = 0;
+    for (int k = 0; k < r.n_frames; k++)
+        if (r.frames[k].where == CLV_EDGE_SPLIT) {
+            split++;
+            if (first < 0)
+                first = k;
+        }
+    clv_server_stats st;
+    clv_server_stats_get(s, &st);
+    CHECKF(a.rc == 0 && r.n_ok == 90 && st.plans_shed >= 1 && first > 0 &&
+               r.frames[89].where == CLV_EDGE_SPLIT,
+           "%d ok, %llu plans shed, first split frame %d, %d split",
+           r.n_ok, (unsigned long long)st.plans_shed, first, split);
+    clv_edge_report_release(&r);
     free(te);
     free(tc);
     clv_server_free(s);

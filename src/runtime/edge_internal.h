@@ -109,6 +109,9 @@ typedef struct edge_ctx {
     uint64_t busy_until;      /* the server said BUSY: frames run on the
                                  edge until then (clv_net_now_ns); under mu */
     int busy_ms;              /* the next back-off; under mu */
+    uint64_t refused_plan;    /* a PLAN the server refused (0: none): the
+                                 sender sends it again before its next
+                                 FRAME; under mu */
     uint64_t n_results;       /* good RESULTs taken; receiver only */
     int quit;                 /* the sender may end */
 

@@ -195,10 +195,13 @@ void *clv_rt__rx_main(void *arg)
                 ELOG(x, "the server refused plan %llu: %s",
                      (unsigned long long)m.plan_ack.version,
                      m.plan_ack.message ? m.plan_ack.message : "");
-            if (m.plan_ack.status == CLV_NET_ERR_BUSY) {
+            if (m.plan_ack.status) {
                 pthread_mutex_lock(&x->mu);
-                x->busy_ms = 2000;
-                x->busy_until = clv_net_now_ns() + 2000000000ull;
+                x->refused_plan = m.plan_ack.version;
+                if (m.plan_ack.status == CLV_NET_ERR_BUSY) {
+                    x->busy_ms = 2000;
+                    x->busy_until = clv_net_now_ns() + 2000000000ull;
+                }
                 pthread_mutex_unlock(&x->mu);
             }
         } else if (m.type == CLV_NET_BYE || m.type == CLV_NET_ERROR) {

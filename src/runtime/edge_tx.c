@@ -196,6 +196,19 @@ static bool held_use(edge_ctx *x, uint64_t version)
     return had;
 }
 
+/* Forgets that the server holds `version` (it refused that PLAN): the
+ * next FRAME of it is preceded by the PLAN again. */
+static void held_drop(edge_ctx *x, uint64_t version)
+{
+    for (int i = 0; version && i < x->n_held; i++)
+        if (x->held[i] == version) {
+            memmove(&x->held[i], &x->held[i + 1],
+                    (size_t)(x->n_held - i - 1) * sizeof *x->held);
+            x->n_held--;
+            return;
+        }
+}
+
 static int send_plan(edge_ctx *x, eplan *p, clv_error *err)
 {
     uint32_t *store = NULL;
@@ -397,7 +410,10 @@ void *clv_rt__tx_main(void *arg)
         }
         if (f) {
             clv_rt__fq_pop(&x->sendq_head, &x->sendq_tail); /* f, the head */
+            uint64_t refused = x->refused_plan;
+            x->refused_plan = 0;
             pthread_mutex_unlock(&x->mu);
+            held_drop(x, refused);
             int rc = 0;
             if (!held_use(x, f->plan->version))
                 rc = send_plan(x, f->plan, &err);
