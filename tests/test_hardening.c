@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cleave/codec.h"
 #include "cleave/engine.h"
 #include "cleave/load.h"
 #include "cleave/runtime.h"
@@ -924,6 +925,64 @@ static void test_rogue_server(const clv_graph *g)
     free(tc);
 }
 
+/* Audits need a crossing that keeps the values: cut tensors sent
+ * quantized (q8) make a result that differs from the whole model's by
+ * design, so those frames pass their turn instead of condemning an honest
+ * server; u8 frames of pixels / 255 do keep their values and are audited. */
+static void test_lossy_not_blamed(const clv_graph *g)
+{
+    char addr[64];
+    clv_server *s = start_server(g, addr, sizeof addr);
+    double *te, *tc;
+    if (!s || !node_times(g, &te, &tc)) {
+        clv_server_free(s);
+        return;
+    }
+    int n = clv_graph_n_nodes(g);
+    unsigned char *edge = calloc((size_t)n, 1);
+    for (int i = 0; i < 3; i++)
+        edge[i] = 1; /* conv, relu, pool on the edge */
+    clv_partition part;
+    clv_partition_init(&part);
+    CHECK(clv_partition_make(g, edge, &part, NULL) == 0);
+    for (int mode = 0; mode < 2; mode++) {
+        clv_edge_options o;
+        clv_edge_report r;
+        clv_edge_options_init(&o);
+        clv_edge_report_init(&r);
+        o.server = addr;
+        o.frames = 8;
+        o.t_edge_ms = te;
+        o.t_cloud_ms = tc;
+        o.audit_every = 1;
+        o.log = quiet_log;
+        if (mode == 0) {
+            o.partitions = &part;
+            o.n_partitions = 1;
+            CHECK(clv_codec_parse("q8+huffman", &o.codec, NULL) == 0);
+        } else {
+            o.planner = CLV_PLAN_CLOUD; /* the frame itself crosses, as u8 */
+            o.plan_bps = 1e9;
+            CHECK(clv_codec_parse("u8", &o.frame_codec, NULL) == 0);
+        }
+        CHECK(clv_edge_run(g, &o, &r, NULL) == 0);
+        int split = 0;
+        for (int k = 0; k < r.n_frames; k++)
+            split += r.frames[k].where == CLV_EDGE_SPLIT;
+        CHECKF(r.n_ok == 8 && split == 8 && r.audit_failures == 0 &&
+                   r.audits == (mode == 0 ? 0 : 8),
+               "%s: %d ok, %d split, %d audits, %d failed",
+               mode == 0 ? "q8 cut" : "u8 frame", r.n_ok, split, r.audits,
+               r.audit_failures);
+        clv_edge_report_release(&r);
+    }
+    clv_partition_release(&part);
+    free(edge);
+    free(te);
+    free(tc);
+    clv_server_free(s);
+}
+
 /* ---- an on-path relay ---------------------------------------------------- */
 
 /* Forwards bytes between an edge and the server; once the handshake has
@@ -1177,6 +1236,7 @@ int main(void)
     test_late_server(g);
     test_rogue_server(g);
     test_relay(g);
+    test_lossy_not_blamed(g);
     test_budget_frames(g);
     test_edge_backs_off(g);
     clv_graph *big = NULL;

@@ -459,6 +459,8 @@ done:
     clv_net_bw_free(x.bw);
     clv_net_pacer_free(x.pacer);
     clv_codec_ctx_free(x.enc);
+    clv_codec_ctx_free(x.audit_cx[0]);
+    clv_codec_ctx_free(x.audit_cx[1]);
     pthread_mutex_destroy(&x.mu);
     pthread_cond_destroy(&x.cv);
     return rc;

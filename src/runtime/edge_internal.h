@@ -65,7 +65,9 @@ typedef struct eframe {
     uint64_t sent_ns;
     int sending;              /* the sender still writes it; under mu */
     int audit;                /* its server result (in out) is to be checked
-                                 against the whole model's on the edge */
+                                 against the whole model's on the edge: 1
+                                 its turn (audit_every), 2 the result holds
+                                 a non-finite value */
     struct eframe *next;
 } eframe;
 
@@ -116,6 +118,8 @@ typedef struct edge_ctx {
     int quit;                 /* the sender may end */
 
     clv_codec_ctx *enc;       /* the sender's encoder */
+    clv_codec_ctx *audit_cx[2]; /* the edge thread's, for audits (made when
+                                   first needed) */
     /* The connection: created and destroyed by the sender only. */
     clv_net_conn *conn;
     int conn_up;              /* under mu */

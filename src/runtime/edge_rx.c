@@ -69,8 +69,8 @@ static int take_result(edge_ctx *x, eframe *f, const clv_net_result *res,
         if (t->dtype == CLV_DT_FLOAT) {
             const float *v = f->out[o];
             for (uint64_t e = 0; e < t->nbytes / 4 && !f->audit; e++)
-                f->audit = !isfinite(v[e]); /* believed only if the edge
-                                               gets it too */
+                f->audit = isfinite(v[e]) ? 0 : 2; /* believed only if
+                                                      the edge gets it too */
         }
     }
     /* graph outputs made on the edge */
@@ -176,7 +176,8 @@ void *clv_rt__rx_main(void *arg)
             r->where = CLV_EDGE_SPLIT;
             x->n_results++;
             if (x->o.audit_every > 0 &&
-                x->n_results % (uint64_t)x->o.audit_every == 1 % (uint64_t)x->o.audit_every)
+                x->n_results % (uint64_t)x->o.audit_every == 1 % (uint64_t)x->o.audit_every &&
+                !f->audit)
                 f->audit = 1;
             if (f->audit) {
                 /* the edge thread checks it (clv_rt__drain_fallback) */
