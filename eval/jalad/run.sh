@@ -159,6 +159,10 @@ import json, sys
 r = json.load(open(sys.argv[1])); bw, d = sys.argv[2], float(sys.argv[3])
 a = r["accuracy"]; p = r["plan"]
 ok = a["loss"] <= d
+# a plan with a cloud part must have sent its frames (an edge that drops
+# its server quietly runs everything itself and still reports its accuracy)
+assert p.get("cut") == "(all edge)" or a["data_bytes_mean"] > 0, \
+    "%s: the plan cuts at %s but no frame was sent" % (bw, p.get("cut"))
 print("| %s | %.0f%% | %s | %d | %.2f%% (%.2f%%) | %.2f points | %s | %.0f (%.0f, %+.1f%%) | %.2f (%.2f) |" % (
     bw, 100 * d, "%s %s" % (p.get("cut", "?"), p.get("codec", "?")), a["frames"], 100 * a["top1"],
     100 * a["uncompressed_top1"], 100 * a["loss"], "yes" if ok else "NO",
