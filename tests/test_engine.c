@@ -832,7 +832,9 @@ static void test_softmax_lrn_bn(void)
         static const clv_op acts[] = {CLV_OP_RELU, CLV_OP_LEAKYRELU,
                                       CLV_OP_CLIP, CLV_OP_SIGMOID,
                                       CLV_OP_TANH, CLV_OP_HARDSIGMOID,
-                                      CLV_OP_HARDSWISH};
+                                      CLV_OP_HARDSWISH, CLV_OP_SQRT,
+                                      CLV_OP_EXP, CLV_OP_NEG,
+                                      CLV_OP_RECIPROCAL, CLV_OP_ERF};
         for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
             one o;
             int64_t xd[2] = {3, 40000}; /* several pieces */
@@ -873,10 +875,26 @@ static void test_softmax_lrn_bn(void)
                 case CLV_OP_HARDSIGMOID:
                     want = fmin(fmax(0.2 * v + 0.5, 0), 1);
                     break;
+                case CLV_OP_SQRT:
+                    want = sqrt(v); /* NaN below 0, in both */
+                    break;
+                case CLV_OP_EXP:
+                    want = exp(v);
+                    break;
+                case CLV_OP_NEG:
+                    want = -v;
+                    break;
+                case CLV_OP_RECIPROCAL:
+                    want = 1 / v;
+                    break;
+                case CLV_OP_ERF:
+                    want = erf(v);
+                    break;
                 default:
                     want = v * fmin(fmax(v / 6 + 0.5, 0), 1);
                 }
-                if (fabs(y[i] - want) > 1e-6 * (1 + fabs(want))) {
+                if (isnan(want) ? !isnan(y[i])
+                                : fabs(y[i] - want) > 1e-6 * (1 + fabs(want))) {
                     CHECKF(0, "%s(%g) = %g, want %g", clv_op_name(acts[a]),
                            v, (double)y[i], want);
                     break;

@@ -117,12 +117,18 @@ const char *clv_dtype_name(clv_dtype dt);
     X(CLIP, "Clip")                          \
     X(HARDSIGMOID, "HardSigmoid")            \
     X(HARDSWISH, "HardSwish")                \
+    X(SQRT, "Sqrt")                          \
+    X(EXP, "Exp")                            \
+    X(NEG, "Neg")                            \
+    X(RECIPROCAL, "Reciprocal")              \
+    X(ERF, "Erf")                            \
     X(SOFTMAX, "Softmax")                    \
     X(LRN, "LRN")                            \
     X(ADD, "Add")                            \
     X(SUB, "Sub")                            \
     X(MUL, "Mul")                            \
     X(DIV, "Div")                            \
+    X(POW, "Pow")                            \
     X(CONCAT, "Concat")                      \
     X(FLATTEN, "Flatten")                    \
     X(RESHAPE, "Reshape")                    \

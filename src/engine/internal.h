@@ -63,7 +63,12 @@ typedef enum clv_engine__act_kind {
     CLV_ACT_SIGMOID,
     CLV_ACT_TANH,
     CLV_ACT_HARDSIGMOID, /* a = alpha, b = beta */
-    CLV_ACT_HARDSWISH
+    CLV_ACT_HARDSWISH,
+    CLV_ACT_SQRT,        /* the unary maths ops, plain libm */
+    CLV_ACT_EXP,
+    CLV_ACT_NEG,
+    CLV_ACT_RECIPROCAL,
+    CLV_ACT_ERF
 } clv_engine__act_kind;
 
 typedef struct clv_engine__act {
@@ -98,6 +103,16 @@ static inline float clv_engine__act1(clv_engine__act_kind k, float a,
         t = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
         return v * t;
     }
+    case CLV_ACT_SQRT:
+        return sqrtf(v);
+    case CLV_ACT_EXP:
+        return expf(v);
+    case CLV_ACT_NEG:
+        return -v;
+    case CLV_ACT_RECIPROCAL:
+        return 1.0f / v;
+    case CLV_ACT_ERF:
+        return erff(v);
     }
     return v;
 }

@@ -102,7 +102,7 @@ static void row_offsets(const bcast *bc, int64_t r, int64_t *oa,
     *ob = b;
 }
 
-typedef enum bin_op { B_ADD, B_SUB, B_MUL, B_DIV, B_PRELU } bin_op;
+typedef enum bin_op { B_ADD, B_SUB, B_MUL, B_DIV, B_PRELU, B_POW } bin_op;
 
 typedef struct bin_plan {
     bcast bc;
@@ -123,6 +123,8 @@ typedef struct bin_ctx {
 #define F_MUL(x, y) ((x) * (y))
 #define F_DIV(x, y) ((x) / (y))
 #define F_PRELU(x, s) ((x) < 0 ? (x) * (s) : (x))
+#define F_POWF(x, y) powf((x), (y))
+#define F_POWD(x, y) pow((x), (y))
 
 /* One row of n outputs with strides ia, ib in {0, 1} (or anything); the
  * unit-stride cases run in blocks of CLV_ENGINE_BLOCK (vectorized). */
@@ -236,6 +238,9 @@ static void task_bin(void *arg, int64_t t, int tid)
             case B_PRELU:
                 ROW(float, F_PRELU);
                 break;
+            case B_POW:
+                ROW(float, F_POWF);
+                break;
             }
             if (c->act->kind != CLV_ACT_NONE)
                 clv_engine__act_map(c->act, (float *)c->Y + oy,
@@ -251,6 +256,9 @@ static void task_bin(void *arg, int64_t t, int tid)
                 break;
             case B_MUL:
                 ROW(double, F_MUL);
+                break;
+            case B_POW:
+                ROW(double, F_POWD);
                 break;
             default:
                 ROW(double, F_DIV);
@@ -324,6 +332,11 @@ static int plan_bin(clv_engine__planner *pl, clv_engine__step *s, bin_op op)
                                       clv_op_name(s->n->op),
                                       clv_dtype_name(A->dtype),
                                       clv_dtype_name(B->dtype));
+    if (op == B_POW && A->dtype != CLV_DT_FLOAT && A->dtype != CLV_DT_DOUBLE)
+        return clv_engine__node_error(pl, s, CLV_EUNSUPPORTED,
+                                      "Pow runs on float32 and float64 only, "
+                                      "not %s",
+                                      clv_dtype_name(A->dtype));
     p = clv_engine__keep(pl, sizeof *p);
     if (!p)
         return CLV_ENOMEM;
@@ -349,6 +362,9 @@ int clv_engine__plan_binary(clv_engine__planner *pl, clv_engine__step *s)
         break;
     case CLV_OP_MUL:
         op = B_MUL;
+        break;
+    case CLV_OP_POW:
+        op = B_POW;
         break;
     default:
         op = B_DIV;

@@ -26,12 +26,18 @@ static const clv_engine__plan_fn plan_table[] = {
     [CLV_OP_CLIP] = clv_engine__plan_act,
     [CLV_OP_HARDSIGMOID] = clv_engine__plan_act,
     [CLV_OP_HARDSWISH] = clv_engine__plan_act,
+    [CLV_OP_SQRT] = clv_engine__plan_act,
+    [CLV_OP_EXP] = clv_engine__plan_act,
+    [CLV_OP_NEG] = clv_engine__plan_act,
+    [CLV_OP_RECIPROCAL] = clv_engine__plan_act,
+    [CLV_OP_ERF] = clv_engine__plan_act,
     [CLV_OP_SOFTMAX] = clv_engine__plan_softmax,
     [CLV_OP_LRN] = clv_engine__plan_lrn,
     [CLV_OP_ADD] = clv_engine__plan_binary,
     [CLV_OP_SUB] = clv_engine__plan_binary,
     [CLV_OP_MUL] = clv_engine__plan_binary,
     [CLV_OP_DIV] = clv_engine__plan_binary,
+    [CLV_OP_POW] = clv_engine__plan_binary,
     [CLV_OP_CONCAT] = clv_engine__plan_concat,
     [CLV_OP_FLATTEN] = clv_engine__plan_copy,
     [CLV_OP_RESHAPE] = clv_engine__plan_copy,
@@ -52,7 +58,7 @@ static const clv_engine__plan_fn plan_table[] = {
     [CLV_OP_YOLO] = clv_engine__plan_yolo,
 };
 /* A new op in CLV_OP_MAP needs a planner above. */
-static_assert(CLV_OP_COUNT == 40, "update plan_table for the new ops");
+static_assert(CLV_OP_COUNT == 46, "update plan_table for the new ops");
 static_assert(sizeof plan_table / sizeof plan_table[0] == CLV_OP_COUNT,
               "plan_table must have one entry per op");
 
@@ -93,6 +99,21 @@ bool clv_engine__act_of(const clv_node *n, clv_engine__act *a)
         return true;
     case CLV_OP_HARDSWISH:
         a->kind = CLV_ACT_HARDSWISH;
+        return true;
+    case CLV_OP_SQRT:
+        a->kind = CLV_ACT_SQRT;
+        return true;
+    case CLV_OP_EXP:
+        a->kind = CLV_ACT_EXP;
+        return true;
+    case CLV_OP_NEG:
+        a->kind = CLV_ACT_NEG;
+        return true;
+    case CLV_OP_RECIPROCAL:
+        a->kind = CLV_ACT_RECIPROCAL;
+        return true;
+    case CLV_OP_ERF:
+        a->kind = CLV_ACT_ERF;
         return true;
     default:
         a->kind = CLV_ACT_NONE;
@@ -154,6 +175,21 @@ void clv_engine__act_map(const clv_engine__act *a, const float *x, float *y,
     case CLV_ACT_HARDSWISH:
         ACT_LOOP(CLV_ACT_HARDSWISH);
         break;
+    case CLV_ACT_SQRT:
+        ACT_LOOP(CLV_ACT_SQRT);
+        break;
+    case CLV_ACT_EXP:
+        ACT_LOOP(CLV_ACT_EXP);
+        break;
+    case CLV_ACT_NEG:
+        ACT_LOOP(CLV_ACT_NEG);
+        break;
+    case CLV_ACT_RECIPROCAL:
+        ACT_LOOP(CLV_ACT_RECIPROCAL);
+        break;
+    case CLV_ACT_ERF:
+        ACT_LOOP(CLV_ACT_ERF);
+        break;
     }
 }
 
@@ -203,6 +239,21 @@ void clv_engine__act_map(const clv_engine__act *a, const float *x, float *y,
         break;                                                            \
     case CLV_ACT_HARDSWISH:                                               \
         EPI_LOOP(HB, BN, CLV_ACT_HARDSWISH);                              \
+        break;                                                            \
+    case CLV_ACT_SQRT:                                                    \
+        EPI_LOOP(HB, BN, CLV_ACT_SQRT);                                   \
+        break;                                                            \
+    case CLV_ACT_EXP:                                                     \
+        EPI_LOOP(HB, BN, CLV_ACT_EXP);                                    \
+        break;                                                            \
+    case CLV_ACT_NEG:                                                     \
+        EPI_LOOP(HB, BN, CLV_ACT_NEG);                                    \
+        break;                                                            \
+    case CLV_ACT_RECIPROCAL:                                              \
+        EPI_LOOP(HB, BN, CLV_ACT_RECIPROCAL);                             \
+        break;                                                            \
+    case CLV_ACT_ERF:                                                     \
+        EPI_LOOP(HB, BN, CLV_ACT_ERF);                                    \
         break;                                                            \
     }
 

@@ -21,7 +21,8 @@
  *   GlobalAveragePool,
  *   GlobalMaxPool        numel of the input
  *   BatchNormalization   2 * numel (one multiply-add per element)
- *   Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish
+ *   Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish,
+ *   Sqrt, Exp, Neg, Reciprocal, Erf
  *                        numel
  *   Add, Sub, Mul, Div   numel of the (broadcast) output
  *   Softmax              3 * numel (exp, sum, divide)
@@ -544,6 +545,11 @@ static const clv_graph__infer_fn infer_table[] = {
     [CLV_OP_LEAKYRELU] = clv_graph__infer_leakyrelu,
     [CLV_OP_PRELU] = clv_graph__infer_prelu,
     [CLV_OP_SIGMOID] = clv_graph__infer_unary,
+    [CLV_OP_SQRT] = clv_graph__infer_unary,
+    [CLV_OP_EXP] = clv_graph__infer_unary,
+    [CLV_OP_NEG] = clv_graph__infer_unary,
+    [CLV_OP_RECIPROCAL] = clv_graph__infer_unary,
+    [CLV_OP_ERF] = clv_graph__infer_unary,
     [CLV_OP_TANH] = clv_graph__infer_unary,
     [CLV_OP_CLIP] = clv_graph__infer_clip,
     [CLV_OP_HARDSIGMOID] = clv_graph__infer_hardsigmoid,
@@ -554,6 +560,7 @@ static const clv_graph__infer_fn infer_table[] = {
     [CLV_OP_SUB] = clv_graph__infer_binary,
     [CLV_OP_MUL] = clv_graph__infer_binary,
     [CLV_OP_DIV] = clv_graph__infer_binary,
+    [CLV_OP_POW] = clv_graph__infer_binary,
     [CLV_OP_CONCAT] = clv_graph__infer_concat,
     [CLV_OP_FLATTEN] = clv_graph__infer_flatten,
     [CLV_OP_RESHAPE] = clv_graph__infer_reshape,
@@ -575,7 +582,7 @@ static const clv_graph__infer_fn infer_table[] = {
 };
 /* A new op in CLV_OP_MAP needs an entry above (and a FLOPs rule in the
  * convention at the top of this file). */
-static_assert(CLV_OP_COUNT == 40, "update infer_table for the new ops");
+static_assert(CLV_OP_COUNT == 46, "update infer_table for the new ops");
 static_assert(sizeof infer_table / sizeof infer_table[0] == CLV_OP_COUNT,
               "infer_table must have one entry per op");
 

@@ -61,6 +61,13 @@ int clv_graph__infer_binary(clv_graph *g, int node, clv_error *err)
         return rc;
     a = clv_graph__in(g, node, 0);
     b = clv_graph__in(g, node, 1);
+    if (a->dtype != b->dtype && g->nodes[node].op == CLV_OP_POW)
+        return clv_graph__node_error(
+            g, node, err, CLV_EUNSUPPORTED,
+            "Pow of a %s base '%s' and a %s exponent '%s': cleave runs Pow "
+            "on one type for both",
+            clv_dtype_name(a->dtype), a->name, clv_dtype_name(b->dtype),
+            b->name);
     if (a->dtype != b->dtype)
         return clv_graph__node_error(
             g, node, err, CLV_EINVAL,
