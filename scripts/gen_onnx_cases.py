@@ -262,6 +262,7 @@ def roundtrip(out):
         numpy_helper.from_array(np.array([1, 10], dtype=np.int64), "shape2"),
         numpy_helper.from_array(f32(10, 10), "mm"),
         numpy_helper.from_array(np.array([2.0], dtype=np.float32), "two"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "ax_rs"),
     ]
     N = helper.make_node
     nodes = [
@@ -307,9 +308,20 @@ def roundtrip(out):
         N("Reshape", ["id", "shape2"], ["rsh"], name="reshape"),
         N("Softmax", ["rsh"], ["Y"], name="softmax", axis=-1),
         N("GlobalAveragePool", ["c2"], ["gap"], name="gap"),
+        N("ReduceMean", ["c2"], ["rm"], name="rmean", axes=[2, 3]),
+        N("ReduceSum", ["c2", "ax_rs"], ["rsum"], name="rsum", keepdims=0),
+        N("ReduceMax", ["c2"], ["rmax"], name="rmax"),
+        N("Pow", ["gap", "two"], ["pw"], name="pow"),
+        N("Neg", ["rm"], ["ng"], name="neg"),
+        N("Exp", ["ng"], ["ex"], name="exp"),
+        N("Reciprocal", ["ex"], ["rc"], name="recip"),
+        N("Sqrt", ["rc"], ["sr"], name="sqrt"),
+        N("Erf", ["sr"], ["ef"], name="erf"),
     ]
     m = model(nodes, [vi("X", [1, 3, 8, 8])],
-              [vi("Y", [1, 10]), vi("gap", [1, 8, 1, 1])], inits)
+              [vi("Y", [1, 10]), vi("gap", [1, 8, 1, 1]),
+               vi("rsum", [1, 8, 8]), vi("rmax", [1, 1, 1, 1]),
+               vi("pw", [1, 8, 1, 1]), vi("ef", [1, 8, 1, 1])], inits)
     save(m, os.path.join(out, "roundtrip.onnx"))
 
 

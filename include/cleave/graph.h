@@ -94,6 +94,11 @@ const char *clv_dtype_name(clv_dtype dt);
  *              means "before index 0"; a step larger than the extent is
  *              stored as the extent (same result).
  *  SPLIT       axis, split (the size of every output).
+ *  REDUCEMEAN, REDUCESUM, REDUCEMAX
+ *              axes (sorted, non-negative; every axis when the model gave
+ *              none, none with noop_with_empty_axes; ReduceSum's axes
+ *              input, a constant, becomes this attribute), keepdims (0 or
+ *              1).
  *  CAST        to (a clv_dtype value).
  *  REORG       stride (darknet's reorg layer, as darknet computes it).
  *  REGION      classes, coords, num, anchors, softmax, background (darknet
@@ -122,6 +127,9 @@ const char *clv_dtype_name(clv_dtype dt);
     X(NEG, "Neg")                            \
     X(RECIPROCAL, "Reciprocal")              \
     X(ERF, "Erf")                            \
+    X(REDUCEMEAN, "ReduceMean")              \
+    X(REDUCESUM, "ReduceSum")                \
+    X(REDUCEMAX, "ReduceMax")                \
     X(SOFTMAX, "Softmax")                    \
     X(LRN, "LRN")                            \
     X(ADD, "Add")                            \

@@ -821,6 +821,55 @@ int clv_graph__infer_squeeze(clv_graph *g, int node, clv_error *err)
     return clv_graph__set_out(g, node, 0, x->dtype, nd, dims, err);
 }
 
+/* ReduceMean, ReduceSum, ReduceMax: axes from the attribute (or, for
+ * ReduceSum-13, a constant input), made explicit and sorted; keepdims. */
+int clv_graph__infer_reduce(clv_graph *g, int node, clv_error *err)
+{
+    const clv_tensor *x;
+    int64_t axes[CLV_MAX_DIMS], dims[CLV_MAX_DIMS], keep, noop;
+    size_t n = 0, a = 0;
+    bool have = false;
+    int nd = 0, rc;
+
+    if ((rc = clv_graph__need_inputs(g, node, 1, 2, err)) ||
+        (rc = clv_graph__need_outputs(g, node, 1, 1, err)) ||
+        (rc = read_axes(g, node, axes, &n, &have, err)) ||
+        (rc = clv_graph__attr_int(g, node, "keepdims", 1, &keep, err)) ||
+        (rc = clv_graph__attr_int(g, node, "noop_with_empty_axes", 0, &noop,
+                                  err)))
+        return rc;
+    x = clv_graph__in(g, node, 0);
+    if (x->dtype != CLV_DT_FLOAT)
+        return clv_graph__node_error(g, node, err, CLV_EUNSUPPORTED,
+                                     "%s of %s tensors is not supported "
+                                     "(float32 only)",
+                                     op_name(g, node),
+                                     clv_dtype_name(x->dtype));
+    if (n == 0 && !noop) { /* every axis */
+        for (int i = 0; i < x->ndim; i++)
+            axes[i] = i;
+        n = (size_t)x->ndim;
+    }
+    if ((rc = norm_axes(g, node, axes, n, x->ndim, true, err)))
+        return rc;
+    for (int i = 0; i < x->ndim; i++) {
+        if (a < n && axes[a] == i) {
+            a++;
+            if (keep)
+                dims[nd++] = 1;
+        } else {
+            dims[nd++] = x->dims[i];
+        }
+    }
+    if ((rc = clv_graph__put_ints(g, node, "axes", n, axes, err)) ||
+        (rc = clv_graph__put_int(g, node, "keepdims", keep != 0, err)))
+        return rc;
+    clv_graph_unset(g, node, "noop_with_empty_axes");
+    clv_graph__keep_inputs(g, node, 1);
+    g->nodes[node].flops = (uint64_t)clv_tensor_numel(x);
+    return clv_graph__set_out(g, node, 0, x->dtype, nd, dims, err);
+}
+
 int clv_graph__infer_slice(clv_graph *g, int node, clv_error *err)
 {
     const clv_tensor *x;

@@ -340,6 +340,8 @@ static const char *const op_attrs[CLV_OP_COUNT] = {
     [CLV_OP_LEAKYRELU] = "alpha",
     [CLV_OP_HARDSIGMOID] = "alpha beta",
     [CLV_OP_SOFTMAX] = "axis",
+    [CLV_OP_REDUCEMEAN] = "axes keepdims",
+    [CLV_OP_REDUCEMAX] = "axes keepdims",
     [CLV_OP_LRN] = "alpha beta bias size",
     [CLV_OP_CONCAT] = "axis",
     [CLV_OP_FLATTEN] = "axis",
@@ -527,6 +529,19 @@ static int wr_emit(writer *w, int i)
             wr_in(np, name);
         }
         return 0;
+    case CLV_OP_REDUCESUM:
+        /* ReduceSum-13 takes its axes as an input (the others as an
+         * attribute until opset 18) */
+        wr_in(np, tname(w, n->inputs[0]));
+        iv = clv_node_ints(n, "axes", &cnt);
+        if (iv && cnt) {
+            if ((rc = wr_init_ints(w, n->name, "axes", cnt, iv, &name)))
+                return rc;
+            wr_in(np, name);
+        } else if ((rc = wr_attr_int(w, np, "noop_with_empty_axes", 1))) {
+            return rc;
+        }
+        return wr_attr_int(w, np, "keepdims", clv_node_int(n, "keepdims", 1));
     case CLV_OP_SPLIT:
         wr_in(np, tname(w, n->inputs[0]));
         iv = clv_node_ints(n, "split", &cnt);
