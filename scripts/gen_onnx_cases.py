@@ -351,6 +351,23 @@ def opset14(out):
     save(m, os.path.join(out, "opset14.onnx"))
 
 
+def opset17(out):
+    """LayerNormalization (new in opset 17) over the last two dims, with
+    its Mean output, then ReduceMean, as a transformer block ends."""
+    N = helper.make_node
+    rng = np.random.default_rng(17)
+    w = numpy_helper.from_array(rng.standard_normal((4, 5)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal((4, 5)).astype(np.float32), "b")
+    m = model([N("LayerNormalization", ["X", "w", "b"], ["ln", "mean"],
+                 name="ln", axis=-2, epsilon=1e-3),
+               N("ReduceMean", ["ln"], ["Y"], name="pool", axes=[1],
+                 keepdims=0)],
+              [vi("X", [2, 3, 4, 5])],
+              [vi("Y", [2, 4, 5]), vi("mean", [2, 3, 1, 1])], [w, b],
+              opset=17)
+    save(m, os.path.join(out, "opset17.onnx"))
+
+
 def errors(out):
     x, y = vi("X", [1, 4]), vi("Y", [1, 4])
     N = helper.make_node
@@ -472,6 +489,7 @@ def main(argv):
     roundtrip(out)
     softmax_legacy(out)
     opset14(out)
+    opset17(out)
     errors(out)
     small(out)
     return 0

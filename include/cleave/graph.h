@@ -94,6 +94,8 @@ const char *clv_dtype_name(clv_dtype dt);
  *              means "before index 0"; a step larger than the extent is
  *              stored as the extent (same result).
  *  SPLIT       axis, split (the size of every output).
+ *  LAYERNORM   axis (non-negative: the first normalized dim), epsilon;
+ *              outputs Y and optionally Mean and InvStdDev.
  *  REDUCEMEAN, REDUCESUM, REDUCEMAX
  *              axes (sorted, non-negative; every axis when the model gave
  *              none, none with noop_with_empty_axes; ReduceSum's axes
@@ -130,6 +132,7 @@ const char *clv_dtype_name(clv_dtype dt);
     X(REDUCEMEAN, "ReduceMean")              \
     X(REDUCESUM, "ReduceSum")                \
     X(REDUCEMAX, "ReduceMax")                \
+    X(LAYERNORM, "LayerNormalization")       \
     X(SOFTMAX, "Softmax")                    \
     X(LRN, "LRN")                            \
     X(ADD, "Add")                            \

@@ -428,6 +428,7 @@ int clv_engine__plan_slice(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_split(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_cast(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_reduce(clv_engine__planner *p, clv_engine__step *s);
+int clv_engine__plan_layernorm(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_reorg(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_region(clv_engine__planner *p, clv_engine__step *s);
 int clv_engine__plan_yolo(clv_engine__planner *p, clv_engine__step *s);

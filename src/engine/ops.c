@@ -34,6 +34,7 @@ static const clv_engine__plan_fn plan_table[] = {
     [CLV_OP_REDUCEMEAN] = clv_engine__plan_reduce,
     [CLV_OP_REDUCESUM] = clv_engine__plan_reduce,
     [CLV_OP_REDUCEMAX] = clv_engine__plan_reduce,
+    [CLV_OP_LAYERNORM] = clv_engine__plan_layernorm,
     [CLV_OP_SOFTMAX] = clv_engine__plan_softmax,
     [CLV_OP_LRN] = clv_engine__plan_lrn,
     [CLV_OP_ADD] = clv_engine__plan_binary,
@@ -61,7 +62,7 @@ static const clv_engine__plan_fn plan_table[] = {
     [CLV_OP_YOLO] = clv_engine__plan_yolo,
 };
 /* A new op in CLV_OP_MAP needs a planner above. */
-static_assert(CLV_OP_COUNT == 49, "update plan_table for the new ops");
+static_assert(CLV_OP_COUNT == 50, "update plan_table for the new ops");
 static_assert(sizeof plan_table / sizeof plan_table[0] == CLV_OP_COUNT,
               "plan_table must have one entry per op");
 

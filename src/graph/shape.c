@@ -553,6 +553,7 @@ static const clv_graph__infer_fn infer_table[] = {
     [CLV_OP_REDUCEMEAN] = clv_graph__infer_reduce,
     [CLV_OP_REDUCESUM] = clv_graph__infer_reduce,
     [CLV_OP_REDUCEMAX] = clv_graph__infer_reduce,
+    [CLV_OP_LAYERNORM] = clv_graph__infer_layernorm,
     [CLV_OP_TANH] = clv_graph__infer_unary,
     [CLV_OP_CLIP] = clv_graph__infer_clip,
     [CLV_OP_HARDSIGMOID] = clv_graph__infer_hardsigmoid,
@@ -585,7 +586,7 @@ static const clv_graph__infer_fn infer_table[] = {
 };
 /* A new op in CLV_OP_MAP needs an entry above (and a FLOPs rule in the
  * convention at the top of this file). */
-static_assert(CLV_OP_COUNT == 49, "update infer_table for the new ops");
+static_assert(CLV_OP_COUNT == 50, "update infer_table for the new ops");
 static_assert(sizeof infer_table / sizeof infer_table[0] == CLV_OP_COUNT,
               "infer_table must have one entry per op");
 

@@ -565,6 +565,70 @@ int clv_graph__infer_matmul(clv_graph *g, int node, clv_error *err)
 
 /* ---- normalisation ---------------------------------------------------- */
 
+/* LayerNormalization-17: X normalized over its dims from `axis` on, then
+ * scaled and shifted by Scale and B, each holding one value per
+ * normalized element (or one for all); Mean and InvStdDev keep X's rank
+ * with the normalized dims 1. */
+int clv_graph__infer_layernorm(clv_graph *g, int node, clv_error *err)
+{
+    const clv_tensor *x;
+    int64_t axis, stash, dims[CLV_MAX_DIMS];
+    float eps;
+    int rc;
+    if ((rc = clv_graph__need_inputs(g, node, 2, 3, err)) ||
+        (rc = clv_graph__need_outputs(g, node, 1, 3, err)) ||
+        (rc = clv_graph__attr_int(g, node, "axis", -1, &axis, err)) ||
+        (rc = clv_graph__attr_float(g, node, "epsilon", 1e-5f, &eps, err)) ||
+        (rc = clv_graph__attr_int(g, node, "stash_type", 1, &stash, err)))
+        return rc;
+    x = clv_graph__in(g, node, 0);
+    if (x->dtype != CLV_DT_FLOAT)
+        return clv_graph__node_error(g, node, err, CLV_EUNSUPPORTED,
+                                     "LayerNormalization of %s (float32 "
+                                     "only)",
+                                     clv_dtype_name(x->dtype));
+    if (stash != 1)
+        return clv_graph__node_error(g, node, err, CLV_EUNSUPPORTED,
+                                     "LayerNormalization stash_type %lld "
+                                     "(only 1, float32)",
+                                     (long long)stash);
+    if ((rc = clv_graph__norm_axis(g, node, "axis", &axis, x->ndim, false,
+                                   err)))
+        return rc;
+    int64_t inner = 1;
+    for (int i = (int)axis; i < x->ndim; i++)
+        inner *= x->dims[i];
+    for (int k = 1; k < 3; k++) {
+        const clv_tensor *p = clv_graph__in(g, node, k);
+        if (!p)
+            continue;
+        if (p->dtype != CLV_DT_FLOAT ||
+            (clv_tensor_numel(p) != inner && clv_tensor_numel(p) != 1))
+            return clv_graph__node_error(
+                g, node, err, CLV_EUNSUPPORTED,
+                "LayerNormalization %s '%s' (%s, %lld values) is not one "
+                "float32 value per normalized element (%lld)",
+                k == 1 ? "Scale" : "B", p->name, clv_dtype_name(p->dtype),
+                (long long)clv_tensor_numel(p), (long long)inner);
+    }
+    if ((rc = clv_graph__put_int(g, node, "axis", axis, err)) ||
+        (rc = clv_graph__put_float(g, node, "epsilon", eps, err)))
+        return rc;
+    clv_graph_unset(g, node, "stash_type");
+    for (int i = 0; i < x->ndim; i++)
+        dims[i] = i < axis ? x->dims[i] : 1;
+    g->nodes[node].flops = clv_graph__mul_sat(8, numel_u(x));
+    if ((rc = clv_graph__set_out(g, node, 0, x->dtype, x->ndim, x->dims,
+                                 err)))
+        return rc;
+    for (int k = 1; k < 3; k++)
+        if (clv_graph__out(g, node, k) &&
+            (rc = clv_graph__set_out(g, node, k, x->dtype, x->ndim, dims,
+                                     err)))
+            return rc;
+    return 0;
+}
+
 int clv_graph__infer_batchnorm(clv_graph *g, int node, clv_error *err)
 {
     const clv_tensor *x;

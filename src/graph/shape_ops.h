@@ -164,6 +164,7 @@ int clv_graph__infer_gather(clv_graph *g, int node, clv_error *err);
 int clv_graph__infer_unsqueeze(clv_graph *g, int node, clv_error *err);
 int clv_graph__infer_squeeze(clv_graph *g, int node, clv_error *err);
 int clv_graph__infer_reduce(clv_graph *g, int node, clv_error *err);
+int clv_graph__infer_layernorm(clv_graph *g, int node, clv_error *err);
 int clv_graph__infer_slice(clv_graph *g, int node, clv_error *err);
 int clv_graph__infer_split(clv_graph *g, int node, clv_error *err);
 int clv_graph__infer_cast(clv_graph *g, int node, clv_error *err);

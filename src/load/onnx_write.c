@@ -342,6 +342,7 @@ static const char *const op_attrs[CLV_OP_COUNT] = {
     [CLV_OP_SOFTMAX] = "axis",
     [CLV_OP_REDUCEMEAN] = "axes keepdims",
     [CLV_OP_REDUCEMAX] = "axes keepdims",
+    [CLV_OP_LAYERNORM] = "axis epsilon",
     [CLV_OP_LRN] = "alpha beta bias size",
     [CLV_OP_CONCAT] = "axis",
     [CLV_OP_FLATTEN] = "axis",
@@ -636,6 +637,10 @@ static int wr_emit(writer *w, int i)
     case CLV_OP_HARDSWISH:
         if (w->opset < 14)
             w->opset = 14; /* HardSwish is new in opset 14 */
+        break;
+    case CLV_OP_LAYERNORM:
+        if (w->opset < 17)
+            w->opset = 17; /* LayerNormalization is new in opset 17 */
         break;
     default:
         break;
