@@ -88,6 +88,32 @@ static inline bool node_times(const clv_graph *g, double **te, double **tc)
     return false;
 }
 
+/* Edge options for `frames` frames against the server at `addr`, planned
+ * by `planner` with te / tc for a 1 Gbit/s link, quiet; the caller sets
+ * the rest. */
+static inline void offload_options(clv_edge_options *o, const char *addr,
+                                   const double *te, const double *tc,
+                                   int frames, clv_plan_method planner)
+{
+    clv_edge_options_init(o);
+    o->server = addr;
+    o->frames = frames;
+    o->planner = planner;
+    o->plan_bps = 1e9;
+    o->t_edge_ms = te;
+    o->t_cloud_ms = tc;
+    o->log = quiet_log;
+}
+
+/* How many of the report's frames ended `where`. */
+static inline int count_where(const clv_edge_report *r, clv_edge_where where)
+{
+    int n = 0;
+    for (int k = 0; k < r->n_frames; k++)
+        n += r->frames[k].where == where;
+    return n;
+}
+
 /* A three-frame run of a real edge against the server at `addr`,
  * everything offloaded (the cloud planner, edge 1 ms and cloud 0.01 ms a
  * node): true when every frame ran split and none fell back. */
@@ -100,15 +126,9 @@ static inline bool good_edge(const clv_graph *g, const char *addr)
         te[i] = 1, tc[i] = 0.01;
     clv_edge_options o;
     clv_edge_report r;
-    clv_edge_options_init(&o);
-    clv_edge_report_init(&r);
-    o.server = addr;
-    o.frames = 3;
-    o.planner = CLV_PLAN_CLOUD;
+    offload_options(&o, addr, te, tc, 3, CLV_PLAN_CLOUD);
     o.plan_bps = 50e6;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.log = quiet_log;
+    clv_edge_report_init(&r);
     int rc = clv_edge_run(g, &o, &r, NULL);
     bool ok = rc == 0 && r.n_ok == 3 && r.n_fallback == 0 &&
               r.frames[2].where == CLV_EDGE_SPLIT;

@@ -369,19 +369,13 @@ static void test_late_server(const clv_graph *g)
 
     clv_edge_options o;
     clv_edge_report r;
-    clv_edge_options_init(&o);
+    offload_options(&o, addr, te, tc, 60, CLV_PLAN_DSL);
     clv_edge_report_init(&r);
-    o.server = addr;
-    o.frames = 60;
     o.fps = 30;
-    o.planner = CLV_PLAN_DSL;
     o.plan_bps = 100e6;
     o.adapt = false;
     o.reconnect_ms = 100;
     o.server_times = true;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.log = quiet_log;
     edge_run_arg a = {g, &o, &r, -1};
     pthread_t th;
     CHECK(pthread_create(&th, NULL, edge_run_thread, &a) == 0);
@@ -402,9 +396,7 @@ static void test_late_server(const clv_graph *g)
     for (int i = 0; i < n; i++)
         tc[i] = 50;
     pthread_join(th, NULL);
-    int split = 0;
-    for (int k = 0; k < r.n_frames; k++)
-        split += r.frames[k].where == CLV_EDGE_SPLIT;
+    int split = count_where(&r, CLV_EDGE_SPLIT);
     CHECKF(a.rc == 0 && r.n_ok == 60, "rc %d, %d ok", a.rc, r.n_ok);
     CHECKF(r.frames[0].where != CLV_EDGE_SPLIT && split >= 20 &&
                r.frames[59].where == CLV_EDGE_SPLIT && r.server_times,
@@ -654,20 +646,12 @@ static void test_edge_backs_off(const clv_graph *g)
     clv_edge_options o;
     clv_edge_report r, truth;
     CHECK(truth_run(g, te, tc, 40, &truth));
-    clv_edge_options_init(&o);
-    o.server = addr;
-    o.frames = 40;
-    o.planner = CLV_PLAN_CLOUD;
-    o.plan_bps = 1e9;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
+    offload_options(&o, addr, te, tc, 40, CLV_PLAN_CLOUD);
     o.keep_outputs = true;
-    o.log = quiet_log;
     clv_edge_report_init(&r);
     CHECK(clv_edge_run(g, &o, &r, NULL) == 0);
-    int same = same_outputs(g, &r, &truth), split = 0;
-    for (int k = 0; k < r.n_frames; k++)
-        split += r.frames[k].where == CLV_EDGE_SPLIT;
+    int same = same_outputs(g, &r, &truth);
+    int split = count_where(&r, CLV_EDGE_SPLIT);
     CHECKF(r.n_ok == 40 && same == 40 && r.n_busy > 0 && split > 0,
            "%d ok, %d right, %d busy, %d split", r.n_ok, same, r.n_busy,
            split);
@@ -702,16 +686,9 @@ static void test_plan_after_busy(const clv_graph *g, uint64_t alone)
     edge_run_arg a = {g, NULL, NULL, -1};
     clv_edge_options o;
     clv_edge_report r;
-    clv_edge_options_init(&o);
+    offload_options(&o, addr, te, tc, 90, CLV_PLAN_CLOUD);
     clv_edge_report_init(&r);
-    o.server = addr;
-    o.frames = 90;
     o.fps = 20;
-    o.planner = CLV_PLAN_CLOUD;
-    o.plan_bps = 1e9;
-    o.t_edge_ms = te;
-    o.t_cloud_ms = tc;
-    o.log = quiet_log;
     a.o = &o;
     a.r = &r;
     pthread_t th;
@@ -889,22 +866,14 @@ static void test_rogue_server(const clv_graph *g)
         CHECK(pthread_create(&th, NULL, rogue_main, &r) == 0);
         clv_edge_report rep;
         clv_edge_report_init(&rep);
-        clv_edge_options_init(&o);
-        o.server = addr;
-        o.frames = 12;
-        o.planner = CLV_PLAN_DSL;
-        o.plan_bps = 1e9;
+        offload_options(&o, addr, te, tc, 12, CLV_PLAN_DSL);
         o.server_times = true;
-        o.t_edge_ms = te;
-        o.t_cloud_ms = tc;
         o.keep_outputs = true;
         o.reconnect_ms = 50;
         o.audit_every = mode == ROGUE_ZEROS ? 1 : 0;
-        o.log = quiet_log;
         int rc = clv_edge_run(g, &o, &rep, &err);
-        int good = same_outputs(g, &rep, &truth), split = 0;
-        for (int k = 0; k < rep.n_frames; k++)
-            split += rep.frames[k].where == CLV_EDGE_SPLIT;
+        int good = same_outputs(g, &rep, &truth);
+        int split = count_where(&rep, CLV_EDGE_SPLIT);
         CHECKF(rc == 0 && good == 12, "%s: rc %d, %d of 12 frames right",
                names[mode], rc, good);
         CHECKF(split == 0, "%s: %d frames taken from the server",
@@ -948,27 +917,20 @@ static void test_lossy_not_blamed(const clv_graph *g)
     for (int mode = 0; mode < 2; mode++) {
         clv_edge_options o;
         clv_edge_report r;
-        clv_edge_options_init(&o);
+        /* mode 1: the frame itself crosses, as u8 */
+        offload_options(&o, addr, te, tc, 8, CLV_PLAN_CLOUD);
         clv_edge_report_init(&r);
-        o.server = addr;
-        o.frames = 8;
-        o.t_edge_ms = te;
-        o.t_cloud_ms = tc;
         o.audit_every = 1;
-        o.log = quiet_log;
         if (mode == 0) {
             o.partitions = &part;
             o.n_partitions = 1;
+            o.plan_bps = 0; /* probed */
             CHECK(clv_codec_parse("q8+huffman", &o.codec, NULL) == 0);
         } else {
-            o.planner = CLV_PLAN_CLOUD; /* the frame itself crosses, as u8 */
-            o.plan_bps = 1e9;
             CHECK(clv_codec_parse("u8", &o.frame_codec, NULL) == 0);
         }
         CHECK(clv_edge_run(g, &o, &r, NULL) == 0);
-        int split = 0;
-        for (int k = 0; k < r.n_frames; k++)
-            split += r.frames[k].where == CLV_EDGE_SPLIT;
+        int split = count_where(&r, CLV_EDGE_SPLIT);
         CHECKF(r.n_ok == 8 && split == 8 && r.audit_failures == 0 &&
                    r.audits == (mode == 0 ? 0 : 8),
                "%s: %d ok, %d split, %d audits, %d failed",
@@ -1184,22 +1146,14 @@ static void test_relay(const clv_graph *g)
         CHECK(pthread_create(&th, NULL, relay_main, &r) == 0);
         clv_edge_report rep;
         clv_edge_report_init(&rep);
-        clv_edge_options_init(&o);
-        o.server = raddr;
-        o.frames = 30;
+        offload_options(&o, raddr, te, tc, 30, CLV_PLAN_CLOUD);
         o.fps = 60; /* long enough for a reconnect */
-        o.planner = CLV_PLAN_CLOUD;
-        o.plan_bps = 1e9;
-        o.t_edge_ms = te;
-        o.t_cloud_ms = tc;
         o.secret = &secret;
         o.keep_outputs = true;
         o.reconnect_ms = 50;
-        o.log = quiet_log;
         CHECK(clv_edge_run(g, &o, &rep, &err) == 0);
-        int same = same_outputs(g, &rep, &truth), split = 0;
-        for (int k = 0; k < rep.n_frames; k++)
-            split += rep.frames[k].where == CLV_EDGE_SPLIT;
+        int same = same_outputs(g, &rep, &truth);
+        int split = count_where(&rep, CLV_EDGE_SPLIT);
         const char *name = dir == 0 ? "toward the server" : "toward the edge";
         CHECKF(r.injected == 1 && r.conns >= 2 && rep.reconnects >= 1,
                "%s: injected %d, %d connections, %d reconnects", name,

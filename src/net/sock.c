@@ -239,19 +239,29 @@ void clv_net__conn_key(clv_net_conn *c, const uint8_t send_key[32],
     c->keyed = true;
 }
 
-/* HMAC(key, seq || header || payload) of one message: the header as sent
- * (flag and CRC included), the payload in one piece (NULL with n == 0:
+/* Starts HMAC(key, seq || header || payload) of one message, the header
+ * as sent (flag and CRC included): the payload is added after. 0 or
+ * CLV_ENOMEM. */
+static int mac_begin(clv_net__hmac *h, const uint8_t key[32], uint64_t seq,
+                     const uint8_t *hdr)
+{
+    uint8_t s[8];
+    clv_net__put64(s, seq);
+    if (clv_net__hmac_init(h, key))
+        return CLV_ENOMEM;
+    clv_net__hmac_update(h, s, 8);
+    clv_net__hmac_update(h, hdr, CLV_NET_HEADER_SIZE);
+    return 0;
+}
+
+/* That MAC of a message whose payload is in one piece (NULL with n == 0:
  * clv_net__hmac_update adds nothing). */
 static int message_mac(const uint8_t key[32], uint64_t seq, const uint8_t *hdr,
                        const uint8_t *payload, size_t n, uint8_t out[32])
 {
     clv_net__hmac h;
-    uint8_t s[8];
-    clv_net__put64(s, seq);
-    if (clv_net__hmac_init(&h, key))
+    if (mac_begin(&h, key, seq, hdr))
         return CLV_ENOMEM;
-    clv_net__hmac_update(&h, s, 8);
-    clv_net__hmac_update(&h, hdr, CLV_NET_HEADER_SIZE);
     clv_net__hmac_update(&h, payload, n);
     clv_net__hmac_final(&h, out);
     return 0;
@@ -668,14 +678,8 @@ static int shed(clv_net_conn *c, const clv_net_header *h, const uint8_t *hdr,
     uint64_t left = h->payload_len, at = 0;
     uint32_t crc = 0;
     clv_net__hmac mac;
-    if (c->keyed) {
-        uint8_t s[8];
-        clv_net__put64(s, c->seq_recv);
-        if (clv_net__hmac_init(&mac, c->key_recv))
-            return clv_error_set(err, CLV_ENOMEM, "out of memory");
-        clv_net__hmac_update(&mac, s, 8);
-        clv_net__hmac_update(&mac, hdr, CLV_NET_HEADER_SIZE);
-    }
+    if (c->keyed && mac_begin(&mac, c->key_recv, c->seq_recv, hdr))
+        return clv_error_set(err, CLV_ENOMEM, "out of memory");
     while (left) {
         size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
         int rc = read_all(c, buf, k, false, deadline, NULL, err);

@@ -93,11 +93,8 @@ static bool crossing_exact(edge_ctx *x, eframe *f)
 {
     const clv_partition *part = &f->plan->part;
     for (int i = 0; i < part->n_send; i++) {
-        int t = part->send[i], k_in = -1;
+        int t = part->send[i], k_in = clv_rt__input_pos(x, t);
         const clv_tensor *gt = clv_graph_tensor(x->g, t);
-        for (int k = 0; k < x->n_in; k++)
-            if (clv_graph_input(x->g, k) == t)
-                k_in = k;
         const clv_codec *cc = clv_rt__send_codec(x, &f->codec, k_in < 0);
         if (gt->dtype != CLV_DT_FLOAT || cc->kind == CLV_CODEC_RAW)
             continue;

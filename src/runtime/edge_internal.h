@@ -136,6 +136,15 @@ typedef struct edge_ctx {
     uint64_t link_free_ns;    /* the last paced send ended; 0: never */
 } edge_ctx;
 
+/* The position of tensor t among the graph's inputs, or -1. */
+static inline int clv_rt__input_pos(const edge_ctx *x, int t)
+{
+    for (int k = 0; k < x->n_in; k++)
+        if (clv_graph_input(x->g, k) == t)
+            return k;
+    return -1;
+}
+
 /* The codec a FRAME tensor crosses in: one the edge part made in the
  * plan's codec `plan`; the frame itself (a graph input) in the plan's
  * codec when that is a frame encoding (jalad's cloud-only), else in

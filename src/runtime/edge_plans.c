@@ -49,9 +49,7 @@ static int frame_wire_bytes(edge_ctx *x, const clv_partition *part,
     for (int i = 0; i < part->n_send && !rc; i++) {
         rc = clv_net_tensor_from_graph(x->g, part->send[i], zeros, &ts[i],
                                        err);
-        bool input = false;
-        for (int k = 0; k < x->n_in; k++)
-            input |= clv_graph_input(x->g, k) == part->send[i];
+        bool input = clv_rt__input_pos(x, part->send[i]) >= 0;
         const clv_codec *cc = clv_rt__send_codec(x, codec, !input);
         const clv_tensor *gt = clv_graph_tensor(x->g, part->send[i]);
         uint64_t nb;

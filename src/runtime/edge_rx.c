@@ -49,6 +49,14 @@ int clv_rt__check_result(const clv_graph *g, const clv_partition *part,
     return 0;
 }
 
+/* The server said BUSY: frames stay on the edge for `ms` (the next
+ * back-off after that is twice as long, at most 2 s). Under mu. */
+static void back_off(edge_ctx *x, int ms)
+{
+    x->busy_ms = ms > 2000 ? 2000 : ms;
+    x->busy_until = clv_net_now_ns() + (uint64_t)x->busy_ms * 1000000u;
+}
+
 /* Takes a RESULT's tensors into frame f; 0 or an error. */
 static int take_result(edge_ctx *x, eframe *f, const clv_net_result *res,
                        clv_error *err)
@@ -152,11 +160,7 @@ void *clv_rt__rx_main(void *arg)
                 /* the server sheds load: keep frames here a while,
                  * longer each time it says so again */
                 x->rep->n_busy++;
-                x->busy_ms = x->busy_ms ? x->busy_ms * 2 : 100;
-                if (x->busy_ms > 2000)
-                    x->busy_ms = 2000;
-                x->busy_until = clv_net_now_ns() +
-                                (uint64_t)x->busy_ms * 1000000u;
+                back_off(x, x->busy_ms ? x->busy_ms * 2 : 100);
             } else if (m.result.status == 0) {
                 x->busy_ms = 0;
             }
@@ -174,10 +178,10 @@ void *clv_rt__rx_main(void *arg)
             clv_net_bw_add(x->bw, f->payload, m.result.recv_ns);
             pthread_mutex_unlock(&x->mu);
             r->where = CLV_EDGE_SPLIT;
-            x->n_results++;
-            if (x->o.audit_every > 0 &&
-                x->n_results % (uint64_t)x->o.audit_every == 1 % (uint64_t)x->o.audit_every &&
-                !f->audit)
+            /* the 1st good result is audited, then every audit_every-th */
+            uint64_t k = x->n_results++;
+            if (x->o.audit_every > 0 && !f->audit &&
+                k % (uint64_t)x->o.audit_every == 0)
                 f->audit = 1;
             if (f->audit) {
                 /* the edge thread checks it (clv_rt__drain_fallback) */
@@ -199,10 +203,8 @@ void *clv_rt__rx_main(void *arg)
             if (m.plan_ack.status) {
                 pthread_mutex_lock(&x->mu);
                 x->refused_plan = m.plan_ack.version;
-                if (m.plan_ack.status == CLV_NET_ERR_BUSY) {
-                    x->busy_ms = 2000;
-                    x->busy_until = clv_net_now_ns() + 2000000000ull;
-                }
+                if (m.plan_ack.status == CLV_NET_ERR_BUSY)
+                    back_off(x, 2000);
                 pthread_mutex_unlock(&x->mu);
             }
         } else if (m.type == CLV_NET_BYE || m.type == CLV_NET_ERROR) {

@@ -271,12 +271,11 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
         int t = part->send[i];
         const void *data = NULL;
         int pos = p->eng ? clv_engine_find_output(p->eng, t) : -1;
+        int k_in = clv_rt__input_pos(x, t);
         if (pos >= 0)
             data = f->edge_out[pos];
-        else
-            for (int k = 0; k < x->n_in; k++)
-                if (clv_graph_input(x->g, k) == t)
-                    data = f->in[k];
+        else if (k_in >= 0)
+            data = f->in[k_in];
         if (!data)
             rc = clv_error_set(err, CLV_EINVAL, "no data for tensor %d", t);
         else

@@ -66,12 +66,12 @@ struct clv_server {
     pthread_cond_t work_cv; /* a job may be runnable, or quitting */
     pthread_cond_t done_cv; /* a frame finished (in-flight counts fell) */
     srv_job *q_head, *q_tail;
-    int q_len;
+    int n_held;         /* frames admitted, queued or running, all edges
+                           (admit(), frame_release()); under mu */
     uint64_t mem_used;  /* the budget's count, without the shared weights;
                            under mu */
     clv_engine_weights *weights; /* packed weights shared by all engines */
     srv_conn *conns;
-    int n_conns;      /* listed: in the handshake, open, or closing */
     int n_handshakes; /* in the handshake now */
     atomic_int stop;
     int started, joined, workers_quit;
@@ -116,17 +116,6 @@ static uint64_t mem_now(clv_server *s)
 
 /* Counts `bytes` against the budget if they fit; false if not. Under
  * s->mu. */
-static bool mem_take(clv_server *s, uint64_t bytes)
-{
-    uint64_t now = mem_now(s);
-    if (now + bytes > s->st.max_memory)
-        return false;
-    s->mem_used += bytes;
-    if (now + bytes > s->st.mem_peak)
-        s->st.mem_peak = now + bytes;
-    return true;
-}
-
 /* Counts bytes already allocated, whether they fit or not. Under s->mu. */
 static void mem_add(clv_server *s, uint64_t bytes)
 {
@@ -134,6 +123,16 @@ static void mem_add(clv_server *s, uint64_t bytes)
     uint64_t now = mem_now(s);
     if (now > s->st.mem_peak)
         s->st.mem_peak = now;
+}
+
+/* Counts `bytes` against the budget if they fit; false if not. Under
+ * s->mu. */
+static bool mem_take(clv_server *s, uint64_t bytes)
+{
+    if (mem_now(s) + bytes > s->st.max_memory)
+        return false;
+    mem_add(s, bytes);
+    return true;
 }
 
 static void mem_give(clv_server *s, uint64_t bytes)
@@ -153,9 +152,9 @@ static int admit(void *ctx, clv_net_type type, uint64_t payload_len)
     if (type != CLV_NET_FRAME)
         return 0;
     pthread_mutex_lock(&s->mu);
-    bool ok = s->q_len < s->o.max_queue && mem_take(s, payload_len);
+    bool ok = s->n_held < s->o.max_queue && mem_take(s, payload_len);
     if (ok)
-        s->q_len++;
+        s->n_held++;
     pthread_mutex_unlock(&s->mu);
     return ok ? 0 : 1;
 }
@@ -163,7 +162,7 @@ static int admit(void *ctx, clv_net_type type, uint64_t payload_len)
 /* Gives back what admit() held for a frame. Under s->mu. */
 static void frame_release(clv_server *s, uint64_t payload_len)
 {
-    s->q_len--;
+    s->n_held--;
     mem_give(s, payload_len);
 }
 
@@ -316,7 +315,6 @@ static bool conn_unref(clv_server *s, srv_conn *c)
         pp = &(*pp)->next;
     if (*pp)
         *pp = c->next;
-    s->n_conns--;
     if (s->st.conns_open > 0 && c->handshaken)
         s->st.conns_open--;
     return true;
@@ -667,7 +665,7 @@ static void *conn_main(void *arg)
             uint64_t recv_ns = m.t_done_ns - m.t_header_ns;
             pthread_mutex_lock(&s->mu);
             s->st.frames_shed++;
-            int held = s->q_len;
+            int held = s->n_held;
             pthread_mutex_unlock(&s->mu);
             char text[128];
             snprintf(text, sizeof text,
@@ -994,42 +992,34 @@ static void *accept_main(void *arg)
         }
         if (!nc)
             continue;
-        /* Slots: max_conns edges past the handshake; apart from them
-         * max_handshakes connections in it (see above), each for at most
-         * handshake_ms. */
+        /* Protected mode, as Redis's: a server anyone may use is opened on
+         * purpose, not by a forgotten token. Slots: max_conns edges past
+         * the handshake; apart from them max_handshakes connections in it
+         * (see above), each for at most handshake_ms. */
+        char why[192] = "";
+        int code = CLV_NET_ERR_AUTH;
+        if (!s->o.secret && !s->o.insecure && !clv_net_conn_is_loopback(nc))
+            snprintf(why, sizeof why,
+                     "protected mode: this server has no token and serves "
+                     "only its own machine; give both sides --token-file, "
+                     "or start the server with --insecure");
         pthread_mutex_lock(&s->mu);
         int open = (int)s->st.conns_open;
-        bool busy = open >= s->o.max_conns;
-        if (busy)
+        if (!why[0] && open >= s->o.max_conns) {
+            code = CLV_NET_ERR_BUSY;
+            snprintf(why, sizeof why, "server busy: %d edges connected",
+                     open);
+        }
+        if (why[0])
             s->st.conns_refused++;
         else
             s->n_handshakes++;
         pthread_mutex_unlock(&s->mu);
-        if (busy) {
-            LOG(s, "%s: refused: %d edges already connected",
-                clv_net_conn_peer(nc), open);
+        if (why[0]) {
+            LOG(s, "%s: refused: %s", clv_net_conn_peer(nc), why);
             clv_net_conn_set_timeout(nc, 100);
-            clv_net_send_error(nc, CLV_NET_ERR_BUSY,
-                               "server busy: %d edges connected", open);
+            clv_net_send_error(nc, code, "%s", why);
             clv_net_conn_free(nc);
-            continue;
-        }
-        if (!s->o.secret && !s->o.insecure && !clv_net_conn_is_loopback(nc)) {
-            /* protected mode, as Redis's: a server anyone may use is
-             * opened on purpose, not by a forgotten token */
-            LOG(s, "%s: refused: protected mode (no token, not loopback)",
-                clv_net_conn_peer(nc));
-            clv_net_conn_set_timeout(nc, 100);
-            clv_net_send_error(nc, CLV_NET_ERR_AUTH,
-                               "protected mode: this server has no token and "
-                               "serves only its own machine; give both sides "
-                               "--token-file, or start the server with "
-                               "--insecure");
-            clv_net_conn_free(nc);
-            pthread_mutex_lock(&s->mu);
-            s->n_handshakes--;
-            s->st.conns_refused++;
-            pthread_mutex_unlock(&s->mu);
             continue;
         }
         srv_conn *c = calloc(1, sizeof *c);
@@ -1050,7 +1040,6 @@ static void *accept_main(void *arg)
         c->refs = 1;
         c->next = s->conns;
         s->conns = c;
-        s->n_conns++;
         pthread_mutex_unlock(&s->mu);
         if (pthread_create(&c->th, NULL, conn_main, c)) {
             pthread_mutex_lock(&s->mu);

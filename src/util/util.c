@@ -46,8 +46,7 @@ int clv_util_read_file(const char *path, uint64_t max, char **buf,
      * refused at once (not after filling memory with it). */
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-        uint64_t size = (uint64_t)st.st_size;
-        uint64_t avail = clv_util_mem_available();
+        uint64_t size = (uint64_t)st.st_size, avail;
         if (size > max) {
             rc = clv_error_set(err, CLV_ELIMIT,
                                "%s: %llu bytes, larger than the limit of "
@@ -56,7 +55,7 @@ int clv_util_read_file(const char *path, uint64_t max, char **buf,
                                (unsigned long long)max);
             goto fail;
         }
-        if (avail && size > avail) {
+        if ((avail = clv_util_mem_available()) && size > avail) {
             rc = clv_error_set(err, CLV_ENOMEM,
                                "%s: %.1f MiB, more than the %.1f MiB of "
                                "memory available",
