@@ -309,6 +309,16 @@ static int send_frame(edge_ctx *x, eframe *f, clv_error *err)
         m.frame.n_tensors = (uint32_t)part->n_send;
         m.frame.tensors = ts;
         pthread_mutex_lock(&x->mu);
+        if (!x->conn_up) {
+            /* the receiver lost this connection since f left the queue:
+             * its awaited frames went to the fallback queue already, and
+             * f would wait there for a RESULT that cannot come */
+            clv_rt__push_fallback(x, f);
+            pthread_mutex_unlock(&x->mu);
+            free_encoded(enc, part->n_send);
+            free(ts);
+            return 0;
+        }
         f->next = x->await; /* before the send: the RESULT may be quick */
         x->await = f;
         f->sent_ns = clv_net_now_ns();
